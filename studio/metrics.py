@@ -1,0 +1,79 @@
+"""Image-quality metrics shared by training, evaluation and the app.
+
+Images are float arrays in [0, 1] (HxW or HxWx3). PSNR is written out (one line, and it must
+match the literature's Y-channel protocol exactly); SSIM is scikit-image's implementation set
+up as Wang et al. 2004 (Gaussian window, sigma 1.5, population covariance), which is what the
+MATLAB ``ssim`` used by SR papers computes.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from skimage.metrics import structural_similarity
+
+
+def rgb_to_y(image: np.ndarray) -> np.ndarray:
+    """ITU-R BT.601 luma as MATLAB's rgb2ycbcr: [0, 1] RGB -> Y in [16/255, 235/255]."""
+    image = np.asarray(image, dtype=np.float64)
+    if image.ndim == 2:
+        return image
+    return (16.0 + 65.481 * image[..., 0] + 128.553 * image[..., 1] + 24.966 * image[..., 2]) / 255.0
+
+
+def crop_border(image: np.ndarray, border: int) -> np.ndarray:
+    if border <= 0:
+        return image
+    if image.shape[0] <= 2 * border or image.shape[1] <= 2 * border:
+        raise ValueError(f"cannot crop {border} px of border from a {image.shape[1]}x{image.shape[0]} image")
+    return image[border:-border, border:-border]
+
+
+def _prepare(output, target, border: int, y_channel: bool, data_range: float = 1.0):
+    output, target = np.asarray(output, dtype=np.float64), np.asarray(target, dtype=np.float64)
+    if output.shape != target.shape:
+        raise ValueError(f"shape mismatch: output {output.shape} vs target {target.shape}")
+    if y_channel:  # the BT.601 offsets are defined on [0, 1] values
+        output = rgb_to_y(output / data_range) * data_range
+        target = rgb_to_y(target / data_range) * data_range
+    return crop_border(output, border), crop_border(target, border)
+
+
+def psnr(output, target, data_range: float = 1.0, border: int = 0, y_channel: bool = False) -> float:
+    """Peak signal-to-noise ratio in dB; ``inf`` for identical images."""
+    output, target = _prepare(output, target, border, y_channel, data_range)
+    mse = float(np.mean((output - target) ** 2))
+    if mse == 0:
+        return float("inf")
+    return 10.0 * np.log10(data_range**2 / mse)
+
+
+def ssim(output, target, data_range: float = 1.0, border: int = 0, y_channel: bool = False) -> float:
+    """Structural similarity (mean over channels for RGB)."""
+    output, target = _prepare(output, target, border, y_channel, data_range)
+    if min(output.shape[:2]) < 7:
+        raise ValueError(f"SSIM needs at least 7x7 pixels, got {output.shape[1]}x{output.shape[0]}")
+    return float(
+        structural_similarity(
+            output, target, data_range=data_range, gaussian_weights=True, sigma=1.5,
+            use_sample_covariance=False, channel_axis=-1 if output.ndim == 3 else None,
+        )
+    )
+
+
+def error_map(output, target) -> np.ndarray:
+    """Per-pixel absolute error |output - target|, averaged over channels (HxW, in [0, 1])."""
+    output, target = np.asarray(output, dtype=np.float32), np.asarray(target, dtype=np.float32)
+    if output.shape != target.shape:
+        raise ValueError(f"shape mismatch: output {output.shape} vs target {target.shape}")
+    diff = np.abs(output - target)
+    return diff.mean(axis=-1) if diff.ndim == 3 else diff
+
+
+def all_metrics(output, target, border: int = 0) -> dict[str, float]:
+    """The four figures every evaluation row carries: RGB and Y-channel PSNR/SSIM."""
+    return {
+        "psnr": psnr(output, target, border=border),
+        "ssim": ssim(output, target, border=border),
+        "psnr_y": psnr(output, target, border=border, y_channel=True),
+        "ssim_y": ssim(output, target, border=border, y_channel=True),
+    }

@@ -1,0 +1,105 @@
+"""Model registry, in the spirit of timm's ``create_model``.
+
+Each model file registers its names with a builder and a task; the trained weights and the
+card live in ``checkpoints/<name>/``. ``create_model(name)`` builds the architecture from the
+card's config (or the registered defaults) and loads the shipped weights.
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import torch
+
+from studio.checkpoint import CARD_FILE, WEIGHTS_FILE, CheckpointError, load_weights, read_card
+
+ROOT = Path(__file__).resolve().parent.parent
+CHECKPOINT_DIR = ROOT / "checkpoints"
+TASKS = ("sr", "deblur", "restoration", "classification")
+# Model files that register themselves on import.
+MODEL_MODULES = ("models.srresnet", "models.classical_sr", "models.vgg")
+
+
+@dataclass
+class ModelEntry:
+    name: str
+    task: str
+    builder: Callable[..., torch.nn.Module]
+    config: dict = field(default_factory=dict)
+    description: str = ""
+    trainable: bool = True  # False for classical baselines: nothing to load
+
+    @property
+    def checkpoint_dir(self) -> Path:
+        return CHECKPOINT_DIR / self.name
+
+
+_REGISTRY: dict[str, ModelEntry] = {}
+_loaded = False
+
+
+def register_model(name: str, task: str, builder, config: dict | None = None, description: str = "",
+                   trainable: bool = True) -> None:
+    if task not in TASKS:
+        raise ValueError(f"unknown task {task!r}; expected one of {TASKS}")
+    if name in _REGISTRY:
+        raise ValueError(f"model {name!r} is already registered")
+    _REGISTRY[name] = ModelEntry(name, task, builder, dict(config or {}), description, trainable)
+
+
+def _ensure_loaded() -> None:
+    global _loaded
+    if not _loaded:
+        _loaded = True
+        for module in MODEL_MODULES:
+            importlib.import_module(module)
+
+
+def get_entry(name: str) -> ModelEntry:
+    _ensure_loaded()
+    if name not in _REGISTRY:
+        raise KeyError(f"unknown model {name!r}; known models: {', '.join(sorted(_REGISTRY))}")
+    return _REGISTRY[name]
+
+
+def list_models(task: str | None = None) -> list[str]:
+    _ensure_loaded()
+    return [name for name, entry in _REGISTRY.items() if task is None or entry.task == task]
+
+
+def model_card(name: str) -> dict:
+    """The shipped card, or a minimal one built from the registration."""
+    entry = get_entry(name)
+    if (entry.checkpoint_dir / CARD_FILE).is_file():
+        return read_card(entry.checkpoint_dir)
+    return {"name": name, "task": entry.task, "architecture": entry.config, "description": entry.description,
+            "trained": False}
+
+
+def build_model(name: str, **overrides) -> torch.nn.Module:
+    """Architecture only, random weights (config from the card if shipped, else defaults)."""
+    entry = get_entry(name)
+    config = dict(entry.config)
+    if (entry.checkpoint_dir / CARD_FILE).is_file():
+        config.update(read_card(entry.checkpoint_dir).get("architecture", {}))
+    config.update(overrides)
+    return entry.builder(**config)
+
+
+def create_model(name: str, pretrained: bool = True, checkpoint: str | Path | None = None) -> torch.nn.Module:
+    """Build ``name`` and load its weights (shipped ones, or ``checkpoint`` folder/file)."""
+    entry = get_entry(name)
+    model = build_model(name)
+    if entry.trainable and (pretrained or checkpoint is not None):
+        path = Path(checkpoint) if checkpoint is not None else entry.checkpoint_dir
+        if path.is_dir():
+            path = path / WEIGHTS_FILE
+        if not path.is_file():
+            raise CheckpointError(
+                f"no trained weights for {name!r} at {path}; train it (see README) or pass pretrained=False"
+            )
+        load_weights(model, path)
+    return model.eval()

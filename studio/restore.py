@@ -1,0 +1,69 @@
+"""Restore images that have no ground truth: one file or a whole folder.
+
+    python -m studio.restore --task sr --model srresnet --input photo.jpg --output out/
+    python -m studio.restore --task sr --model srgan-v3 --input my_folder/ --output out/
+
+Large images are processed by overlapping tiles (``--tile``), so any size fits in memory.
+Each output is ``<output>/<stem>_<model>.png`` (lossless). An unreadable file is reported and
+skipped; the exit code is 1 if any file failed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+from tqdm.auto import tqdm
+
+from studio.checkpoint import CheckpointError
+from studio.evaluate import load_for_task
+from studio.imageio import ImageLoadError, list_images, load_image, save_png
+from studio.inference import DEFAULT_OVERLAP, DEFAULT_TILE, run_model
+from studio.tasks import get_task
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--task", required=True, choices=["sr"])
+    parser.add_argument("--model", required=True)
+    parser.add_argument("--input", required=True, help="an image file or a folder of images")
+    parser.add_argument("--output", required=True, help="folder for the restored PNGs")
+    parser.add_argument("--scale", type=int, default=4)
+    parser.add_argument("--tile", type=int, default=DEFAULT_TILE, help="tile size in input pixels (0: never tile)")
+    parser.add_argument("--overlap", type=int, default=DEFAULT_OVERLAP)
+    args = parser.parse_args(argv)
+
+    source = Path(args.input)
+    if not source.exists():
+        print(f"error: {source} does not exist", file=sys.stderr)
+        return 2
+    files = list_images(source) if source.is_dir() else [source]
+    if not files:
+        print(f"error: no images in {source}", file=sys.stderr)
+        return 2
+    try:
+        model = load_for_task(args.model, args.task, args.scale)
+    except (CheckpointError, KeyError, ValueError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    scale = get_task(args.task).scale(scale=args.scale)
+    failures = 0
+    for path in tqdm(files, desc=args.model, disable=len(files) == 1):
+        try:
+            image = load_image(path)
+        except ImageLoadError as err:
+            print(f"skipped: {err}", file=sys.stderr)
+            failures += 1
+            continue
+        started = time.perf_counter()
+        output = run_model(model, image, scale=scale, tile=args.tile, overlap=args.overlap)
+        target = save_png(output, Path(args.output) / f"{path.stem}_{args.model}.png")
+        print(f"{path.name}: {image.shape[1]}x{image.shape[0]} -> {output.shape[1]}x{output.shape[0]} "
+              f"in {time.perf_counter() - started:.2f} s, saved {target}")
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

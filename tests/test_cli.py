@@ -1,0 +1,165 @@
+"""The evaluation and restoration CLIs (studio.evaluate, studio.restore) with the classical
+baselines, on two Set5 images."""
+
+from __future__ import annotations
+
+import csv
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from studio import evaluate, restore
+from studio.degradations.sr import downscale
+from studio.imageio import list_images, load_image, save_png
+
+DOCUMENTED = ["task", "model", "image", "psnr", "ssim", "psnr_y", "ssim_y", "input_psnr", "input_psnr_y",
+              "seconds", "height", "width"]
+NUMERIC = ["psnr", "ssim", "psnr_y", "ssim_y", "input_psnr", "input_psnr_y", "height", "width"]
+
+
+def read_csv(path):
+    with open(path, newline="") as handle:
+        reader = csv.DictReader(handle)
+        return list(reader.fieldnames), list(reader)
+
+
+@pytest.fixture(scope="module")
+def set5(datasets):
+    return datasets / "set5"
+
+
+@pytest.fixture(scope="module")
+def synthetic(set5, tmp_path_factory):
+    out = tmp_path_factory.mktemp("eval") / "sr_set5.csv"
+    evaluate.main(["--task", "sr", "--models", "bicubic,lanczos", "--clean", str(set5), "--limit", "2",
+                   "--out", str(out)])
+    return read_csv(out)
+
+
+def test_evaluate_csv_columns_and_rows(synthetic, set5):
+    columns, rows = synthetic
+    assert columns[:len(DOCUMENTED)] == DOCUMENTED
+    first_two = [p.stem for p in list_images(set5)[:2]]
+    assert sorted((r["model"], r["image"]) for r in rows) == sorted(
+        (m, i) for m in ("bicubic", "lanczos") for i in first_two)
+    for row in rows:
+        assert row["task"] == "sr" and row["scale"] == "4" and row["dataset"] == "set5"
+        for key in NUMERIC + ["seconds"]:
+            assert np.isfinite(float(row[key])), key
+        assert 15 < float(row["psnr_y"]) < 50 and 0 < float(row["ssim_y"]) <= 1
+        clean = load_image(set5 / f"{row['image']}.png")
+        assert (int(row["height"]), int(row["width"])) == (clean.shape[0] // 4 * 4, clean.shape[1] // 4 * 4)
+
+
+def test_bicubic_equals_the_input_reference(synthetic):
+    _, rows = synthetic
+    for row in rows:
+        if row["model"] == "bicubic":
+            assert row["psnr_y"] == row["input_psnr_y"] and row["psnr"] == row["input_psnr"]
+    # the input reference does not depend on the model
+    by_image = {}
+    for row in rows:
+        by_image.setdefault(row["image"], set()).add(row["input_psnr_y"])
+    assert all(len(values) == 1 for values in by_image.values())
+
+
+def test_degraded_folder_gives_the_same_numbers(synthetic, set5, tmp_path):
+    _, rows = synthetic
+    lr_dir = tmp_path / "lr"
+    for path in list_images(set5)[:2]:
+        save_png(downscale(load_image(path), 4), lr_dir / f"{path.stem}.png")
+    out = tmp_path / "degraded.csv"
+    evaluate.main(["--task", "sr", "--models", "bicubic,lanczos", "--clean", str(set5), "--degraded", str(lr_dir),
+                   "--out", str(out)])
+    _, degraded_rows = read_csv(out)
+    key = lambda row: (row["model"], row["image"])  # noqa: E731
+    assert sorted(map(key, degraded_rows)) == sorted(map(key, rows))
+    synthetic_by_key = {key(r): r for r in rows}
+    for row in degraded_rows:
+        for column in NUMERIC:
+            assert row[column] == synthetic_by_key[key(row)][column], (key(row), column)
+
+
+def test_degraded_folder_with_no_matching_stem(set5, tmp_path):
+    lr_dir = tmp_path / "lr"
+    save_png(np.zeros((8, 8, 3), np.float32), lr_dir / "unrelated.png")
+    with pytest.raises(SystemExit) as err:
+        evaluate.main(["--task", "sr", "--models", "bicubic", "--clean", str(set5), "--degraded", str(lr_dir),
+                       "--out", str(tmp_path / "x.csv")])
+    assert "shares a stem" in str(err.value.code)
+
+
+def test_degraded_input_of_wrong_size_is_reported(set5, tmp_path):
+    lr_dir = tmp_path / "lr"
+    save_png(np.zeros((10, 10, 3), np.float32), lr_dir / "baby.png")
+    with pytest.raises(SystemExit) as err:
+        evaluate.main(["--task", "sr", "--models", "bicubic", "--clean", str(set5), "--degraded", str(lr_dir),
+                       "--out", str(tmp_path / "x.csv")])
+    assert "baby.png" in str(err.value.code) and "size" in str(err.value.code)
+
+
+def test_unknown_model_exits_with_message(set5, tmp_path):
+    out = tmp_path / "x.csv"
+    with pytest.raises(SystemExit) as err:
+        evaluate.main(["--task", "sr", "--models", "bicubic,no-such-model", "--clean", str(set5), "--out", str(out)])
+    message = str(err.value.code)
+    assert message.startswith("error:") and "no-such-model" in message and "bicubic" in message
+    assert not out.exists()
+
+
+def test_missing_clean_folder_exits_with_message(tmp_path):
+    with pytest.raises(SystemExit) as err:
+        evaluate.main(["--task", "sr", "--models", "bicubic", "--clean", str(tmp_path / "nothing"),
+                       "--out", str(tmp_path / "x.csv")])
+    assert "nothing" in str(err.value.code)
+
+
+# ---- restore -------------------------------------------------------------------------------------
+
+@pytest.fixture
+def small_inputs(set5, tmp_path):
+    folder = tmp_path / "inputs"
+    save_png(load_image(set5 / "bird.png")[:24, :20], folder / "good.png")
+    (folder / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n this is not really a png")
+    (folder / "notes.txt").write_text("not an image")
+    return folder
+
+
+def test_restore_single_file(small_inputs, tmp_path):
+    out = tmp_path / "out"
+    code = restore.main(["--task", "sr", "--model", "bicubic", "--input", str(small_inputs / "good.png"),
+                         "--output", str(out)])
+    assert code == 0
+    assert sorted(p.name for p in out.iterdir()) == ["good_bicubic.png"]
+    with Image.open(out / "good_bicubic.png") as image:
+        assert image.size == (80, 96) and image.mode == "RGB"
+
+
+def test_restore_folder_skips_the_corrupt_file(small_inputs, tmp_path, capsys):
+    out = tmp_path / "out"
+    code = restore.main(["--task", "sr", "--model", "lanczos", "--input", str(small_inputs), "--output", str(out)])
+    assert code == 1
+    assert sorted(p.name for p in out.iterdir()) == ["good_lanczos.png"]
+    assert load_image(out / "good_lanczos.png").shape == (96, 80, 3)
+    err = capsys.readouterr().err
+    assert "skipped" in err and "broken.png" in err
+
+
+def test_restore_missing_input_exits_2(tmp_path, capsys):
+    code = restore.main(["--task", "sr", "--model", "bicubic", "--input", str(tmp_path / "missing.png"),
+                         "--output", str(tmp_path / "out")])
+    assert code == 2
+    assert "does not exist" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
+
+
+def test_restore_empty_folder_and_unknown_model_exit_2(small_inputs, tmp_path, capsys):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert restore.main(["--task", "sr", "--model", "bicubic", "--input", str(empty), "--output",
+                         str(tmp_path / "out")]) == 2
+    assert restore.main(["--task", "sr", "--model", "no-such-model", "--input", str(small_inputs / "good.png"),
+                         "--output", str(tmp_path / "out")]) == 2
+    assert "no-such-model" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()

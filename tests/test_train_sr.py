@@ -1,0 +1,103 @@
+"""The super-resolution training CLI end to end, on tiny settings: 3 real 64x64 crops, 32 px
+patches, batch 2, 3 steps; the exported folder must be a loadable, documented model."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+from models.srresnet import SRResNet
+from studio.checkpoint import load_weights
+from studio.imageio import load_image, save_png
+from training import train_sr
+
+
+@pytest.fixture(scope="module")
+def tiny_data(datasets, tmp_path_factory):
+    root = tmp_path_factory.mktemp("sr_data")
+    train, val = root / "train", root / "val"
+    for name in ("t1", "t2", "t3"):
+        save_png(load_image(datasets / "t91" / f"{name}.png")[:64, :64], train / f"{name}.png")
+    save_png(load_image(datasets / "set5" / "baby.png")[200:264, 200:264], val / "baby.png")
+    return train, val
+
+
+def run_preset(preset, tiny_data, tmp_path, *extra):
+    train, val = tiny_data
+    argv = ["--preset", preset, "--data", str(train), "--val", str(val), "--patch", "32", "--batch-size", "2",
+            "--steps", "3", "--val-every", "3", "--log-every", "1", "--runs-dir", str(tmp_path / "runs"),
+            "--export", str(tmp_path / "exp"), *extra]
+    train_sr.main(argv)
+    return argv
+
+
+def read_csv(path):
+    with open(path, newline="") as handle:
+        reader = csv.DictReader(handle)
+        return list(reader.fieldnames), list(reader)
+
+
+def check_export(tmp_path, preset, argv, tiny_data):
+    export = tmp_path / "exp"
+    assert (export / "model.safetensors").is_file() and (export / "card.json").is_file()
+    card = json.loads((export / "card.json").read_text())
+    assert card["name"] == preset and card["task"] == "sr" and card["scale"] == 4
+    assert card["command"].startswith(f"python -m training.train_sr --preset {preset} ")
+    assert "--steps 3" in card["command"] and "--patch 32" in card["command"]
+    training = card["training"]
+    assert training["preset"] == preset
+    assert training["recipe"]["max_steps"] == 3 and training["recipe"]["batch_size"] == 2
+    assert training["patch_hr"] == 32
+    assert training["data"] == [str(tiny_data[0].resolve())]
+    assert training["validation"]["data"] == str(tiny_data[1].resolve())
+    best = training["validation"]["best"]["val_psnr_y"]
+    assert best["step"] == 3 and 5 < best["value"] < 60
+    assert training["wall_seconds"] >= 0 and training["hardware"]
+    # the card points at the run log that was actually written
+    assert Path(training["run_log"]) == tmp_path / "runs" / preset / "metrics.csv"
+    assert Path(training["run_log"]).is_file()
+    # the architecture in the card rebuilds the network and the weights fit it strictly
+    model = SRResNet(**card["architecture"])
+    load_weights(model, export / "model.safetensors")
+    assert card["parameters"] == sum(p.numel() for p in model.parameters())
+    with torch.no_grad():
+        assert model.eval()(torch.rand(1, 3, 8, 8)).shape == (1, 3, 32, 32)
+    return card
+
+
+def test_srresnet_preset_tiny(tiny_data, tmp_path):
+    argv = run_preset("srresnet", tiny_data, tmp_path)
+    card = check_export(tmp_path, "srresnet", argv, tiny_data)
+    assert card["architecture"]["channels"] == 48 and card["architecture"]["num_blocks"] == 12
+    assert card["training"]["losses"] == {"pixel_l1": 1.0, "perceptual": 0.0, "adversarial": 0.0}
+    columns, rows = read_csv(tmp_path / "runs" / "srresnet" / "metrics.csv")
+    assert {"step", "loss_pixel", "loss_g", "lr_g", "val_psnr_y"} <= set(columns)
+    assert "loss_d" not in columns
+    assert [int(r["step"]) for r in rows] == [1, 2, 3]
+    config = json.loads((tmp_path / "runs" / "srresnet" / "config.json").read_text())
+    assert config["extra"]["preset"] == "srresnet" and config["max_steps"] == 3
+
+
+def test_srgan_v1_preset_tiny(tiny_data, tmp_path):
+    argv = run_preset("srgan-v1", tiny_data, tmp_path)
+    card = check_export(tmp_path, "srgan-v1", argv, tiny_data)
+    assert card["architecture"]["norm"] == "batch" and card["architecture"]["output_activation"] == "sigmoid"
+    assert card["training"]["losses"]["adversarial"] == pytest.approx(1e-3)
+    assert card["training"]["recipe"]["betas"] == [0.5, 0.999]
+    columns, rows = read_csv(tmp_path / "runs" / "srgan-v1" / "metrics.csv")
+    assert {"loss_d", "loss_adv", "loss_pixel", "lr_d", "lr_g", "d_real", "d_fake"} <= set(columns)
+    assert all(r["loss_d"] and r["loss_adv"] for r in rows)
+
+
+def test_existing_run_needs_resume(tiny_data, tmp_path):
+    run_preset("srresnet", tiny_data, tmp_path, "--export", "none")
+    assert not (tmp_path / "exp").exists()
+    with pytest.raises(FileExistsError):
+        run_preset("srresnet", tiny_data, tmp_path, "--export", "none")
+    # --resume of the finished run trains nothing more and still exports
+    run_preset("srresnet", tiny_data, tmp_path, "--resume")
+    assert (tmp_path / "exp" / "model.safetensors").is_file()

@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# Evaluate every SR model on Set5, Set14 and B100 (BSDS500 val) at x4; writes results/eval/*.csv
+# and records the means, with the command, in each model card.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+MODELS=bicubic,lanczos,srresnet,srgan-v1,srgan-v2,srgan-v3
+for set in set5 set14; do
+  python -m studio.evaluate --task sr --models "$MODELS" --clean "../shared/datasets/$set" \
+    --out "results/eval/sr_${set}_x4.csv" --update-cards
+done
+python -m studio.evaluate --task sr --models "$MODELS" --clean ../shared/datasets/bsds500/val \
+  --out results/eval/sr_b100_x4.csv --update-cards

@@ -1,0 +1,220 @@
+"""Train the super-resolution family: srresnet and the three SRGAN versions.
+
+    python -m training.train_sr --preset srresnet
+    python -m training.train_sr --preset srgan-v3 --steps 200 --run-name try-v3   # any override
+    torchrun --nproc_per_node 2 -m training.train_sr --preset srresnet            # data-parallel
+
+Each preset follows the source README (seeds/004): v1 trains pixel + adversarial loss from
+scratch on a small set with 96x96 patches; v2 uses more data, larger patches, no output sigmoid
+and a pixel-loss warmup before the GAN phase; v3 adds a perceptual loss with explicit weights.
+The run log goes to results/runs/<run>/, the exported model to checkpoints/<preset>/.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shlex
+import sys
+import time
+from dataclasses import asdict
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from models.srresnet import Discriminator, SRResNet
+from studio.checkpoint import count_parameters, load_weights, save_model
+from studio.data import ImageBank
+from studio.degradations.sr import downscale, mod_crop
+from studio.engine import TrainConfig, Trainer, TrainingTask
+from studio.imageio import list_images, load_image, quantize
+from studio.losses import PerceptualLoss, gan_loss, load_feature_backbone
+from studio.metrics import psnr
+from studio.registry import CHECKPOINT_DIR, get_entry
+
+DATASETS = Path(os.environ.get("STUDIO_DATASETS", Path(__file__).resolve().parents[2] / "shared" / "datasets"))
+TRAIN_DATA = [str(DATASETS / "bsds500" / "train"), str(DATASETS / "bsds500" / "test"), str(DATASETS / "t91")]
+VAL_DATA = str(DATASETS / "set5")
+
+# CPU-budget recipes: what produced the shipped checkpoints on 2 cores. The GPU column of the
+# README lists the full-size equivalents (more steps, 64x16 generator).
+PRESETS = {
+    "srresnet": dict(data=TRAIN_DATA, patch=128, batch_size=16, lr=5e-4, steps=5000, warmup_steps=0,
+                     w_pixel=1.0, w_perceptual=0.0, w_adv=0.0, perceptual=None, init_from=None),
+    "srgan-v1": dict(data=[str(DATASETS / "t91")], patch=96, batch_size=16, lr=1e-4, steps=600,
+                     warmup_steps=0, w_pixel=1.0, w_perceptual=0.0, w_adv=1e-3, perceptual=None, init_from=None),
+    "srgan-v2": dict(data=TRAIN_DATA, patch=128, batch_size=16, lr=1e-4, steps=500, warmup_steps=0,
+                     w_pixel=1.0, w_perceptual=0.0, w_adv=1e-3, perceptual=None, init_from="srresnet"),
+    "srgan-v3": dict(data=TRAIN_DATA, patch=128, batch_size=16, lr=1e-4, steps=500, warmup_steps=0,
+                     w_pixel=1.0, w_perceptual=0.1, w_adv=3e-3, perceptual="vgg-mini", init_from="srresnet"),
+}
+
+
+class SuperResolutionTask(TrainingTask):
+    def __init__(self, preset: str, args):
+        self.preset, self.args = preset, args
+        self.scale = args.scale
+        self.gan = args.w_adv > 0
+        self.optimizers = {"g": ["g"], "d": ["d"]} if self.gan else {"g": ["g"]}
+        self.bank = ImageBank(args.data, min_side=args.patch)
+        self.val_images = [mod_crop(load_image(p), self.scale) for p in list_images(args.val)]
+        self.perceptual = None
+        if args.w_perceptual > 0:
+            self.perceptual = PerceptualLoss(load_feature_backbone(args.perceptual, args.perceptual_weights))
+
+    def build_modules(self, cfg):
+        config = dict(get_entry(self.preset).config, scale=self.scale)
+        generator = SRResNet(**config)
+        if self.args.init_from:
+            source = Path(self.args.init_from)
+            source = source if source.exists() else CHECKPOINT_DIR / self.args.init_from
+            load_weights(generator, source / "model.safetensors" if source.is_dir() else source)
+        modules = {"g": generator}
+        if self.gan:
+            modules["d"] = Discriminator()
+        return modules
+
+    def phases(self, step):
+        if not self.gan or step < self.args.warmup_steps:
+            return ["g"]
+        return ["d", "g"]
+
+    def sample_batch(self, rng, batch_size, device):
+        hr = self.bank.random_crops(rng, batch_size, self.args.patch)
+        from studio.degradations.sr import downscale_batch
+
+        return {"lr": downscale_batch(hr, self.scale), "hr": hr}
+
+    def loss(self, phase, batch, ctx):
+        generator = ctx.models["g"]
+        if phase == "d":
+            with torch.no_grad():
+                fake = generator(batch["lr"]).clamp(0, 1)
+            real_logits, fake_logits = ctx.models["d"](batch["hr"]), ctx.models["d"](fake)
+            loss = 0.5 * (gan_loss(real_logits, True) + gan_loss(fake_logits, False))
+            return loss, {"loss_d": loss.item(), "d_real": torch.sigmoid(real_logits).mean().item(),
+                          "d_fake": torch.sigmoid(fake_logits).mean().item()}
+        sr = generator(batch["lr"])
+        pixel = F.l1_loss(sr, batch["hr"])
+        total, logs = self.args.w_pixel * pixel, {"loss_pixel": pixel.item()}
+        in_gan_phase = self.gan and ctx.step >= self.args.warmup_steps
+        if self.perceptual is not None and in_gan_phase:
+            perceptual = self.perceptual(sr, batch["hr"])
+            total = total + self.args.w_perceptual * perceptual
+            logs["loss_perceptual"] = perceptual.item()
+        if in_gan_phase:
+            adversarial = gan_loss(ctx.models["d"](sr), True)
+            total = total + self.args.w_adv * adversarial
+            logs["loss_adv"] = adversarial.item()
+        logs["loss_g"] = total.item()
+        return total, logs
+
+    def validate(self, ctx):
+        generator, values = ctx.modules["g"], []
+        for hr in self.val_images:
+            lr = torch.from_numpy(downscale(hr, self.scale)).permute(2, 0, 1)[None]
+            sr = generator(ctx.to_device(lr)).clamp(0, 1)[0].permute(1, 2, 0).float().cpu().numpy()
+            values.append(psnr(quantize(sr), hr, border=self.scale, y_channel=True))
+        return {"val_psnr_y": float(np.mean(values))}
+
+
+def _display_path(path) -> str:
+    """Dataset folders as the README names them (../shared/datasets/...)."""
+    path = Path(path).resolve()
+    try:
+        return str(Path("../shared/datasets") / path.relative_to(DATASETS.resolve()))
+    except ValueError:
+        return str(path)
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--preset", required=True, choices=sorted(PRESETS))
+    parser.add_argument("--run-name", help="folder under results/runs (default: the preset name)")
+    parser.add_argument("--data", nargs="+", help="folders of HR training images")
+    parser.add_argument("--val", default=VAL_DATA, help="folder of HR validation images (default set5)")
+    parser.add_argument("--scale", type=int, default=4)
+    parser.add_argument("--patch", type=int, help="HR patch size")
+    parser.add_argument("--batch-size", type=int)
+    parser.add_argument("--lr", type=float)
+    parser.add_argument("--steps", type=int)
+    parser.add_argument("--warmup-steps", type=int, help="pixel-loss-only steps before the GAN phase")
+    parser.add_argument("--w-pixel", type=float)
+    parser.add_argument("--w-perceptual", type=float)
+    parser.add_argument("--w-adv", type=float)
+    parser.add_argument("--perceptual", help="feature backbone: vgg-mini (trained here) or vgg19")
+    parser.add_argument("--perceptual-weights", "--vgg19-weights", dest="perceptual_weights",
+                        help="local weights file for the perceptual backbone")
+    parser.add_argument("--init-from", help="start the generator from a model folder or name (the warmup)")
+    parser.add_argument("--grad-accum", type=int, default=1)
+    parser.add_argument("--grad-clip", type=float, default=0.0)
+    parser.add_argument("--amp", action="store_true", help="bf16 autocast (slower than fp32 on many CPUs)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--device", default="auto")
+    parser.add_argument("--threads", type=int, default=0)
+    parser.add_argument("--val-every", type=int, default=250)
+    parser.add_argument("--log-every", type=int, default=20)
+    parser.add_argument("--ckpt-every", type=int, default=100)
+    parser.add_argument("--runs-dir", default="results/runs")
+    parser.add_argument("--export", default=None,
+                        help="folder to export the trained generator to (default checkpoints/<preset>; 'none' to skip)")
+    parser.add_argument("--resume", action="store_true")
+    args = parser.parse_args(argv)
+    for key, value in PRESETS[args.preset].items():
+        if getattr(args, key, None) is None:
+            setattr(args, key, value)
+    args.run_name = args.run_name or args.preset
+    return args
+
+
+def main(argv=None):
+    argv = sys.argv[1:] if argv is None else argv
+    args = parse_args(argv)
+    task = SuperResolutionTask(args.preset, args)
+    cfg = TrainConfig(
+        run_name=args.run_name, runs_dir=args.runs_dir, max_steps=args.steps, batch_size=args.batch_size,
+        lr=args.lr, betas=(0.9, 0.999) if not task.gan else (0.5, 0.999), scheduler="cosine", min_lr=1e-6,
+        grad_accum=args.grad_accum, grad_clip=args.grad_clip, amp=args.amp, seed=args.seed, device=args.device,
+        val_every=args.val_every, log_every=args.log_every, ckpt_every=args.ckpt_every, resume=args.resume,
+        threads=args.threads, extra={k: v for k, v in vars(args).items() if k not in ("resume",)},
+    )
+    started = time.time()
+    trainer = Trainer(task, cfg)
+    result = trainer.fit()
+    if trainer.is_main and args.export != "none":
+        generator = trainer.modules["g"].to("cpu").to(memory_format=torch.contiguous_format)
+        export = Path(args.export) if args.export else CHECKPOINT_DIR / args.preset
+        entry = get_entry(args.preset)
+        card = {
+            "name": args.preset,
+            "task": "sr",
+            "scale": args.scale,
+            "description": entry.description,
+            "architecture": dict(entry.config, scale=args.scale),
+            "training": {
+                "preset": args.preset,
+                "recipe": {k: v for k, v in asdict(cfg).items() if k not in ("extra", "resume", "runs_dir")},
+                "losses": {"pixel_l1": args.w_pixel, "perceptual": args.w_perceptual, "adversarial": args.w_adv},
+                "perceptual_backbone": args.perceptual if args.w_perceptual > 0 else None,
+                "warmup": (f"initialised from {args.init_from} (pixel-loss training, its own card)"
+                           if args.init_from else f"{args.warmup_steps} pixel-only steps"),
+                "data": [_display_path(d) for d in args.data],
+                "patch_hr": args.patch,
+                "validation": {"data": _display_path(args.val), "best": result["best"]},
+                "run_log": str(Path(args.runs_dir) / args.run_name / "metrics.csv"),
+                "wall_seconds": round(time.time() - started, 1),
+                "hardware": f"{torch.get_num_threads()} CPU threads" if trainer.device.type == "cpu" else str(trainer.device),
+            },
+            "command": "python -m training.train_sr " + shlex.join(argv),
+            "metrics": {},
+        }
+        save_model(generator, export, card)
+        print(f"exported {args.preset} ({count_parameters(generator):,} parameters) to {export}")
+    if trainer.distributed:
+        torch.distributed.destroy_process_group()
+
+
+if __name__ == "__main__":
+    main()
