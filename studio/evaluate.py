@@ -3,10 +3,19 @@
     python -m studio.evaluate --task sr --models bicubic,srresnet --clean ../shared/datasets/set5 \
         --out results/eval/sr_set5_x4.csv
 
+    python -m studio.evaluate --task deblur --models unsharp-mask,wiener-oracle,unet-light-v3 \
+        --clean ../shared/datasets/levin2009/sharp --degraded ../shared/datasets/levin2009/blurred \
+        --out results/eval/deblur_levin2009.csv
+
 With only ``--clean``, inputs are made by the task's degradation (seeded); with ``--degraded``,
-inputs are read from that folder and matched to the clean images by file stem. Columns:
+inputs are read from that folder and matched to the clean images by file stem (for deblur, a
+degraded file may also be named ``<clean stem>_<anything>``: levin2009's ``im_1_ker_3`` pairs with
+``im_1``; the row's image is then the degraded stem). Columns:
 task, model, image, psnr, ssim, psnr_y, ssim_y, input_psnr, input_psnr_y, seconds, height, width
-(+ scale, seed, dataset). Scores crop the task's border (``scale`` pixels for SR, as the
+(+ scale, seed, dataset; deblur rows add kernel and noise_sigma). For deblur the input PSNR is the
+blurred input's own, and models that declare ``needs_kernel`` (the oracle Wiener) receive the
+true kernel: the one applied (synthetic blur) or ``kY`` (levin2009); where it is unknown their
+rows are skipped with a warning. Scores crop the task's border (``scale`` pixels for SR, as the
 literature does). ``--update-cards`` writes the per-model means into each shipped model card,
 together with this command.
 """
@@ -29,7 +38,7 @@ from studio.imageio import ImageLoadError, list_images, load_image, quantize, sa
 from studio.inference import DEFAULT_OVERLAP, DEFAULT_TILE, run_model
 from studio.metrics import all_metrics
 from studio.registry import build_model, create_model, get_entry, model_card
-from studio.tasks import get_task
+from studio.tasks import TASKS, get_task
 
 COLUMNS = ["task", "model", "image", "psnr", "ssim", "psnr_y", "ssim_y", "input_psnr", "input_psnr_y",
            "seconds", "height", "width", "scale", "seed", "dataset"]
@@ -49,12 +58,26 @@ def load_for_task(name: str, task: str, scale: int = 4) -> torch.nn.Module:
     return model
 
 
-def pairs(clean_dir, degraded_dir=None, limit: int | None = None) -> list[tuple[Path, Path | None]]:
+def pairs(clean_dir, degraded_dir=None, limit: int | None = None,
+          match_prefix: bool = False) -> list[tuple[Path, Path | None]]:
     clean = list_images(clean_dir)
     if not clean:
         raise FileNotFoundError(f"no images in {clean_dir}")
     if degraded_dir is None:
         result = [(p, None) for p in clean]
+    elif match_prefix:
+        # Exact stem first; otherwise the longest clean stem that prefixes "<stem>_".
+        stems = sorted((p.stem for p in clean), key=len, reverse=True)
+        owner = {}
+        for degraded in list_images(degraded_dir):
+            if degraded.stem in stems:
+                owner[degraded] = degraded.stem
+            else:
+                owner[degraded] = next((s for s in stems if degraded.stem.startswith(s + "_")), None)
+        result = [(p, d) for p in clean for d in sorted(owner) if owner[d] == p.stem]
+        if not result:
+            raise FileNotFoundError(f"no file in {degraded_dir} is named after an image of {clean_dir} "
+                                    "(same stem, or stem + '_...')")
     else:
         by_stem = {p.stem: p for p in list_images(degraded_dir)}
         result = [(p, by_stem[p.stem]) for p in clean if p.stem in by_stem]
@@ -63,22 +86,45 @@ def pairs(clean_dir, degraded_dir=None, limit: int | None = None) -> list[tuple[
     return result[:limit] if limit else result
 
 
+GENERIC_FOLDERS = {"sharp", "clean", "gt", "hr", "ground_truth", "groundtruth", "target", "images"}
+
+
+def dataset_name(task_name: str, clean_dir) -> str:
+    """The dataset column: the folder name (for non-SR tasks, the parent of levin2009/sharp)."""
+    path = Path(clean_dir)
+    if task_name != "sr" and path.name.lower() in GENERIC_FOLDERS and path.resolve().parent.name:
+        return path.resolve().parent.name
+    return path.name
+
+
 def evaluate(task_name: str, model_names: list[str], clean_dir, degraded_dir=None, scale: int = 4, seed: int = 0,
              save_outputs=None, tile: int = DEFAULT_TILE, overlap: int = DEFAULT_OVERLAP, limit=None,
              progress: bool = True) -> list[dict]:
     task = get_task(task_name)
     params = {"scale": scale}
     models = {name: load_for_task(name, task_name, scale) for name in model_names}
-    dataset = Path(clean_dir).name
+    dataset = dataset_name(task_name, clean_dir)
     rows = []
-    items = pairs(clean_dir, degraded_dir, limit)
+    items = pairs(clean_dir, degraded_dir, limit, match_prefix=task.match_prefix)
+    warned = set()
     for index, (clean_path, degraded_path) in enumerate(tqdm(items, desc=f"{task_name}:{dataset}", disable=not progress)):
         clean = task.prepare_clean(load_image(clean_path), **params)
+        info: dict = {}
         if degraded_path is None:
             # One generator per image, seeded by (seed, index): inputs never depend on model order.
-            degraded = task.degrade(clean, rng=np.random.default_rng([seed, index]), **params)
+            rng = np.random.default_rng([seed, index])
+            if task.degrade_info is not None:
+                degraded, info = task.degrade_info(clean, rng=rng, **params)
+            else:
+                degraded = task.degrade(clean, rng=rng, **params)
         else:
             degraded = load_image(degraded_path)
+            if task.pair_info is not None:
+                info = task.pair_info(clean_path, degraded_path)
+        image_name = degraded_path.stem if degraded_path is not None and task.match_prefix else clean_path.stem
+        extra = {key: info[key] for key in ("kernel_name", "noise_sigma") if key in info}
+        if "kernel_name" in extra:
+            extra["kernel"] = extra.pop("kernel_name")
         reference = task.input_reference(degraded, **params)
         if reference.shape != clean.shape:
             raise ValueError(f"{degraded_path or clean_path}: input does not match the clean image's size "
@@ -87,29 +133,41 @@ def evaluate(task_name: str, model_names: list[str], clean_dir, degraded_dir=Non
         input_scores = all_metrics(reference, clean, border=border)
         if save_outputs:
             out_dir = Path(save_outputs)
-            save_png(clean, out_dir / "_clean" / f"{clean_path.stem}.png")
-            save_png(degraded, out_dir / "_input" / f"{clean_path.stem}.png")
+            save_png(clean, out_dir / "_clean" / f"{image_name}.png")
+            save_png(degraded, out_dir / "_input" / f"{image_name}.png")
         for name, model in models.items():
+            kwargs = {}
+            if getattr(model, "needs_kernel", False):
+                if info.get("kernel") is None:
+                    if name not in warned:
+                        warned.add(name)
+                        print(f"warning: {name} needs the true blur kernel, unknown for {image_name} "
+                              f"(and maybe others): its rows are skipped", file=sys.stderr)
+                    continue
+                kwargs["kernel"] = info["kernel"]
             started = time.perf_counter()
-            output = quantize(run_model(model, degraded, scale=task.scale(**params), tile=tile, overlap=overlap))
+            output = quantize(run_model(model, degraded, scale=task.scale(**params), tile=tile, overlap=overlap,
+                                        **kwargs))
             seconds = time.perf_counter() - started
             scores = all_metrics(output, clean, border=border)
             rows.append({
-                "task": task_name, "model": name, "image": clean_path.stem, **scores,
+                "task": task_name, "model": name, "image": image_name, **scores,
                 "input_psnr": input_scores["psnr"], "input_psnr_y": input_scores["psnr_y"],
                 "seconds": seconds, "height": clean.shape[0], "width": clean.shape[1],
-                "scale": scale if task_name == "sr" else 1, "seed": seed, "dataset": dataset,
+                "scale": scale if task_name == "sr" else 1, "seed": seed, "dataset": dataset, **extra,
             })
             if save_outputs:
-                save_png(output, Path(save_outputs) / name / f"{clean_path.stem}.png")
+                save_png(output, Path(save_outputs) / name / f"{image_name}.png")
     return rows
 
 
 def write_csv(rows: list[dict], path) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    # Task-specific columns (deblur: kernel, noise_sigma) follow the common ones.
+    columns = COLUMNS + [key for key in dict.fromkeys(k for row in rows for k in row) if key not in COLUMNS]
     with path.open("w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=COLUMNS, extrasaction="ignore")
+        writer = csv.DictWriter(handle, fieldnames=columns, extrasaction="ignore")
         writer.writeheader()
         for row in rows:
             writer.writerow({k: (f"{v:.4f}" if isinstance(v, float) else v) for k, v in row.items()})
@@ -119,7 +177,7 @@ def write_csv(rows: list[dict], path) -> Path:
 def summarize(rows: list[dict]) -> dict[str, dict[str, float]]:
     """Per-model means of the numeric columns (plus the gain over the input)."""
     summary: dict[str, dict[str, float]] = {}
-    for name in dict.fromkeys(row["model"] for row in rows):
+    for name in dict.fromkeys(row["model"] for row in rows):  # models with no row (skipped) are absent
         mine = [row for row in rows if row["model"] == name]
         means = {key: float(np.mean([row[key] for row in mine]))
                  for key in ("psnr", "ssim", "psnr_y", "ssim_y", "input_psnr", "input_psnr_y", "seconds")}
@@ -131,16 +189,17 @@ def summarize(rows: list[dict]) -> dict[str, dict[str, float]]:
 
 
 def print_summary(summary: dict) -> None:
-    print(f"{'model':<14}{'PSNR':>8}{'SSIM':>8}{'PSNR-Y':>9}{'SSIM-Y':>9}{'ΔY vs input':>13}{'ms/img':>9}")
+    width = max([14] + [len(name) + 1 for name in summary])
+    print(f"{'model':<{width}}{'PSNR':>8}{'SSIM':>8}{'PSNR-Y':>9}{'SSIM-Y':>9}{'ΔY vs input':>13}{'ms/img':>9}")
     for name, m in summary.items():
-        print(f"{name:<14}{m['psnr']:8.2f}{m['ssim']:8.4f}{m['psnr_y']:9.2f}{m['ssim_y']:9.4f}"
+        print(f"{name:<{width}}{m['psnr']:8.2f}{m['ssim']:8.4f}{m['psnr_y']:9.2f}{m['ssim_y']:9.4f}"
               f"{m['gain_psnr_y']:+13.2f}{m['seconds'] * 1000:9.0f}")
 
 
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else argv
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--task", required=True, choices=["sr"])
+    parser.add_argument("--task", required=True, choices=sorted(TASKS))
     parser.add_argument("--models", required=True, help="comma-separated registered model names")
     parser.add_argument("--clean", required=True, help="folder of ground-truth images")
     parser.add_argument("--degraded", help="folder of degraded inputs matched by file stem")
@@ -167,9 +226,12 @@ def main(argv=None):
     print(f"wrote {len(rows)} rows to {args.out}")
     if args.update_cards:
         command = "python -m studio.evaluate " + shlex.join(argv)
-        key = f"{Path(args.clean).name}_x{args.scale}" if args.task == "sr" else Path(args.clean).name
+        if args.task == "sr":
+            key = f"{Path(args.clean).name}_x{args.scale}"
+        else:
+            key = dataset_name(args.task, args.clean) + ("" if args.degraded else "_synthetic")
         for name in names:
-            if get_entry(name).trainable:
+            if get_entry(name).trainable and name in summary:
                 card = model_card(name)
                 metrics = dict(card.get("metrics", {}))
                 metrics[key] = {k: round(v, 4) for k, v in summary[name].items()} | {

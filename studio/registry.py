@@ -20,7 +20,8 @@ ROOT = Path(__file__).resolve().parent.parent
 CHECKPOINT_DIR = ROOT / "checkpoints"
 TASKS = ("sr", "deblur", "restoration", "classification")
 # Model files that register themselves on import.
-MODEL_MODULES = ("models.srresnet", "models.classical_sr", "models.vgg")
+MODEL_MODULES = ("models.srresnet", "models.classical_sr", "models.vgg", "models.unet_standard",
+                 "models.unet_light", "models.classical_deblur")
 
 
 @dataclass

@@ -2,10 +2,12 @@
 
     python -m studio.restore --task sr --model srresnet --input photo.jpg --output out/
     python -m studio.restore --task sr --model srgan-v3 --input my_folder/ --output out/
+    python -m studio.restore --task deblur --model unet-light-v3 --input blurred.jpg --output out/
 
 Large images are processed by overlapping tiles (``--tile``), so any size fits in memory.
 Each output is ``<output>/<stem>_<model>.png`` (lossless). An unreadable file is reported and
-skipped; the exit code is 1 if any file failed.
+skipped; the exit code is 1 if any file failed. A model that needs the true blur kernel
+(``wiener-oracle``) takes it from ``--kernel`` (a .npy array or a grayscale image of the kernel).
 """
 
 from __future__ import annotations
@@ -21,18 +23,30 @@ from studio.checkpoint import CheckpointError
 from studio.evaluate import load_for_task
 from studio.imageio import ImageLoadError, list_images, load_image, save_png
 from studio.inference import DEFAULT_OVERLAP, DEFAULT_TILE, run_model
-from studio.tasks import get_task
+from studio.tasks import TASKS, get_task
+
+
+def _load_kernel(path):
+    """A blur kernel from a .npy file or a grayscale image, normalised to sum 1."""
+    import numpy as np
+
+    from studio.degradations.blur import normalize_kernel
+
+    path = Path(path)
+    array = np.load(path) if path.suffix.lower() == ".npy" else load_image(path, mode="L")
+    return normalize_kernel(array)
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--task", required=True, choices=["sr"])
+    parser.add_argument("--task", required=True, choices=sorted(TASKS))
     parser.add_argument("--model", required=True)
     parser.add_argument("--input", required=True, help="an image file or a folder of images")
     parser.add_argument("--output", required=True, help="folder for the restored PNGs")
     parser.add_argument("--scale", type=int, default=4)
     parser.add_argument("--tile", type=int, default=DEFAULT_TILE, help="tile size in input pixels (0: never tile)")
     parser.add_argument("--overlap", type=int, default=DEFAULT_OVERLAP)
+    parser.add_argument("--kernel", help="true blur kernel (.npy, or a grayscale image) for models that need it")
     args = parser.parse_args(argv)
 
     source = Path(args.input)
@@ -48,6 +62,17 @@ def main(argv=None) -> int:
     except (CheckpointError, KeyError, ValueError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
+    kernel = None
+    if getattr(model, "needs_kernel", False):
+        if not args.kernel:
+            print(f"error: {args.model} deconvolves with the true blur kernel; pass it with --kernel "
+                  "(.npy or a grayscale image)", file=sys.stderr)
+            return 2
+        try:
+            kernel = _load_kernel(args.kernel)
+        except (OSError, ValueError) as err:
+            print(f"error: --kernel {args.kernel}: {err}", file=sys.stderr)
+            return 2
     scale = get_task(args.task).scale(scale=args.scale)
     failures = 0
     for path in tqdm(files, desc=args.model, disable=len(files) == 1):
@@ -58,7 +83,8 @@ def main(argv=None) -> int:
             failures += 1
             continue
         started = time.perf_counter()
-        output = run_model(model, image, scale=scale, tile=args.tile, overlap=args.overlap)
+        extra = {"kernel": kernel} if kernel is not None else {}
+        output = run_model(model, image, scale=scale, tile=args.tile, overlap=args.overlap, **extra)
         target = save_png(output, Path(args.output) / f"{path.stem}_{args.model}.png")
         print(f"{path.name}: {image.shape[1]}x{image.shape[0]} -> {output.shape[1]}x{output.shape[0]} "
               f"in {time.perf_counter() - started:.2f} s, saved {target}")

@@ -1,0 +1,49 @@
+"""The SR benchmark script runs end to end on a tiny input and writes a well-formed CSV."""
+
+from __future__ import annotations
+
+import csv
+
+from benchmarks.bench_sr import COLUMNS, ROOT, main
+
+REQUIRED = ["model", "variant", "out_width", "out_height", "median_ms", "min_ms", "gflops", "gflops_per_s",
+            "peak_rss_mb", "speedup_vs_fp32", "psnr_vs_fp32_db"]
+
+
+def _results_snapshot():
+    folder = ROOT / "results" / "bench"
+    return {p: p.stat().st_mtime_ns for p in folder.rglob("*")} if folder.exists() else None
+
+
+def test_bench_sr_tiny_run(tmp_path, capsys):
+    before = _results_snapshot()
+    out = tmp_path / "bench.csv"
+    main(["--models", "bicubic,srresnet", "--random-weights", "--sizes", "32x32", "--repeats", "1",
+          "--warmup", "0", "--out", str(out), "--no-progress"])
+
+    with out.open(newline="") as handle:
+        reader = csv.DictReader(handle)
+        assert reader.fieldnames == COLUMNS
+        assert reader.fieldnames[:len(REQUIRED)] == REQUIRED
+        rows = list(reader)
+    assert [(r["model"], r["variant"]) for r in rows] == [
+        ("bicubic", "fp32"), ("srresnet", "fp32"), ("srresnet", "fp32_cl"), ("srresnet", "bf16_cl")]
+    for row in rows:
+        assert (row["out_width"], row["out_height"]) == ("32", "32")
+        assert float(row["median_ms"]) > 0 and float(row["min_ms"]) <= float(row["median_ms"])
+        assert float(row["peak_rss_mb"]) > 0
+        if row["variant"] == "fp32":  # the reference of its model
+            assert float(row["speedup_vs_fp32"]) == 1.0
+            assert row["psnr_vs_fp32_db"] == "inf"
+        else:
+            assert float(row["speedup_vs_fp32"]) > 0
+            assert float(row["psnr_vs_fp32_db"]) > 30  # bf16 / channels_last keep the 8-bit output close
+    by_variant = {r["variant"]: r for r in rows if r["model"] == "srresnet"}
+    assert all(float(r["gflops"]) > 0 and float(r["gflops_per_s"]) > 0 for r in by_variant.values())
+    assert float(rows[0]["gflops"]) == 0  # classical models count no FLOPs
+    assert all(r["weights"] == "random" for r in by_variant.values())
+
+    markdown = out.with_suffix(".md").read_text()
+    assert markdown.startswith("# SR inference benchmark") and "--models bicubic,srresnet" in markdown
+    assert "RANDOM weights" in capsys.readouterr().out
+    assert _results_snapshot() == before  # nothing written under results/

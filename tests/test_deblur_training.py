@@ -1,0 +1,94 @@
+"""training/train_deblur.py: presets from the logbook, both recipes, and a two-step run through
+the shared engine (gradient accumulation and clipping) that exports a loadable model + card."""
+
+from __future__ import annotations
+
+import csv
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from studio.checkpoint import CARD_FILE, WEIGHTS_FILE
+from studio.registry import build_model, create_model
+from training import train_deblur as td
+
+
+def _args(*extra):
+    return td.parse_args(["--preset", *extra])
+
+
+def test_presets_follow_the_logbook():
+    v1, v3, nonorm = _args("unet-light-v1"), _args("unet-light-v3"), _args("unet-light-nonorm")
+    assert (v1.scheduler, v1.lr, v1.weight_decay, v1.jitter) == ("plateau", 2e-4, 1e-4, 0.0)
+    assert (v3.scheduler, v3.lr, v3.weight_decay, v3.jitter) == ("cosine", 2e-4, 1e-3, 0.15)
+    assert (nonorm.scheduler, nonorm.lr, nonorm.weight_decay) == ("cosine", 1e-4, 1e-3)
+    for args in (v1, v3, nonorm):
+        assert args.grad_clip > 0 and args.recipe == "cpu" and args.patch < 256
+
+
+def test_gpu_recipes_are_full_size():
+    for preset in ("unet-light-v1", "unet-light-v3", "unet-light-nonorm", "unet-standard"):
+        args = _args(preset, "--recipe", "gpu")
+        assert args.patch == 256 and 8 <= args.batch_size <= 16
+        assert args.steps * args.batch_size == pytest.approx(150 * td.GOPRO_TRAIN_PAIRS, rel=0.01)  # 150 epochs
+
+
+def test_unet_standard_has_no_cpu_recipe(capsys):
+    with pytest.raises(SystemExit):
+        _args("unet-standard")
+    assert "architecture only" in capsys.readouterr().err
+
+
+def test_overrides_win_over_presets():
+    args = _args("unet-light-v3", "--lr", "5e-4", "--patch", "64", "--steps", "3")
+    assert (args.lr, args.patch, args.steps, args.weight_decay) == (5e-4, 64, 3, 1e-3)
+
+
+def test_two_step_run_exports_a_loadable_model(tmp_path, datasets):
+    export = tmp_path / "export"
+    argv = ["--preset", "unet-light-v1", "--steps", "2", "--patch", "32", "--batch-size", "2", "--grad-accum", "2",
+            "--val-count", "2", "--val-every", "2", "--log-every", "1", "--ckpt-every", "2", "--max-kernel", "9",
+            "--data", str(datasets / "set5"), "--val", str(datasets / "set14"), "--runs-dir", str(tmp_path / "runs"),
+            "--run-name", "tiny", "--export", str(export), "--threads", "1"]
+    td.main(argv)
+    card = json.loads((export / CARD_FILE).read_text())
+    assert card["name"] == "unet-light-v1" and card["task"] == "deblur" and card["trained"] is True
+    assert card["architecture"]["start_filters"] == 32
+    training = card["training"]
+    assert training["recipe"]["grad_accum"] == 2 and training["recipe"]["grad_clip"] == 1.0
+    assert training["recipe"]["scheduler"] == "plateau"
+    assert training["augmentation"]["in_validation"] == "none"
+    assert set(training["data"]["kernels"]) >= {"train", "validation", "evaluation"}
+    assert "val_psnr" in training["validation"]["best"]
+    assert card["command"].startswith("python -m training.train_deblur --preset unet-light-v1")
+    assert "logbook" in card and card["parameters"] > 2.5e6
+    with (tmp_path / "runs" / "tiny" / "metrics.csv").open() as handle:
+        rows = list(csv.DictReader(handle))
+    assert {"loss_l1", "grad_norm_g", "val_psnr", "val_input_psnr", "val_gain"} <= set(rows[-1])
+    model = create_model("unet-light-v1", checkpoint=export)
+    assert any(p.abs().sum() > 0 for p in model.tail.parameters())  # trained away from the identity
+    with torch.no_grad():
+        assert model(torch.rand(1, 3, 9, 11)).shape == (1, 3, 9, 11)
+
+
+def test_time_step_prints_and_trains_nothing(tmp_path, datasets, capsys):
+    seconds = td.main(["--preset", "unet-light-nonorm", "--time-step", "--patch", "32", "--batch-size", "2",
+                       "--max-kernel", "9", "--data", str(datasets / "set5"), "--val", str(datasets / "set5"),
+                       "--val-count", "1", "--runs-dir", str(tmp_path / "runs"), "--export", str(tmp_path / "x")])
+    assert len(seconds) == 3 and all(s > 0 for s in seconds)
+    assert "s/step" in capsys.readouterr().out
+    assert not (tmp_path / "x").exists() and not (tmp_path / "runs").exists()
+
+
+def test_task_batches_are_a_function_of_the_generator(datasets):
+    args = _args("unet-light-v3", "--patch", "32", "--max-kernel", "9", "--data", str(datasets / "set5"),
+                 "--val", str(datasets / "set5"), "--val-count", "2")
+    task = td.DeblurTask("unet-light-v3", args)
+    a = task.sample_batch(np.random.default_rng([0, 0, 5]), 3, "cpu")
+    b = task.sample_batch(np.random.default_rng([0, 0, 5]), 3, "cpu")
+    assert a["blurred"].shape == a["sharp"].shape == (3, 3, 32, 32)
+    torch.testing.assert_close(a["blurred"], b["blurred"])
+    assert not torch.equal(a["blurred"], a["sharp"])
+    assert isinstance(task.build_modules(None)["g"], type(build_model("unet-light-v3")))
