@@ -16,7 +16,6 @@ from functools import lru_cache
 from pathlib import Path
 
 import gradio as gr
-import numpy as np
 
 from studio.checkpoint import CheckpointError
 from studio.degradations.sr import downscale, mod_crop

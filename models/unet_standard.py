@@ -17,7 +17,6 @@ lightweight v1), far too few steps fit a 15-20 minute budget for 31M weights, so
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from models.unet_light import pad_for_unet

@@ -7,6 +7,7 @@ function of the seed and the step.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -14,6 +15,18 @@ import torch
 from tqdm.auto import tqdm
 
 from studio.imageio import ImageLoadError, list_images, load_image, to_uint8
+
+# The shared datasets live beside the repository (../shared/datasets); STUDIO_DATASETS overrides.
+DATASETS = Path(os.environ.get("STUDIO_DATASETS", Path(__file__).resolve().parents[2] / "shared" / "datasets"))
+
+
+def display_path(path) -> str:
+    """A dataset folder as the README names it (../shared/datasets/...), for cards and logs."""
+    path = Path(path).resolve()
+    try:
+        return str(Path("../shared/datasets") / path.relative_to(DATASETS.resolve()))
+    except ValueError:
+        return str(path)
 
 
 class ImageBank:

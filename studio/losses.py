@@ -40,8 +40,7 @@ def _vgg19_from_file(path: Path) -> nn.Module:
 
 def _vgg19_from_torchvision() -> nn.Module:
     try:
-        import torchvision  # noqa: F401
-        from torchvision.models import VGG19_Weights, vgg19
+        from torchvision.models import VGG19_Weights
     except Exception as err:  # torchvision absent or built against another torch
         raise FeatureBackboneMissing(f"torchvision is not usable here ({err}); {VGG19_HELP}") from None
     weights_file = Path(torch.hub.get_dir()) / "checkpoints" / Path(VGG19_Weights.IMAGENET1K_V1.url).name

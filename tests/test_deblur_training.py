@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import torch
 
-from studio.checkpoint import CARD_FILE, WEIGHTS_FILE
+from studio.checkpoint import CARD_FILE
 from studio.registry import build_model, create_model
 from training import train_deblur as td
 

@@ -10,7 +10,6 @@ used by the GAN checkpoints trained here (no ImageNet VGG19 weights exist offlin
 from __future__ import annotations
 
 import argparse
-import os
 import shlex
 import sys
 import time
@@ -22,12 +21,12 @@ import torch
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
+from studio.data import DATASETS
 from studio.checkpoint import count_parameters, save_model
 from studio.engine import TrainConfig, Trainer, TrainingTask
 from studio.imageio import ImageLoadError, list_images, load_image, to_uint8
 from studio.registry import CHECKPOINT_DIR, build_model, get_entry
 
-DATASETS = Path(os.environ.get("STUDIO_DATASETS", Path(__file__).resolve().parents[2] / "shared" / "datasets"))
 
 
 class FolderDataset:

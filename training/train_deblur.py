@@ -24,7 +24,6 @@ The run log goes to results/runs/<run>/, the exported model to checkpoints/<pres
 from __future__ import annotations
 
 import argparse
-import os
 import shlex
 import sys
 import time
@@ -36,7 +35,7 @@ import torch
 import torch.nn.functional as F
 
 from studio.checkpoint import count_parameters, save_model
-from studio.data import ImageBank
+from studio.data import DATASETS, ImageBank, display_path
 from studio.datasets_deblur import (GoProPairs, JointTransform, SyntheticBlur, gopro_validation_set,
                                     sample_pairs, synthetic_validation_set, to_batch)
 from studio.degradations import blur as blur_degradation
@@ -45,7 +44,6 @@ from studio.imageio import quantize
 from studio.metrics import psnr
 from studio.registry import CHECKPOINT_DIR, build_model, get_entry
 
-DATASETS = Path(os.environ.get("STUDIO_DATASETS", Path(__file__).resolve().parents[2] / "shared" / "datasets"))
 TRAIN_DATA = [str(DATASETS / "bsds500" / "train"), str(DATASETS / "bsds500" / "test")]
 VAL_DATA = str(DATASETS / "bsds500" / "val")
 GOPRO_TRAIN_PAIRS = 2103  # GoPro_Large train frames: an "epoch" of the GPU recipe, before the 90/10 re-split
@@ -113,7 +111,7 @@ class DeblurTask(TrainingTask):
                                         levin_probability=0.2 if args.train_levin_kernels else 0.0)
             self.val_items = synthetic_validation_set(args.val, count=args.val_count, crop=args.patch)
             self.data_description = {
-                "kind": "synthetic", "images": [_display_path(d) for d in args.data], "train_images": len(bank),
+                "kind": "synthetic", "images": [display_path(d) for d in args.data], "train_images": len(bank),
                 "kernels": dict(blur_degradation.KERNEL_SPLIT,
                                 train_levin_kernels=bool(args.train_levin_kernels)),
                 "max_kernel": args.max_kernel, "noise_sigma": f"uniform [0, {args.max_noise}]",
@@ -142,15 +140,6 @@ class DeblurTask(TrainingTask):
                 values.append(psnr(quantize(restored.permute(1, 2, 0).numpy()), self.val_sharp[start + i]))
         value = float(np.mean(values))
         return {"val_psnr": value, "val_input_psnr": self.val_input_psnr, "val_gain": value - self.val_input_psnr}
-
-
-def _display_path(path) -> str:
-    """Dataset folders as the README names them (../shared/datasets/...)."""
-    path = Path(path).resolve()
-    try:
-        return str(Path("../shared/datasets") / path.relative_to(DATASETS.resolve()))
-    except ValueError:
-        return str(path)
 
 
 def parse_args(argv=None):
@@ -263,7 +252,7 @@ def main(argv=None):
                 "augmentation": augmentation,
                 "validation": {
                     "data": (f"GoPro held-out sequences, {len(task.val_items)} centre crops" if args.gopro else
-                             f"{_display_path(args.val)}: {len(task.val_items)} centre crops of {args.patch} px, "
+                             f"{display_path(args.val)}: {len(task.val_items)} centre crops of {args.patch} px, "
                              "fixed validation kernels, noise 0.005"),
                     "input_psnr": round(task.val_input_psnr, 4),
                     "best": result["best"],

@@ -13,7 +13,6 @@ The run log goes to results/runs/<run>/, the exported model to checkpoints/<pres
 from __future__ import annotations
 
 import argparse
-import os
 import shlex
 import sys
 import time
@@ -26,7 +25,7 @@ import torch.nn.functional as F
 
 from models.srresnet import Discriminator, SRResNet
 from studio.checkpoint import count_parameters, load_weights, save_model
-from studio.data import ImageBank
+from studio.data import DATASETS, ImageBank, display_path
 from studio.degradations.sr import downscale, mod_crop
 from studio.engine import TrainConfig, Trainer, TrainingTask
 from studio.imageio import list_images, load_image, quantize
@@ -34,7 +33,6 @@ from studio.losses import PerceptualLoss, gan_loss, load_feature_backbone
 from studio.metrics import psnr
 from studio.registry import CHECKPOINT_DIR, get_entry
 
-DATASETS = Path(os.environ.get("STUDIO_DATASETS", Path(__file__).resolve().parents[2] / "shared" / "datasets"))
 TRAIN_DATA = [str(DATASETS / "bsds500" / "train"), str(DATASETS / "bsds500" / "test"), str(DATASETS / "t91")]
 VAL_DATA = str(DATASETS / "set5")
 
@@ -120,15 +118,6 @@ class SuperResolutionTask(TrainingTask):
         return {"val_psnr_y": float(np.mean(values))}
 
 
-def _display_path(path) -> str:
-    """Dataset folders as the README names them (../shared/datasets/...)."""
-    path = Path(path).resolve()
-    try:
-        return str(Path("../shared/datasets") / path.relative_to(DATASETS.resolve()))
-    except ValueError:
-        return str(path)
-
-
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--preset", required=True, choices=sorted(PRESETS))
@@ -200,9 +189,9 @@ def main(argv=None):
                 "perceptual_backbone": args.perceptual if args.w_perceptual > 0 else None,
                 "warmup": (f"initialised from {args.init_from} (pixel-loss training, its own card)"
                            if args.init_from else f"{args.warmup_steps} pixel-only steps"),
-                "data": [_display_path(d) for d in args.data],
+                "data": [display_path(d) for d in args.data],
                 "patch_hr": args.patch,
-                "validation": {"data": _display_path(args.val), "best": result["best"]},
+                "validation": {"data": display_path(args.val), "best": result["best"]},
                 "run_log": str(Path(args.runs_dir) / args.run_name / "metrics.csv"),
                 "wall_seconds": round(time.time() - started, 1),
                 "hardware": f"{torch.get_num_threads()} CPU threads" if trainer.device.type == "cpu" else str(trainer.device),

@@ -28,17 +28,15 @@ from __future__ import annotations
 
 import functools
 import math
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 from scipy import signal
 
+from studio.data import DATASETS
 from studio.imageio import quantize
 
-ROOT = Path(__file__).resolve().parents[2]
-DATASETS = Path(os.environ.get("STUDIO_DATASETS", ROOT.parent / "shared" / "datasets"))
 LEVIN_KERNELS = DATASETS / "levin2009" / "kernels" / "levin09_kernels.npz"
 LEVIN_NAMES = tuple(f"k{i}" for i in range(1, 9))
 
