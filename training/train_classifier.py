@@ -2,18 +2,33 @@
 
     python -m training.train_classifier --model vgg-mini --data ../shared/datasets/tiny_imagenet_subset
 
-``--data`` holds ``train/<class>/*`` and ``val/<class>/*`` (or a single folder-per-class root,
-split 90/10 with a seed). The shipped ``vgg-mini`` is the feature backbone of the perceptual loss
-used by the GAN checkpoints trained here (no ImageNet VGG19 weights exist offline).
+``--data`` holds either ``train/<class>/*`` and ``val/<class>/*`` (Tiny ImageNet's layout; a
+``test/<class>/*`` folder is used when present, else ``--test-fraction`` of val is held out as the
+test split) or a single folder-per-class root ``<root>/<ClassName>/*.jpg`` (EuroSAT's layout),
+split into train/val/test by a seeded stratified split (``--val-fraction``, ``--test-fraction``).
+``--classes N`` keeps the first N classes (sorted folder names); the card and the run say so.
+
+Models whose builder takes ``mean``/``std`` (dilated-cnn, resnet-dropout) normalize their input
+with the per-channel statistics of the *training* split, computed here, stored in the card
+(``normalization`` and ``architecture``) and carried by the weights, so evaluation applies exactly
+the same transform. Augmentation (random crop after reflect padding, horizontal flip) is applied
+to training batches only. ``--set KEY=VALUE`` overrides an architecture setting
+(``--set blocks_per_stage=3 --set dilation=2``).
+
+The shipped ``vgg-mini`` is the feature backbone of the perceptual loss used by the GAN
+checkpoints trained here (no ImageNet VGG19 weights exist offline); it keeps its built-in
+ImageNet normalization.
 """
 
 from __future__ import annotations
 
 import argparse
+import ast
+import inspect
 import shlex
 import sys
 import time
-from dataclasses import asdict
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -21,7 +36,7 @@ import torch
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
-from studio.data import DATASETS
+from studio.data import DATASETS, display_path
 from studio.checkpoint import count_parameters, save_model
 from studio.engine import TrainConfig, Trainer, TrainingTask
 from studio.imageio import ImageLoadError, list_images, load_image, to_uint8
@@ -60,6 +75,194 @@ class FolderDataset:
     def __len__(self) -> int:
         return len(self.labels)
 
+    @classmethod
+    def from_arrays(cls, images: np.ndarray, labels: np.ndarray, classes: list[str]) -> "FolderDataset":
+        """A dataset over arrays already in memory (a split of another one)."""
+        dataset = cls.__new__(cls)
+        dataset.images, dataset.labels, dataset.classes = images, np.asarray(labels, dtype=np.int64), list(classes)
+        return dataset
+
+    def subset(self, index) -> "FolderDataset":
+        index = np.asarray(index, dtype=np.int64)
+        return FolderDataset.from_arrays(self.images[index], self.labels[index], self.classes)
+
+    def class_counts(self) -> list[int]:
+        return np.bincount(self.labels, minlength=len(self.classes)).tolist()
+
+
+def channel_stats(images: np.ndarray, chunk: int = 256) -> tuple[tuple[float, ...], tuple[float, ...]]:
+    """Per-channel mean and std (population) of uint8 (N, H, W, 3) images, in [0, 1] units."""
+    if len(images) == 0:
+        raise ValueError("cannot compute normalization statistics of an empty split")
+    total = np.zeros(3)
+    squares = np.zeros(3)
+    count = 0
+    for start in range(0, len(images), chunk):
+        block = images[start:start + chunk].reshape(-1, 3).astype(np.float64) / 255.0
+        total += block.sum(0)
+        squares += (block ** 2).sum(0)
+        count += block.shape[0]
+    mean = total / count
+    std = np.sqrt(np.maximum(squares / count - mean ** 2, 0.0))
+    std = np.maximum(std, 1e-3)  # a flat channel must not divide by zero
+    return tuple(round(float(v), 6) for v in mean), tuple(round(float(v), 6) for v in std)
+
+
+def stratified_split(labels: np.ndarray, fractions: dict[str, float], seed: int) -> dict[str, np.ndarray]:
+    """Split indices per class with a seeded shuffle: each held-out split gets round(fraction * n_class)
+    images of every class (at least one when the fraction is > 0 and the class has two or more);
+    ``train`` keeps the rest. Deterministic for a given (labels, fractions, seed)."""
+    labels = np.asarray(labels)
+    rng = np.random.default_rng(seed)
+    out: dict[str, list[int]] = {"train": [], **{name: [] for name in fractions}}
+    for label in np.unique(labels):
+        members = np.flatnonzero(labels == label)
+        members = members[rng.permutation(len(members))]
+        start = 0
+        for name, fraction in fractions.items():
+            take = int(round(fraction * len(members)))
+            if fraction > 0 and take == 0 and len(members) - start > 1:
+                take = 1
+            take = min(take, len(members) - start - 1)  # train keeps at least one image per class
+            out[name].extend(members[start:start + max(take, 0)].tolist())
+            start += max(take, 0)
+        out["train"].extend(members[start:].tolist())
+    return {name: np.sort(np.asarray(index, dtype=np.int64)) for name, index in out.items()}
+
+
+def read_class_names(root: Path, classes: list[str]) -> dict[str, str]:
+    """Readable names from Tiny ImageNet's ``words.txt`` (wnid<TAB>names) when present."""
+    words = Path(root) / "words.txt"
+    if not words.is_file():
+        return {}
+    wanted, names = set(classes), {}
+    for line in words.read_text(errors="replace").splitlines():
+        wnid, _, text = line.partition("\t")
+        if wnid in wanted:
+            names[wnid] = text.split(",")[0].strip()
+    return names
+
+
+@dataclass
+class ClassifierData:
+    """Train/val(/test) splits of a folder-per-class dataset and how they were made."""
+
+    train: FolderDataset
+    val: FolderDataset
+    test: FolderDataset | None
+    classes: list[str]
+    root: Path
+    layout: str  # "train/val folders" | "single folder-per-class"
+    total_classes: int
+    image_size: int
+    split: dict = field(default_factory=dict)
+    class_names: dict = field(default_factory=dict)
+    normalization: dict = field(default_factory=dict)
+
+    @property
+    def label(self) -> str:
+        """A short, honest name: dataset folder, class subset, image size."""
+        name = self.root.name
+        subset = (f"{len(self.classes)}-class subset (first {len(self.classes)} of {self.total_classes} classes, "
+                  f"sorted)" if len(self.classes) < self.total_classes else f"all {self.total_classes} classes")
+        return f"{name}, {subset}, {self.image_size}x{self.image_size}"
+
+    def describe(self) -> dict:
+        return {
+            "root": display_path(self.root), "layout": self.layout, "label": self.label,
+            "classes": len(self.classes), "total_classes": self.total_classes, "image_size": self.image_size,
+            "split": self.split,
+            "sizes": {"train": len(self.train), "val": len(self.val), "test": len(self.test) if self.test else 0},
+        }
+
+
+def detect_layout(root: Path) -> str:
+    root = Path(root)
+    if (root / "train").is_dir() and (root / "val").is_dir():
+        return "train/val folders"
+    return "single folder-per-class"
+
+
+def load_classifier_data(root, classes: int | list[str] | None = None, image_size: int = 64,
+                         val_fraction: float = 0.2, test_fraction: float = 0.0, split_seed: int = 0,
+                         progress: bool = True) -> ClassifierData:
+    """Load a folder-per-class dataset in either layout, with train-split normalization statistics.
+
+    ``classes``: None (all), N (the first N sorted class folders) or an explicit list of names (as
+    a model card records them). Tiny ImageNet layout: ``train/`` is the training split, ``val/``
+    the validation split (``test_fraction`` of it, stratified, becomes the test split unless a
+    ``test/`` folder exists). EuroSAT layout: one folder, split by ``stratified_split``.
+    """
+    root = Path(root)
+    if not root.is_dir():
+        raise FileNotFoundError(f"{root}: dataset folder not found")
+    layout = detect_layout(root)
+    listing_root = root / "train" if layout == "train/val folders" else root
+    available = sorted(p.name for p in listing_root.iterdir() if p.is_dir())
+    if not available:
+        raise ValueError(f"{listing_root}: expected one sub-folder per class, found none")
+    if classes is None:
+        chosen = available
+    elif isinstance(classes, int):
+        if not 1 <= classes <= len(available):
+            raise ValueError(f"--classes {classes}: {listing_root} has {len(available)} classes")
+        chosen = available[:classes]
+    else:
+        chosen = list(classes)
+        missing = sorted(set(chosen) - set(available))
+        if missing:
+            raise ValueError(f"{listing_root}: class folders not found: {missing[:5]}")
+    test = None
+    if layout == "train/val folders":
+        train = FolderDataset(root / "train", chosen, size=image_size, progress=progress)
+        val = FolderDataset(root / "val", chosen, size=image_size, progress=progress)
+        split = {"train": "train/", "val": "val/", "seed": split_seed}
+        if (root / "test").is_dir():
+            test = FolderDataset(root / "test", chosen, size=image_size, progress=progress)
+            split["test"] = "test/"
+        elif test_fraction > 0:
+            parts = stratified_split(val.labels, {"test": test_fraction}, split_seed)
+            val, test = val.subset(parts["train"]), val.subset(parts["test"])
+            split["val"] = f"val/ less the held-out test part ({1 - test_fraction:.0%} of val, stratified)"
+            split["test"] = f"{test_fraction:.0%} of val/, stratified, seed {split_seed}"
+        split["test_fraction"] = test_fraction
+    else:
+        everything = FolderDataset(root, chosen, size=image_size, progress=progress)
+        fractions = {"val": val_fraction, "test": test_fraction}
+        parts = stratified_split(everything.labels, {k: v for k, v in fractions.items() if v > 0}, split_seed)
+        train, val = everything.subset(parts["train"]), everything.subset(parts.get("val", parts["train"][:0]))
+        if len(val) == 0:
+            raise ValueError(f"{root}: the validation split is empty (--val-fraction {val_fraction})")
+        test = everything.subset(parts["test"]) if test_fraction > 0 else None
+        split = {"method": "stratified per class", "seed": split_seed, "val_fraction": val_fraction,
+                 "test_fraction": test_fraction}
+    mean, std = channel_stats(train.images)
+    normalization = {"mean": list(mean), "std": list(std),
+                     "computed_on": f"training split only ({len(train)} images)"}
+    return ClassifierData(train, val, test, chosen, root, layout, len(available), image_size, split,
+                          read_class_names(root, chosen), normalization)
+
+
+def accepts_normalization(model_name: str) -> bool:
+    """Whether the model's builder takes ``mean``/``std`` (and so normalizes with our statistics)."""
+    params = inspect.signature(get_entry(model_name).builder).parameters
+    return "mean" in params and "std" in params
+
+
+def parse_overrides(items) -> dict:
+    """``["blocks_per_stage=3", "activation=gelu", "blocks=[3,3,3]"]`` -> typed dict."""
+    overrides = {}
+    for item in items or []:
+        key, sep, text = item.partition("=")
+        if not sep or not key.strip():
+            raise ValueError(f"--set expects KEY=VALUE, got {item!r}")
+        try:
+            value = ast.literal_eval(text)
+        except (ValueError, SyntaxError):
+            value = {"true": True, "false": False}.get(text.lower(), text)
+        overrides[key.strip()] = value
+    return overrides
+
 
 def augment(batch: np.ndarray, rng: np.random.Generator, pad: int = 4) -> np.ndarray:
     """Train-only augmentation: random horizontal flip and random crop after reflect padding."""
@@ -78,17 +281,35 @@ def to_tensor(batch: np.ndarray) -> torch.Tensor:
 
 
 class ClassificationTask(TrainingTask):
+    """Cross-entropy training of a registered classifier on in-memory folder datasets.
+
+    ``model_config``: architecture overrides (e.g. ``{"dilation": 3}``); ``normalization``:
+    ``{"mean": [...], "std": [...]}`` from the training split, handed to builders that accept it;
+    ``augment``: train-only augmentation (validation never augments).
+    """
+
     optimizers = {"g": ["g"]}
 
-    def __init__(self, model_name: str, train: FolderDataset, val: FolderDataset):
+    def __init__(self, model_name: str, train: FolderDataset, val: FolderDataset, model_config: dict | None = None,
+                 normalization: dict | None = None, augment: bool = True):
         self.model_name, self.train, self.val = model_name, train, val
+        self.model_config, self.normalization, self.augment = dict(model_config or {}), normalization, augment
+
+    def architecture(self) -> dict:
+        """What ``build_model`` receives (and the card's ``architecture`` records)."""
+        config = dict(self.model_config, num_classes=len(self.train.classes))
+        if self.normalization and accepts_normalization(self.model_name):
+            config.update(mean=list(self.normalization["mean"]), std=list(self.normalization["std"]))
+        return config
 
     def build_modules(self, cfg):
-        return {"g": build_model(self.model_name, num_classes=len(self.train.classes))}
+        return {"g": build_model(self.model_name, **self.architecture())}
 
     def sample_batch(self, rng, batch_size, device):
         index = rng.integers(len(self.train), size=batch_size)
-        images = augment(self.train.images[index], rng)
+        images = self.train.images[index]
+        if self.augment:
+            images = augment(images, rng)
         return {"image": to_tensor(images), "label": torch.from_numpy(self.train.labels[index])}
 
     def loss(self, phase, batch, ctx):
@@ -98,64 +319,111 @@ class ClassificationTask(TrainingTask):
         return loss, {"loss": loss.item(), "train_accuracy": accuracy.item()}
 
     def validate(self, ctx):
-        model, correct, losses = ctx.modules["g"], 0, []
+        from sklearn.metrics import f1_score
+
+        model, correct, losses, predictions = ctx.modules["g"], 0, [], []
         for start in range(0, len(self.val), 256):
             images = ctx.to_device(to_tensor(self.val.images[start:start + 256]))
             labels = torch.from_numpy(self.val.labels[start:start + 256]).to(ctx.device)
             logits = model(images)
             losses.append(F.cross_entropy(logits, labels, reduction="sum").item())
             correct += int((logits.argmax(1) == labels).sum())
-        return {"val_accuracy": correct / len(self.val), "val_loss": sum(losses) / len(self.val)}
+            predictions.append(logits.argmax(1).cpu().numpy())
+        macro_f1 = f1_score(self.val.labels, np.concatenate(predictions), average="macro",
+                            labels=list(range(len(self.val.classes))), zero_division=0)
+        return {"val_accuracy": correct / len(self.val), "val_loss": sum(losses) / len(self.val),
+                "val_macro_f1": float(macro_f1)}
 
 
-def main(argv=None):
-    argv = sys.argv[1:] if argv is None else argv
+def predict(model: torch.nn.Module, dataset: FolderDataset, batch_size: int = 256) -> np.ndarray:
+    """Predicted class indices (eval mode, no augmentation)."""
+    model.eval()
+    out = []
+    with torch.no_grad():
+        for start in range(0, len(dataset), batch_size):
+            out.append(model(to_tensor(dataset.images[start:start + batch_size])).argmax(1).numpy())
+    return np.concatenate(out) if out else np.zeros(0, dtype=np.int64)
+
+
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", default="vgg-mini")
     parser.add_argument("--data", default=str(DATASETS / "tiny_imagenet_subset"))
     parser.add_argument("--classes", type=int, help="use only the first N classes (sorted)")
+    parser.add_argument("--image-size", type=int, default=64, help="images are resized to this square size")
+    parser.add_argument("--val-fraction", type=float, default=0.2,
+                        help="single-folder layout: fraction of each class held out for validation")
+    parser.add_argument("--test-fraction", type=float, default=0.0,
+                        help="fraction held out as the test split (single folder: of each class; "
+                             "train/val layout without test/: of val)")
+    parser.add_argument("--split-seed", type=int, default=0, help="seed of the stratified split")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                        help="architecture override, repeatable (e.g. --set dilation=3)")
+    parser.add_argument("--no-augment", action="store_true", help="train without augmentation")
     parser.add_argument("--run-name")
     parser.add_argument("--steps", type=int, default=600)
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--lr", type=float, default=2e-3)
     parser.add_argument("--weight-decay", type=float, default=5e-4)
+    parser.add_argument("--scheduler", default="cosine", choices=["cosine", "plateau", "none"])
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=0)
+    parser.add_argument("--device", default="auto")
     parser.add_argument("--val-every", type=int, default=200)
+    parser.add_argument("--log-every", type=int, default=20)
     parser.add_argument("--runs-dir", default="results/runs")
     parser.add_argument("--export", help="folder for the trained model (default checkpoints/<model>; 'none' to skip)")
     parser.add_argument("--resume", action="store_true")
-    args = parser.parse_args(argv)
-    root = Path(args.data)
-    classes = sorted(p.name for p in (root / "train").iterdir() if p.is_dir())
-    classes = classes[: args.classes] if args.classes else classes
-    train, val = FolderDataset(root / "train", classes), FolderDataset(root / "val", classes)
-    task = ClassificationTask(args.model, train, val)
+    return parser
+
+
+def main(argv=None) -> dict:
+    argv = sys.argv[1:] if argv is None else argv
+    args = build_parser().parse_args(argv)
+    overrides = parse_overrides(args.set)
+    data = load_classifier_data(args.data, args.classes, args.image_size, args.val_fraction, args.test_fraction,
+                                args.split_seed)
+    classes, train, val = data.classes, data.train, data.val
+    task = ClassificationTask(args.model, train, val, overrides, data.normalization, augment=not args.no_augment)
     cfg = TrainConfig(run_name=args.run_name or args.model, runs_dir=args.runs_dir, max_steps=args.steps,
-                      batch_size=args.batch_size, lr=args.lr, weight_decay=args.weight_decay, scheduler="cosine",
-                      seed=args.seed, threads=args.threads, val_every=args.val_every, ckpt_every=100,
-                      resume=args.resume, extra=dict(data=args.data, classes=len(classes)))
+                      batch_size=args.batch_size, lr=args.lr, weight_decay=args.weight_decay,
+                      scheduler=args.scheduler, seed=args.seed, threads=args.threads, device=args.device,
+                      val_every=args.val_every, log_every=args.log_every, ckpt_every=100, resume=args.resume,
+                      extra=dict(data=args.data, classes=len(classes), dataset=data.label, model_config=overrides,
+                                 augment=not args.no_augment))
     started = time.time()
     trainer = Trainer(task, cfg)
     result = trainer.fit()
+    summary = {"result": result, "run_dir": str(trainer.run_dir), "data": data, "architecture": task.architecture(),
+               "export": None, "card": None}
     if args.export != "none":
         model = trainer.modules["g"].to("cpu").to(memory_format=torch.contiguous_format)
         export = Path(args.export) if args.export else CHECKPOINT_DIR / args.model
+        normalized = accepts_normalization(args.model)
         card = {
             "name": args.model, "task": "classification", "description": get_entry(args.model).description,
-            "architecture": dict(get_entry(args.model).config, num_classes=len(classes)),
+            "architecture": dict(get_entry(args.model).config, **task.architecture()),
             "classes": classes,
+            "class_names": data.class_names,
+            "dataset": data.describe(),
+            "normalization": (dict(data.normalization, applied="by the model (buffers), identically at evaluation")
+                              if normalized else {"applied": "the model's own built-in constants"}),
+            "augmentation": ("train only: random crop after 4 px reflect padding, horizontal flip p=0.5"
+                             if not args.no_augment else "none"),
             "training": {"recipe": {k: v for k, v in asdict(cfg).items() if k not in ("extra", "resume", "runs_dir")},
-                         "data": f"{args.data} (train: {len(train)} images, val: {len(val)} images, "
-                                 f"{len(classes)} classes, 64x64)",
-                         "run_log": f"results/runs/{cfg.run_name}/metrics.csv",
+                         "data": f"{display_path(args.data)}: {data.label} (train: {len(train)} images, "
+                                 f"val: {len(val)} images, {len(classes)} classes, "
+                                 f"{args.image_size}x{args.image_size})",
+                         "run_log": str(Path(args.runs_dir) / cfg.run_name / "metrics.csv"),
                          "wall_seconds": round(time.time() - started, 1),
                          "validation": result["best"]},
             "command": "python -m training.train_classifier " + shlex.join(argv),
-            "metrics": {"val_accuracy": trainer.validate().get("val_accuracy")},
+            "metrics": {k: v for k, v in trainer.validate().items() if k in ("val_accuracy", "val_macro_f1")},
         }
         save_model(model, export, card)
+        summary.update(export=str(export), card=card)
         print(f"exported {args.model} ({count_parameters(model):,} parameters) to {export}")
+    return summary
 
 
 if __name__ == "__main__":

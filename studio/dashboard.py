@@ -1,0 +1,384 @@
+"""Restoration Studio dashboard: training curves, grid searches, LR finder, sanity checks, GANs.
+
+    streamlit run studio/dashboard.py                    # reads ./results
+    STUDIO_RESULTS=/path/to/results streamlit run studio/dashboard.py
+
+Torch-free on purpose (Streamlit's file watcher trips over torch): it reads only the CSV/JSON files
+that the engine and ``training.protocol`` write, through ``studio.dashboard_data``. A malformed or
+partial file is reported by name and skipped; every other view keeps working. With "Live refresh"
+on, the selected page re-reads its files every few seconds (``st.fragment(run_every=...)``), so
+curves grow while a training is running.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+from pathlib import Path
+
+if str(Path(__file__).resolve().parent.parent) not in sys.path:  # `streamlit run studio/dashboard.py`
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import pandas as pd
+import plotly.express as px
+import plotly.graph_objects as go
+import streamlit as st
+
+from studio import dashboard_data as data
+
+PAGES = ("Runs", "Grid search", "LR finder", "Sanity checks", "GAN balance")
+BEST_STYLE = "background-color: #c8f7c5; font-weight: bold"
+
+
+# ---- reading, cached on (path, mtime, size): a growing log is re-read, an unchanged one is not --
+
+@st.cache_data(show_spinner=False, max_entries=256)
+def _cached_table(path: str, mtime: int, size: int, name: str) -> data.Table:
+    return data.read_table(path, name=name)
+
+
+def load(path: Path, root: Path) -> data.Table:
+    name = data.display(path, root)
+    try:
+        stat = path.stat()
+    except OSError:
+        return data.Table(path, error=f"{name}: file not found")
+    return _cached_table(str(path), stat.st_mtime_ns, stat.st_size, name)
+
+
+def report(table: data.Table) -> bool:
+    """Show the table's problems; True when it can be drawn."""
+    if table.error:
+        st.error(table.error, icon="⚠️")
+        return False
+    for warning in table.warnings:
+        st.warning(warning)
+    if table.frame is not None and table.frame.empty:
+        st.info(f"{table.path.name}: no rows yet")
+        return False
+    return True
+
+
+def chart(fig: go.Figure, key: str) -> None:
+    fig.update_layout(margin=dict(l=10, r=10, t=40, b=10), legend=dict(orientation="h", y=-0.2))
+    st.plotly_chart(fig, key=key, width="stretch")
+
+
+# ---- pages -----------------------------------------------------------------------------------
+
+def page_runs(root: Path) -> None:
+    st.header("Runs")
+    runs = data.list_runs(root)
+    if not runs:
+        st.info(f"No run logs under {root / 'runs'} yet (each training writes results/runs/<run>/metrics.csv).")
+        return
+    plain = [r for r in runs if "-grid-" not in r] or runs
+    chosen = st.multiselect("Runs to overlay", runs, default=plain[: min(3, len(plain))], key="runs_pick")
+    if not chosen:
+        st.info("Pick one or more runs.")
+        return
+    frames: dict[str, pd.DataFrame] = {}
+    baselines = []
+    for run in chosen:
+        metrics_path, config_path = data.run_paths(root, run)
+        table = load(metrics_path, root)
+        if not report(table):
+            continue
+        config, config_error = data.read_json(config_path)
+        if config_error:
+            st.warning(config_error)
+        frames[run] = table.frame
+        if data.run_kind(table.frame) in ("restoration", "gan"):
+            found = data.input_psnr_baseline(root, run, table.frame, config)
+            if found:
+                baselines.append((run, *found))
+    if not frames:
+        return
+    for group, title in (("loss", "Loss"), ("metric", "Validation / training metric"), ("psnr", "PSNR (dB)"),
+                         ("lr", "Learning rate")):
+        fig = go.Figure()
+        for run, frame in frames.items():
+            groups = data.curve_groups(frame)
+            psnr = [c for c in groups["metric"] if "psnr" in c and not c.startswith("val_input_psnr")]
+            columns = {"psnr": psnr, "metric": [c for c in groups["metric"] if "psnr" not in c]}.get(group)
+            for column in (columns if columns is not None else groups[group]):
+                series = frame[["step", column]].dropna()
+                if series.empty:
+                    continue
+                dashed = column.startswith("val_") and group == "loss"
+                fig.add_trace(go.Scatter(x=series["step"], y=series[column], name=f"{run} · {column}",
+                                         mode="lines+markers" if len(series) < 30 else "lines",
+                                         line=dict(dash="dash" if dashed else "solid")))
+        if group == "psnr":
+            for run, value, source in baselines:
+                fig.add_hline(y=value, line_dash="dot", line_color="gray",
+                              annotation_text=f"input PSNR (bicubic) {value:.2f} dB · {run}",
+                              annotation_position="bottom right")
+        if not fig.data:
+            continue
+        fig.update_layout(title=title, xaxis_title="step", yaxis_type="log" if group == "lr" else None)
+        chart(fig, key=f"runs_{group}")
+    for run, value, source in baselines:
+        frame = frames[run]
+        metric = next((c for c in ("val_psnr_y", "val_psnr") if c in frame.columns), None)
+        if metric and frame[metric].notna().any():
+            best = float(frame[metric].max())
+            st.metric(f"{run}: best {metric}", f"{best:.2f} dB", f"{best - value:+.2f} dB vs input ({source})")
+    with st.expander("Last logged row of each run"):
+        st.dataframe(pd.DataFrame({run: frame.ffill().iloc[-1] for run, frame in frames.items()}).T, width="stretch")
+
+
+def page_grid(root: Path) -> None:
+    st.header("Grid searches")
+    experiments = data.list_experiments(root, "grid-search.csv")
+    if not experiments:
+        st.info("No grid search yet: `python -m training.protocol grid-search --model NAME` writes "
+                "results/protocol/<name>/grid-search.csv.")
+        return
+    experiment = st.selectbox("Experiment", experiments, key="grid_pick")
+    table = load(data.protocol_path(root, experiment, "grid-search.csv"), root)
+    if not report(table):
+        return
+    frame = table.frame.copy()
+    params = data.grid_params(frame)
+    best = data.best_index(frame)
+    shown = frame.rename(columns={p: p[len("params_"):] for p in params})
+    names = [p[len("params_"):] for p in params]
+    metric = str(frame["metric"].dropna().iloc[0]) if "metric" in frame.columns and frame["metric"].notna().any() else "value"
+    if best is not None:
+        row = shown.loc[best]
+        st.success(f"Best: trial {row['trial']} · {metric} = {row['value']:.4g} · "
+                   + ", ".join(f"{n} = {row[n]}" for n in names))
+    styled = shown.style.apply(lambda r: [BEST_STYLE if r.name == best else "" for _ in r], axis=1)
+    st.caption("Click a column header to sort; the best trial is highlighted.")
+    st.dataframe(styled, width="stretch", hide_index=True)
+    finished = shown.dropna(subset=["value"])
+    if len(finished) < 2 or not names:
+        return
+    plot = finished.copy()
+    dims = []
+    for name in names:
+        values = pd.to_numeric(plot[name], errors="coerce")
+        if values.notna().all() and name in ("lr", "weight_decay") and (values > 0).all():
+            plot[f"log10 {name}"] = values.map(math.log10)
+            dims.append(f"log10 {name}")
+        elif values.notna().all():
+            plot[name] = values
+            dims.append(name)
+        else:
+            codes = {v: i for i, v in enumerate(sorted(plot[name].astype(str).unique()))}
+            plot[f"{name} (code)"] = plot[name].astype(str).map(codes)
+            dims.append(f"{name} (code)")
+    fig = px.parallel_coordinates(plot, dimensions=dims + ["value"], color="value",
+                                  color_continuous_scale=px.colors.sequential.Viridis,
+                                  labels={"value": metric})
+    fig.update_layout(title="Each hyperparameter's effect (parallel coordinates)")
+    chart(fig, key="grid_parallel")
+    if len(names) >= 2:
+        left, right = st.columns(2)
+        x = left.selectbox("Heatmap x", names, index=0, key="grid_hx")
+        y = right.selectbox("Heatmap y", names, index=1, key="grid_hy")
+        if x != y:
+            pivot = finished.pivot_table(index=y, columns=x, values="value", aggfunc="max")
+            heat = px.imshow(pivot, text_auto=".3g", aspect="auto", color_continuous_scale="Viridis",
+                             labels=dict(color=f"best {metric}"))
+            heat.update_layout(title=f"best {metric} by {x} x {y} (max over the other hyperparameters)")
+            heat.update_xaxes(type="category")
+            heat.update_yaxes(type="category")
+            chart(heat, key="grid_heat")
+
+
+def page_lr_finder(root: Path) -> None:
+    st.header("LR finder")
+    experiments = data.list_experiments(root, "lr-find.csv")
+    if not experiments:
+        st.info("No LR range test yet: `python -m training.protocol lr-find --model NAME`.")
+        return
+    experiment = st.selectbox("Experiment", experiments, key="lr_pick")
+    table = load(data.protocol_path(root, experiment, "lr-find.csv"), root)
+    if not report(table):
+        return
+    frame = table.frame.dropna(subset=["lr"])
+    fig = go.Figure()
+    fig.add_trace(go.Scatter(x=frame["lr"], y=frame["loss"], name="loss", mode="lines",
+                             line=dict(color="lightgray")))
+    fig.add_trace(go.Scatter(x=frame["lr"], y=frame["smoothed_loss"], name="smoothed loss", mode="lines",
+                             line=dict(color="royalblue", width=3)))
+    suggestions_path = data.protocol_path(root, experiment, "lr-find-suggestions.csv")
+    suggestions = []
+    if suggestions_path.is_file():
+        stable = load(suggestions_path, root)
+        if report(stable):
+            suggestions = data.lr_suggestions(stable.frame)
+            if "stopped" in stable.frame.columns and stable.frame["stopped"].notna().any():
+                st.caption(f"Sweep ended: {stable.frame['stopped'].dropna().iloc[0]}")
+    colours = ["crimson", "darkorange", "seagreen", "purple"]
+    for index, suggestion in enumerate(suggestions):
+        fig.add_vline(x=suggestion["lr"], line_dash="dash", line_color=colours[index % len(colours)],
+                      annotation_text=f"{suggestion['method']}: {suggestion['lr']:.2g}",
+                      annotation_position="top left" if index % 2 else "top right")
+    low, high = frame["smoothed_loss"].min(), frame["smoothed_loss"].quantile(0.9)
+    fig.update_layout(title=f"{experiment}: loss vs learning rate", xaxis_type="log", xaxis_title="learning rate",
+                      yaxis_title="loss", yaxis_range=[low - 0.05 * abs(low), high + 0.25 * abs(high - low) + 1e-9])
+    chart(fig, key="lr_curve")
+    if suggestions:
+        st.dataframe(pd.DataFrame(suggestions), width="stretch", hide_index=True)
+
+
+def page_sanity(root: Path) -> None:
+    st.header("Sanity checks and evaluation")
+    experiments = sorted(set(data.list_experiments(root)))
+    if not experiments:
+        st.info("No protocol results yet: run `python -m training.protocol check-init --model NAME` (and "
+                "baselines, overfit-small, evaluate).")
+        return
+    experiment = st.selectbox("Experiment", experiments, key="sanity_pick")
+
+    def section(title: str, filename: str) -> data.Table | None:
+        path = data.protocol_path(root, experiment, filename)
+        if not path.is_file():
+            return None
+        st.subheader(title)
+        table = load(path, root)
+        return table if report(table) else None
+
+    shown = False
+    baselines = section("Baselines", "baselines.csv")
+    if baselines is not None:
+        shown = True
+        st.dataframe(baselines.frame, width="stretch", hide_index=True)
+    check = section("Initial loss (check-init)", "check-init.csv")
+    if check is not None:
+        shown = True
+        frame = check.frame
+        summary = frame[frame["batch"].astype(str) == "mean"]
+        if len(summary):
+            row = summary.iloc[-1]
+            cols = st.columns(3)
+            cols[0].metric("initial loss", f"{row['loss']:.4f}", f"{row['loss'] - row['expected_loss']:+.4f} vs expected")
+            cols[1].metric("expected", f"{row['expected_loss']:.4f}", str(row.get("expected_source", "")),
+                           delta_color="off")
+            if "zero_grad_tensors" in row:
+                cols[2].metric("parameter tensors with zero gradient", f"{int(row['zero_grad_tensors'])}",
+                               f"of {int(row['param_tensors'])}", delta_color="off")
+            passed = str(row.get("passed", "")).lower() == "true"
+            (st.success if passed else st.warning)(
+                f"initial loss {'within' if passed else 'outside'} {row.get('tolerance', float('nan')):.3g} of the "
+                f"expected value")
+        st.dataframe(frame[frame["batch"].astype(str) != "mean"], width="stretch", hide_index=True)
+    gradients = section("Gradients at initialisation", "check-init-gradients.csv")
+    if gradients is not None:
+        shown = True
+        frame = gradients.frame
+        zero = frame[frame["grad_norm"].fillna(0) == 0]
+        if len(zero):
+            st.error(f"{len(zero)} parameter tensor(s) received no gradient: {', '.join(zero['parameter'].astype(str))}")
+        fig = px.bar(frame, x="parameter", y="grad_norm", log_y=True, title="gradient norm per parameter tensor")
+        chart(fig, key="sanity_grads")
+    overfit = section("Overfit a small subset", "overfit-small.csv")
+    if overfit is not None:
+        shown = True
+        row = overfit.frame.iloc[-1]
+        reached = str(row.get("reached", "")).lower() == "true"
+        (st.success if reached else st.warning)(
+            f"{int(row['n_examples'])} examples: loss {row.get('initial_loss', float('nan')):.4g} -> "
+            f"{row['final_loss']:.4g} in {int(row['steps_taken'])} steps (target {row.get('target_loss', float('nan')):.3g}"
+            f": {'reached' if reached else 'not reached'})")
+        run = row.get("run")
+        if isinstance(run, str):
+            metrics_path, _ = data.run_paths(root, run)
+            if metrics_path.is_file():
+                curve = load(metrics_path, root)
+                if report(curve):
+                    loss = next((c for c in ("loss", "loss_g") if c in curve.frame.columns), None)
+                    if loss:
+                        fig = px.line(curve.frame, x="step", y=loss, log_y=True, title=f"{run}: training loss")
+                        chart(fig, key="sanity_overfit")
+    evaluation = section("Test evaluation", "evaluate.csv")
+    if evaluation is not None:
+        shown = True
+        st.dataframe(evaluation.frame, width="stretch", hide_index=True)
+    confusion = section("Confusion matrix", "evaluate-confusion.csv")
+    if confusion is not None:
+        shown = True
+        frame = confusion.frame
+        splits = list(dict.fromkeys(frame["split"].astype(str)))
+        split = st.radio("Split", splits, horizontal=True, key="sanity_split") if len(splits) > 1 else splits[0]
+        part = frame[frame["split"].astype(str) == split]
+        matrix = part.drop(columns=[c for c in ("split", "true_index") if c in part.columns]).set_index("true_class")
+        matrix = matrix.apply(pd.to_numeric, errors="coerce")
+        fig = px.imshow(matrix, text_auto=True, aspect="auto", color_continuous_scale="Blues",
+                        labels=dict(x="predicted", y="true", color="count"))
+        fig.update_layout(title=f"confusion matrix ({split})")
+        chart(fig, key="sanity_confusion")
+    if not shown:
+        st.info(f"results/protocol/{experiment} has no sanity-check files yet.")
+
+
+def page_gan(root: Path) -> None:
+    st.header("GAN: generator / discriminator balance")
+    gan_runs = []
+    for run in data.list_runs(root):
+        metrics_path, _ = data.run_paths(root, run)
+        table = load(metrics_path, root)
+        if table.ok and data.is_gan(table.frame):
+            gan_runs.append(run)
+    if not gan_runs:
+        st.info("No run logs with a discriminator (loss_d) yet; the SRGAN presets write them.")
+        return
+    chosen = st.multiselect("GAN runs", gan_runs, default=gan_runs[:2], key="gan_pick")
+    for run in chosen:
+        metrics_path, _ = data.run_paths(root, run)
+        table = load(metrics_path, root)
+        if not report(table):
+            continue
+        frame = table.frame
+        st.subheader(run)
+        losses = [c for c in ("loss_d", "loss_adv", "loss_g", "loss_pixel", "loss_perceptual") if c in frame.columns]
+        long = frame.melt(id_vars="step", value_vars=losses, var_name="loss", value_name="value").dropna()
+        fig = px.line(long, x="step", y="value", color="loss", title="discriminator vs generator losses")
+        chart(fig, key=f"gan_losses_{run}")
+        balance = [c for c in ("d_real", "d_fake") if c in frame.columns]
+        if balance:
+            long = frame.melt(id_vars="step", value_vars=balance, var_name="output", value_name="D(x)").dropna()
+            fig = px.line(long, x="step", y="D(x)", color="output",
+                          title="D's mean output on real and generated images (0.5 = cannot tell)")
+            fig.add_hline(y=0.5, line_dash="dot", line_color="gray")
+            fig.update_yaxes(range=[0, 1])
+            chart(fig, key=f"gan_balance_{run}")
+            last = frame[balance].dropna()
+            if len(last):
+                gap = float(last["d_real"].iloc[-1] - last["d_fake"].iloc[-1]) if len(balance) == 2 else float("nan")
+                verdict = ("D wins easily (generator starved of signal)" if gap > 0.6 else
+                           "balanced" if gap < 0.3 else "D ahead")
+                st.metric("last D(real) - D(fake)", f"{gap:.3f}", verdict, delta_color="off")
+
+
+# ---- layout ----------------------------------------------------------------------------------
+
+def main() -> None:
+    st.set_page_config(page_title="Restoration Studio dashboard", layout="wide")
+    root = data.results_root()
+    st.sidebar.title("Restoration Studio")
+    page = st.sidebar.radio("Page", PAGES, key="page")
+    live = st.sidebar.toggle("Live refresh", value=False, key="live",
+                             help="Re-read the files of this page every few seconds (while a training runs)")
+    every = st.sidebar.number_input("Refresh every (s)", min_value=1, max_value=600, value=5, key="every",
+                                    disabled=not live)
+    st.sidebar.caption(f"results: `{root}`")
+    if not root.is_dir():
+        st.warning(f"The results folder {root} does not exist yet (set {data.RESULTS_ENV} to read another).")
+        return
+    render = {"Runs": page_runs, "Grid search": page_grid, "LR finder": page_lr_finder,
+              "Sanity checks": page_sanity, "GAN balance": page_gan}[page]
+
+    def body() -> None:
+        try:
+            render(root)
+        except Exception as err:  # a file we did not foresee: say which page, keep the app alive
+            st.error(f"{page}: could not draw this page ({type(err).__name__}: {err})")
+
+    st.fragment(body, run_every=float(every) if live else None)()
+
+
+main()

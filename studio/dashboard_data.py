@@ -1,0 +1,274 @@
+"""The dashboard's data layer: find and read the CSV/JSON files under ``results/``, torch-free.
+
+Only pandas and the standard library: Streamlit's file watcher trips over torch, so nothing here
+(or in ``studio/dashboard.py``) may import it, even indirectly. Every reader returns a ``Table``:
+the frame when the file is usable, plus an ``error`` (unusable: say which file and why) or
+``warnings`` (used with a caveat: a partial last row dropped, text in a numeric column), so one bad
+file never takes the rest of the dashboard down.
+
+Layout read (see docs/protocol.md for the column schemas):
+    results/runs/<run>/metrics.csv, config.json        engine logs (studio.engine.CSVLog)
+    results/protocol/<experiment>/<command>.csv        training.protocol outputs
+    results/eval/*.csv                                 studio.evaluate outputs (input PSNR baseline)
+    checkpoints/<model>/card.json                      model cards (input PSNR baseline)
+``STUDIO_RESULTS`` and ``STUDIO_CHECKPOINTS`` override the two roots.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS_ENV = "STUDIO_RESULTS"
+CHECKPOINTS_ENV = "STUDIO_CHECKPOINTS"
+
+#: protocol command -> the CSV files it writes under results/protocol/<experiment>/
+PROTOCOL_FILES = {
+    "baselines": ["baselines.csv"],
+    "check-init": ["check-init.csv", "check-init-gradients.csv"],
+    "overfit-small": ["overfit-small.csv"],
+    "lr-find": ["lr-find.csv", "lr-find-suggestions.csv"],
+    "grid-search": ["grid-search.csv"],
+    "train": ["train.csv"],
+    "evaluate": ["evaluate.csv", "evaluate-confusion.csv", "evaluate-per-class.csv"],
+}
+#: columns a file must have to be drawn at all
+REQUIRED = {
+    "metrics.csv": ["step"],
+    "lr-find.csv": ["lr", "loss", "smoothed_loss"],
+    "lr-find-suggestions.csv": ["method", "lr"],
+    "grid-search.csv": ["trial", "value"],
+    "check-init.csv": ["batch", "loss", "expected_loss"],
+    "check-init-gradients.csv": ["parameter", "grad_norm"],
+    "overfit-small.csv": ["n_examples", "steps_taken", "final_loss"],
+    "baselines.csv": ["baseline"],
+    "evaluate.csv": ["split"],
+    "evaluate-confusion.csv": ["split", "true_class"],
+}
+#: columns that must be numbers where they are present
+NUMERIC = {
+    "metrics.csv": None,  # every column of a run log is numeric
+    "lr-find.csv": ["lr", "loss", "smoothed_loss"],
+    "lr-find-suggestions.csv": ["lr"],
+    "grid-search.csv": ["value"],
+    "check-init.csv": ["loss", "expected_loss"],
+    "check-init-gradients.csv": ["grad_norm"],
+}
+
+
+def results_root() -> Path:
+    return Path(os.environ.get(RESULTS_ENV) or ROOT / "results")
+
+
+def checkpoints_root() -> Path:
+    return Path(os.environ.get(CHECKPOINTS_ENV) or ROOT / "checkpoints")
+
+
+def display(path: Path, root: Path | None = None) -> str:
+    """A path as people know it: relative to the results root's parent when it is inside."""
+    path = Path(path)
+    for base in ([root.parent] if root is not None else []) + [ROOT]:
+        try:
+            return str(path.resolve().relative_to(Path(base).resolve()))
+        except ValueError:
+            continue
+    return str(path)
+
+
+@dataclass
+class Table:
+    path: Path
+    frame: pd.DataFrame | None = None
+    error: str | None = None
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return self.frame is not None and self.error is None
+
+
+def read_table(path, required=None, numeric=None, name: str | None = None) -> Table:
+    """Read one CSV defensively; ``name`` is how messages refer to the file."""
+    path = Path(path)
+    name = name or str(path)
+    key = path.name
+    required = REQUIRED.get(key, []) if required is None else required
+    numeric = NUMERIC.get(key, []) if numeric is None else numeric
+    table = Table(path)
+    try:
+        raw = path.read_bytes()
+    except OSError as err:
+        table.error = f"{name}: cannot be read ({err.strerror or err})"
+        return table
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as err:
+        table.error = f"{name}: not a UTF-8 text file (byte {err.start}); is it really a CSV?"
+        return table
+    if not text.strip():
+        table.error = f"{name}: the file is empty (a run that has not logged yet?)"
+        return table
+    lines = text.splitlines()
+    header = next(csv.reader([lines[0]]))
+    if not text.endswith(("\n", "\r")) and len(lines) > 1:
+        last = next(csv.reader([lines[-1]]), [])
+        if len(last) != len(header):
+            lines = lines[:-1]
+            table.warnings.append(f"{name}: the last row is incomplete (file still being written?); it is ignored")
+    try:
+        frame = pd.read_csv(io.StringIO("\n".join(lines) + "\n"))
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, ValueError) as err:
+        detail = " ".join(str(err).split())
+        table.error = f"{name}: malformed CSV ({detail})"
+        return table
+    if len(set(header)) != len(header) or any(not name.strip() for name in header):
+        table.error = f"{name}: malformed CSV header ({', '.join(map(str, frame.columns[:8]))})"
+        return table
+    missing = [c for c in required if c not in frame.columns]
+    if missing:
+        table.error = (f"{name}: missing column(s) {', '.join(missing)} "
+                       f"(has {', '.join(map(str, frame.columns[:10]))})")
+        return table
+    columns = list(frame.columns) if numeric is None else [c for c in numeric if c in frame.columns]
+    for column in columns:
+        converted = pd.to_numeric(frame[column], errors="coerce")
+        bad = converted.isna() & frame[column].notna()
+        if bad.any():
+            first = int(bad.to_numpy().nonzero()[0][0])
+            table.warnings.append(f"{name}: column {column!r} has {int(bad.sum())} non-numeric value(s) "
+                                  f"(first: {frame[column].iloc[first]!r} on data row {first + 1}); shown as gaps")
+        frame[column] = converted
+    table.frame = frame
+    return table
+
+
+def read_json(path) -> tuple[dict | None, str | None]:
+    path = Path(path)
+    if not path.is_file():
+        return None, None
+    try:
+        return json.loads(path.read_text()), None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+        return None, f"{path}: unreadable JSON ({err})"
+
+
+# ---- runs ------------------------------------------------------------------------------------
+
+def list_runs(root: Path) -> list[str]:
+    runs = Path(root) / "runs"
+    if not runs.is_dir():
+        return []
+    return sorted(p.name for p in runs.iterdir() if (p / "metrics.csv").is_file())
+
+
+def run_paths(root: Path, run: str) -> tuple[Path, Path]:
+    folder = Path(root) / "runs" / run
+    return folder / "metrics.csv", folder / "config.json"
+
+
+def curve_groups(frame: pd.DataFrame) -> dict[str, list[str]]:
+    """Columns to draw, by chart: losses, quality metrics, learning rates, GAN balance."""
+    columns = [c for c in frame.columns if c not in ("step", "seconds")]
+    lr = [c for c in columns if c == "lr" or c.startswith("lr_")]
+    loss = [c for c in columns if "loss" in c and c not in lr]
+    balance = [c for c in columns if c in ("d_real", "d_fake")]
+    metric = [c for c in columns if c not in lr + loss + balance and not c.startswith("grad_norm")]
+    return {"loss": loss, "metric": metric, "lr": lr, "balance": balance}
+
+
+def run_kind(frame: pd.DataFrame) -> str:
+    columns = set(frame.columns)
+    if "loss_d" in columns:
+        return "gan"
+    if any(c.startswith("val_psnr") for c in columns):
+        return "restoration"
+    if "val_accuracy" in columns or "train_accuracy" in columns:
+        return "classification"
+    return "other"
+
+
+def is_gan(frame: pd.DataFrame) -> bool:
+    return "loss_d" in frame.columns and frame["loss_d"].notna().any()
+
+
+def input_psnr_baseline(root: Path, run: str, frame: pd.DataFrame | None, config: dict | None,
+                        checkpoints: Path | None = None) -> tuple[float, str] | None:
+    """The 'no model' PSNR on the run's validation set, and where it comes from: the run's own log
+    (``val_input_psnr_y``/``val_input_psnr``), else an evaluation CSV or a model card for the same
+    validation folder and scale."""
+    if frame is not None:
+        for column in ("val_input_psnr_y", "val_input_psnr"):
+            if column in frame.columns and frame[column].notna().any():
+                return float(frame[column].dropna().iloc[-1]), f"{column} in the run log"
+    extra = (config or {}).get("extra") or {}
+    val, scale = extra.get("val"), extra.get("scale")
+    if not val:
+        return None
+    dataset = Path(str(val)).name
+    eval_dir = Path(root) / "eval"
+    if eval_dir.is_dir():
+        for path in sorted(eval_dir.glob("*.csv")):
+            table = read_table(path, required=["dataset", "input_psnr_y"], numeric=["input_psnr_y"])
+            if not table.ok:
+                continue
+            rows = table.frame[table.frame["dataset"].astype(str) == dataset]
+            if "task" in rows.columns:
+                rows = rows[rows["task"].astype(str) == "sr"]
+            if scale is not None and "scale" in rows.columns:
+                rows = rows[pd.to_numeric(rows["scale"], errors="coerce") == float(scale)]
+            if len(rows) and rows["input_psnr_y"].notna().any():
+                per_image = rows.groupby("image")["input_psnr_y"].first() if "image" in rows.columns else rows["input_psnr_y"]
+                return float(per_image.mean()), f"input_psnr_y of {dataset} in {path.name}"
+    preset = extra.get("preset")
+    if preset and scale is not None:
+        card, _ = read_json(Path(checkpoints or checkpoints_root()) / preset / "card.json")
+        entry = ((card or {}).get("metrics") or {}).get(f"{dataset}_x{scale}") or {}
+        if isinstance(entry, dict) and isinstance(entry.get("input_psnr_y"), (int, float)):
+            return float(entry["input_psnr_y"]), f"{preset} card ({dataset} x{scale})"
+    return None
+
+
+# ---- protocol outputs ------------------------------------------------------------------------
+
+def list_experiments(root: Path, filename: str | None = None) -> list[str]:
+    """Experiments under results/protocol (only those with ``filename`` when given)."""
+    base = Path(root) / "protocol"
+    if not base.is_dir():
+        return []
+    return sorted(p.name for p in base.iterdir() if p.is_dir() and (filename is None or (p / filename).is_file()))
+
+
+def protocol_path(root: Path, experiment: str, filename: str) -> Path:
+    return Path(root) / "protocol" / experiment / filename
+
+
+def grid_params(frame: pd.DataFrame) -> list[str]:
+    return [c for c in frame.columns if str(c).startswith("params_")]
+
+
+def best_index(frame: pd.DataFrame, column: str = "value"):
+    """Index of the best finished trial (highest value), or None."""
+    if column not in frame.columns:
+        return None
+    values = pd.to_numeric(frame[column], errors="coerce")
+    if values.notna().any():
+        return values.idxmax()
+    return None
+
+
+def lr_suggestions(frame: pd.DataFrame) -> list[dict]:
+    rows = []
+    for _, row in frame.iterrows():
+        lr = row.get("lr")
+        if isinstance(lr, (int, float)) and not math.isnan(lr) and lr > 0:
+            rows.append({"method": str(row.get("method")), "lr": float(lr),
+                         "smoothed_loss": row.get("smoothed_loss")})
+    return rows

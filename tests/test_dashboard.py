@@ -1,0 +1,236 @@
+"""The Streamlit dashboard through Streamlit's AppTest: every page renders, from a small results
+folder made here, from real protocol outputs, from the repository's own results/, and with
+malformed files (a clear message naming the file; the rest keeps working). Its data layer must
+never import torch (Streamlit's file watcher trips over it)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from studio import dashboard_data as data
+from tests.protocol_fixtures import make_results, write
+
+ROOT = Path(__file__).resolve().parent.parent
+DASHBOARD = str(ROOT / "studio" / "dashboard.py")
+PAGES = ["Runs", "Grid search", "LR finder", "Sanity checks", "GAN balance"]
+
+
+@pytest.fixture
+def results(tmp_path, monkeypatch):
+    root = make_results(tmp_path / "results")
+    monkeypatch.setenv(data.RESULTS_ENV, str(root))
+    monkeypatch.setenv(data.CHECKPOINTS_ENV, str(tmp_path / "checkpoints"))
+    return root
+
+
+def render(page: str | None = None, app: AppTest | None = None) -> AppTest:
+    if app is None:
+        app = AppTest.from_file(DASHBOARD, default_timeout=60).run()
+    if page is None:
+        return app
+    app.sidebar.radio(key="page").set_value(page)
+    return app.run()
+
+
+def plotly_count(app: AppTest) -> int:
+    return len(app.get("plotly_chart"))
+
+
+def texts(elements) -> list[str]:
+    return [str(e.value) for e in elements]
+
+
+def test_every_page_renders(results):
+    app = render()
+    assert not app.exception and list(app.sidebar.radio(key="page").options) == PAGES
+    expectations = {"Runs": 4, "Grid search": 2, "LR finder": 1, "Sanity checks": 3, "GAN balance": 2}
+    for page, charts in expectations.items():
+        render(page, app)
+        assert not app.exception, (page, texts(app.exception))
+        assert not app.error, (page, texts(app.error))
+        assert plotly_count(app) >= charts, page
+
+
+def test_runs_page_overlays_runs_with_input_psnr_baseline(results):
+    app = render("Runs")
+    assert app.multiselect(key="runs_pick").value == ["cls-run", "gan-run", "sr-run"]
+    metrics = {m.label: m for m in app.metric}
+    assert metrics["sr-run: best val_psnr_y"].value == "27.30 dB"
+    assert "+0.80 dB vs input (val_input_psnr_y in the run log)" in str(metrics["sr-run: best val_psnr_y"].delta)
+    # gan-run has no baseline column: it comes from results/eval (set5, x4): mean of 31 and 29
+    assert "-4.90 dB vs input (input_psnr_y of set5 in sr_set5_x4.csv)" == metrics["gan-run: best val_psnr_y"].delta
+
+
+def test_input_psnr_baseline_sources(results, tmp_path):
+    frame = data.read_table(results / "runs" / "sr-run" / "metrics.csv").frame
+    assert data.input_psnr_baseline(results, "sr-run", frame, {}) == (26.5, "val_input_psnr_y in the run log")
+    config = {"extra": {"preset": "srresnet", "val": "/somewhere/set5", "scale": 4}}
+    value, source = data.input_psnr_baseline(results, "x", None, config)
+    assert value == pytest.approx(30.0) and "sr_set5_x4.csv" in source
+    card = tmp_path / "cards" / "srresnet" / "card.json"
+    write(card, json.dumps({"metrics": {"set14_x4": {"input_psnr_y": 25.5}}}))
+    config["extra"]["val"] = "/somewhere/set14"
+    assert data.input_psnr_baseline(results, "x", None, config, tmp_path / "cards") == (25.5, "srresnet card (set14 x4)")
+    assert data.input_psnr_baseline(results, "x", None, {"extra": {}}) is None
+
+
+def test_grid_page_highlights_best_and_shows_effects(results):
+    app = render("Grid search")
+    assert any("trial 2" in s and "0.42" in s for s in texts(app.success))
+    frame = app.dataframe[0].value
+    assert {"lr", "weight_decay", "blocks_per_stage", "dilation", "value"} <= set(frame.columns)
+    assert len(frame) == 5
+    assert plotly_count(app) == 2  # parallel coordinates + heatmap
+
+
+def test_lr_finder_marks_suggestions(results):
+    app = render("LR finder")
+    chart = app.get("plotly_chart")[0]
+    figure = json.loads(chart.proto.spec)
+    annotations = [a["text"] for a in figure["layout"].get("annotations", [])]
+    assert any(a.startswith("steepest") for a in annotations) and any(a.startswith("valley") for a in annotations)
+    assert figure["layout"]["xaxis"]["type"] == "log"
+    assert len(app.dataframe[0].value) == 3
+
+
+def test_sanity_page_shows_checks_and_evaluation(results):
+    app = render("Sanity checks")
+    labels = {m.label: m.value for m in app.metric}
+    assert labels["initial loss"] == "2.3100" and labels["expected"] == "2.3026"
+    assert any("reached" in s for s in texts(app.success))
+    assert app.radio(key="sanity_split").options == ["test", "val"]
+
+
+def test_gan_page_only_lists_gan_runs(results):
+    app = render("GAN balance")
+    assert app.multiselect(key="gan_pick").options == ["gan-run"]
+    assert any(m.label == "last D(real) - D(fake)" for m in app.metric)
+
+
+def test_malformed_and_partial_csvs_are_named_and_isolated(results):
+    write(results / "runs" / "broken" / "metrics.csv", "step,loss,lr_g\n10,1.0,0.1\n20,0.9,0.1,7,8,9\n30,0.8\n")
+    write(results / "runs" / "binary" / "metrics.csv", "")
+    (results / "runs" / "binary" / "metrics.csv").write_bytes(b"\x89PNG\r\n\x1a\n\x00\xff\xfe")
+    # a log caught mid-write: the last row is cut (no newline)
+    (results / "runs" / "growing" / "metrics.csv").parent.mkdir(parents=True)
+    (results / "runs" / "growing" / "metrics.csv").write_text("step,loss,lr_g\n10,1.0,0.1\n20,0.9,0.1\n30,0.")
+    write(results / "protocol" / "bad" / "grid-search.csv", "trial,value\n0,0.3,extra,fields\n1,\"unclosed\n")
+    write(results / "protocol" / "bad" / "lr-find.csv", "lr,loss\n1e-3,2.0\n")  # no smoothed_loss column
+    app = render("Runs")
+    app.multiselect(key="runs_pick").set_value(["broken", "binary", "growing", "cls-run"])
+    app.run()
+    assert not app.exception
+    errors = " | ".join(texts(app.error))
+    assert "runs/broken/metrics.csv: malformed CSV" in errors
+    assert "runs/binary/metrics.csv: not a UTF-8 text file" in errors
+    assert any("runs/growing/metrics.csv: the last row is incomplete" in w for w in texts(app.warning))
+    assert plotly_count(app) >= 2  # the good runs are still drawn
+    render("Grid search", app).selectbox(key="grid_pick").set_value("bad")
+    app.run()
+    assert not app.exception and any("protocol/bad/grid-search.csv: malformed CSV" in e for e in texts(app.error))
+    app.selectbox(key="grid_pick").set_value("tiny-cnn")
+    app.run()
+    assert not app.error and plotly_count(app) == 2  # the other experiment still works
+    render("LR finder", app).selectbox(key="lr_pick").set_value("bad")
+    app.run()
+    assert any("protocol/bad/lr-find.csv: missing column(s) smoothed_loss" in e for e in texts(app.error))
+    for page in PAGES:
+        render(page, app)
+        assert not app.exception, page
+
+
+def test_read_table_messages(tmp_path):
+    good = write(tmp_path / "metrics.csv", "step,loss\n1,0.5\n2,oops\n")
+    table = data.read_table(good, name="runs/x/metrics.csv")
+    assert table.ok and table.frame["loss"].isna().tolist() == [False, True]
+    assert "runs/x/metrics.csv: column 'loss' has 1 non-numeric value(s) (first: 'oops'" in table.warnings[0]
+    empty = write(tmp_path / "empty" / "metrics.csv", "")
+    assert "the file is empty" in data.read_table(empty).error
+    missing = data.read_table(tmp_path / "nope.csv", name="nope.csv")
+    assert missing.error.startswith("nope.csv: cannot be read")
+    header = write(tmp_path / "h" / "grid-search.csv", "trial,trial,value\n1,2,3\n")
+    assert "malformed CSV header" in data.read_table(header).error
+
+
+def test_live_refresh_toggle(results):
+    app = render("Runs")
+    app.sidebar.toggle(key="live").set_value(True)
+    app.run()
+    assert not app.exception and plotly_count(app) >= 3
+
+
+def test_missing_results_folder_is_explained(tmp_path, monkeypatch):
+    monkeypatch.setenv(data.RESULTS_ENV, str(tmp_path / "nothing-here"))
+    app = render()
+    assert not app.exception and any("does not exist yet" in w for w in texts(app.warning))
+
+
+def test_repository_results_render():
+    """Whatever results/ holds in this checkout (the shipped runs, or none) renders without error."""
+    env_before = os.environ.pop(data.RESULTS_ENV, None)
+    try:
+        app = render()
+        for page in PAGES:
+            render(page, app)
+            assert not app.exception, (page, texts(app.exception))
+            assert not [e for e in texts(app.error) if "could not draw" in e], page
+    finally:
+        if env_before is not None:
+            os.environ[data.RESULTS_ENV] = env_before
+
+
+def test_protocol_outputs_render(tmp_path, monkeypatch):
+    """The CSVs training.protocol really writes are what the dashboard reads."""
+    from tests.protocol_fixtures import make_image_folder
+    from training import protocol
+
+    import studio.registry as registry
+
+    monkeypatch.setattr(registry, "CHECKPOINT_DIR", tmp_path / "no-checkpoints")
+    folder = make_image_folder(tmp_path / "eurosat")
+    results = tmp_path / "results"
+    common = ["--model", "dilated-cnn", "--name", "real", "--data", str(folder), "--image-size", "16",
+              "--val-fraction", "0.34", "--test-fraction", "0.34", "--batch-size", "6", "--threads", "1",
+              "--out-dir", str(results / "protocol"), "--runs-dir", str(results / "runs"), "--quiet"]
+    protocol.main(["check-init", *common])
+    protocol.main(["baselines", *common])
+    protocol.main(["overfit-small", *common, "--examples", "6", "--steps", "30"])
+    protocol.main(["lr-find", *common, "--num-steps", "10"])
+    protocol.main(["grid-search", *common, "--steps", "2", "--lr", "1e-3", "3e-3", "--weight-decay", "0",
+                   "--grid", "blocks_per_stage=2", "--grid", "dilation=2,3", "--grid-dir", str(results / "grid")])
+    monkeypatch.setenv(data.RESULTS_ENV, str(results))
+    app = render()
+    for page in PAGES:
+        render(page, app)
+        assert not app.exception and not app.error, (page, texts(app.exception), texts(app.error))
+    render("Grid search", app)
+    assert plotly_count(app) == 2 and len(app.dataframe[0].value) == 4
+    render("Sanity checks", app)
+    assert plotly_count(app) >= 2 and {m.label for m in app.metric} >= {"initial loss", "expected"}
+
+
+def test_dashboard_never_imports_torch(results):
+    """Checked in a fresh interpreter: the data layer, and a full AppTest run of every page."""
+    code = (
+        "import sys\n"
+        "import studio.dashboard_data\n"
+        "assert 'torch' not in sys.modules, 'the data layer imported torch'\n"
+        "from streamlit.testing.v1 import AppTest\n"
+        f"app = AppTest.from_file({DASHBOARD!r}, default_timeout=60).run()\n"
+        f"for page in {PAGES!r}:\n"
+        "    app.sidebar.radio(key='page').set_value(page)\n"
+        "    app.run()\n"
+        "    assert not app.exception, page\n"
+        "print('torch' in sys.modules)\n"
+    )
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, env=env, timeout=180)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip().splitlines()[-1] == "False"
