@@ -197,6 +197,7 @@ class Trainer:
                 raise ValueError(f"unknown scheduler {cfg.scheduler!r} (cosine, plateau or none)")
         self.step = 0
         self.best = {}
+        self.created = time.time()
 
     # ---- helpers available to tasks ----------------------------------------------------------
     def autocast(self):
@@ -210,6 +211,15 @@ class Trainer:
 
     def lr(self, name: str = "g") -> float:
         return self.optimizers[name].param_groups[0]["lr"]
+
+    def provenance(self) -> dict:
+        """Card fields every family records: the resolved recipe, the run log, time and hardware."""
+        return {
+            "recipe": {k: v for k, v in asdict(self.cfg).items() if k not in ("extra", "resume", "runs_dir")},
+            "run_log": str(self.run_dir / "metrics.csv"),
+            "wall_seconds": round(time.time() - self.created, 1),
+            "hardware": f"{torch.get_num_threads()} CPU threads" if self.device.type == "cpu" else str(self.device),
+        }
 
     # ---- checkpointing -----------------------------------------------------------------------
     @property

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 from pathlib import Path
 
 import torch
@@ -39,11 +40,12 @@ def _vgg19_from_file(path: Path) -> nn.Module:
 
 
 def _vgg19_from_torchvision() -> nn.Module:
-    try:
-        from torchvision.models import VGG19_Weights
-    except Exception as err:  # torchvision absent or built against another torch
+    try:  # optional: torchvision does not import against every torch build (the CPU wheel here)
+        tv_models = importlib.import_module("torchvision.models")
+    except Exception as err:
         raise FeatureBackboneMissing(f"torchvision is not usable here ({err}); {VGG19_HELP}") from None
-    weights_file = Path(torch.hub.get_dir()) / "checkpoints" / Path(VGG19_Weights.IMAGENET1K_V1.url).name
+    url = tv_models.VGG19_Weights.IMAGENET1K_V1.url
+    weights_file = Path(torch.hub.get_dir()) / "checkpoints" / Path(url).name
     if not weights_file.is_file():  # never download at run time
         raise FeatureBackboneMissing(f"VGG19 weights not in the torch hub cache ({weights_file}); {VGG19_HELP}")
     return _vgg19_from_file(weights_file)

@@ -27,8 +27,7 @@ import ast
 import inspect
 import shlex
 import sys
-import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -391,7 +390,6 @@ def main(argv=None) -> dict:
                       val_every=args.val_every, log_every=args.log_every, ckpt_every=100, resume=args.resume,
                       extra=dict(data=args.data, classes=len(classes), dataset=data.label, model_config=overrides,
                                  augment=not args.no_augment))
-    started = time.time()
     trainer = Trainer(task, cfg)
     result = trainer.fit()
     summary = {"result": result, "run_dir": str(trainer.run_dir), "data": data, "architecture": task.architecture(),
@@ -410,12 +408,10 @@ def main(argv=None) -> dict:
                               if normalized else {"applied": "the model's own built-in constants"}),
             "augmentation": ("train only: random crop after 4 px reflect padding, horizontal flip p=0.5"
                              if not args.no_augment else "none"),
-            "training": {"recipe": {k: v for k, v in asdict(cfg).items() if k not in ("extra", "resume", "runs_dir")},
+            "training": {**trainer.provenance(),
                          "data": f"{display_path(args.data)}: {data.label} (train: {len(train)} images, "
                                  f"val: {len(val)} images, {len(classes)} classes, "
                                  f"{args.image_size}x{args.image_size})",
-                         "run_log": str(Path(args.runs_dir) / cfg.run_name / "metrics.csv"),
-                         "wall_seconds": round(time.time() - started, 1),
                          "validation": result["best"]},
             "command": "python -m training.train_classifier " + shlex.join(argv),
             "metrics": {k: v for k, v in trainer.validate().items() if k in ("val_accuracy", "val_macro_f1")},

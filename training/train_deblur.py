@@ -27,7 +27,6 @@ import argparse
 import shlex
 import sys
 import time
-from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
@@ -224,7 +223,6 @@ def main(argv=None):
         resume=args.resume, threads=args.threads,
         extra={k: v for k, v in vars(args).items() if k not in ("resume",)},
     )
-    started = time.time()
     trainer = Trainer(task, cfg)
     if args.time_step:
         return time_steps(trainer, task, cfg)
@@ -245,7 +243,7 @@ def main(argv=None):
             "training": {
                 "preset": args.preset,
                 "recipe_name": args.recipe,
-                "recipe": {k: v for k, v in asdict(cfg).items() if k not in ("extra", "resume", "runs_dir")},
+                **trainer.provenance(),
                 "losses": {"pixel_l1": 1.0},
                 "data": task.data_description,
                 "patch": args.patch,
@@ -257,9 +255,6 @@ def main(argv=None):
                     "input_psnr": round(task.val_input_psnr, 4),
                     "best": result["best"],
                 },
-                "run_log": f"results/runs/{args.run_name}/metrics.csv",
-                "wall_seconds": round(time.time() - started, 1),
-                "hardware": f"{torch.get_num_threads()} CPU threads" if trainer.device.type == "cpu" else str(trainer.device),
             },
             "logbook": LOGBOOK_RESULTS[args.preset],
             "command": "python -m training.train_deblur " + shlex.join(argv),

@@ -15,8 +15,6 @@ from __future__ import annotations
 import argparse
 import shlex
 import sys
-import time
-from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
@@ -169,7 +167,6 @@ def main(argv=None):
         val_every=args.val_every, log_every=args.log_every, ckpt_every=args.ckpt_every, resume=args.resume,
         threads=args.threads, extra={k: v for k, v in vars(args).items() if k not in ("resume",)},
     )
-    started = time.time()
     trainer = Trainer(task, cfg)
     result = trainer.fit()
     if trainer.is_main and args.export != "none":
@@ -184,7 +181,7 @@ def main(argv=None):
             "architecture": dict(entry.config, scale=args.scale),
             "training": {
                 "preset": args.preset,
-                "recipe": {k: v for k, v in asdict(cfg).items() if k not in ("extra", "resume", "runs_dir")},
+                **trainer.provenance(),
                 "losses": {"pixel_l1": args.w_pixel, "perceptual": args.w_perceptual, "adversarial": args.w_adv},
                 "perceptual_backbone": args.perceptual if args.w_perceptual > 0 else None,
                 "warmup": (f"initialised from {args.init_from} (pixel-loss training, its own card)"
@@ -192,9 +189,6 @@ def main(argv=None):
                 "data": [display_path(d) for d in args.data],
                 "patch_hr": args.patch,
                 "validation": {"data": display_path(args.val), "best": result["best"]},
-                "run_log": str(Path(args.runs_dir) / args.run_name / "metrics.csv"),
-                "wall_seconds": round(time.time() - started, 1),
-                "hardware": f"{torch.get_num_threads()} CPU threads" if trainer.device.type == "cpu" else str(trainer.device),
             },
             "command": "python -m training.train_sr " + shlex.join(argv),
             "metrics": {},
