@@ -1,137 +1,396 @@
-"""Restoration Studio: compare image-restoration models side by side.
+"""Restoration Studio: see how image-restoration models differ.
 
-    python app.py            # http://127.0.0.1:7860
+    python app.py            # http://127.0.0.1:7860  (also the Hugging Face Space's entry point)
 
-Super-resolution tab: pick a sample or upload a photo. A clean photo is downscaled x4 with the
-benchmark protocol (MATLAB bicubic), every selected model upsamples it back, and each output is
-scored against the original (PSNR/SSIM on the Y channel, border cropped). A photo that is already
-low-resolution can be upscaled without a reference ("no-reference mode": no scores shown).
+Tabs: Restoration, Super-resolution, Deblurring (one per task of ``studio.tasks``, filled from the
+model registry), Benchmark (the shipped evaluation CSVs) and Models (one card per model). Each task
+tab takes a shipped sample or an upload, in two modes: a clean photo is degraded with the task's
+protocol and every model's output is scored against it; an already degraded photo is restored
+without scores (no-reference mode). The logic lives in ``studio/app_*.py``; this file lays out the
+page and wires the events (every main event has an ``api_name``, for gradio_client).
 """
 
 from __future__ import annotations
 
+import json
 import os
-import time
-from functools import lru_cache
-from pathlib import Path
+import traceback
+from functools import wraps
 
 import gradio as gr
+from gradio.components.plot import PlotData
 
-from studio.checkpoint import CheckpointError
-from studio.degradations.sr import downscale, mod_crop
-from studio.evaluate import load_for_task
-from studio.imageio import ImageLoadError, load_image, quantize
-from studio.inference import run_model
-from studio.metrics import all_metrics
-from studio.registry import list_models, model_card
-from studio.tasks import get_task
+from studio import app_benchmark, app_core, app_models
+from studio.app_core import MODE_CLEAN, MODE_NO_REFERENCE, MODES, StudioError
+from studio.app_samples import samples_for
+from studio.tasks import TASKS
 
-ROOT = Path(__file__).resolve().parent
-SAMPLES = sorted((ROOT / "data" / "samples").glob("*.png"))
-MAX_SIDE_NO_REFERENCE = 512  # LR side above which x4 output would exceed 2048 px
+TAB_ORDER = ("restoration", "sr", "deblur")
+TAB_TITLES = {"restoration": "Restoration", "sr": "Super-resolution", "deblur": "Deblurring"}
+TASK_BLURBS = {
+    "sr": "A clean photo is downscaled (MATLAB bicubic, the benchmark protocol); every model upscales it back "
+          "and is scored against the original. A photo that is already low-resolution is upscaled without scores.",
+    "deblur": "A clean photo is blurred with a motion kernel you choose (plus a little noise); every model "
+              "deblurs it and is scored against the original. A real blurred photo (GoPro, Lai et al.) is "
+              "deblurred without scores: there is no sharp original to compare with.",
+    "restoration": "A clean colour photo becomes an old damaged one (gray, noise, blur, JPEG, 128×128 as the "
+                   "source project); every model restores it, colours included, and is scored against the original.",
+}
+#: uploads above this are refused by the server before any decoding (a 40 MP PNG fits)
+MAX_FILE_SIZE = "25mb"
+HEAVY = "models"  # concurrency group: one model-running job at a time on a small CPU
+CSS = """
+.caption-label { font-size: 0.8em !important; }
+#studio-title h1 { margin-bottom: 0; }
+"""
 
 
-@lru_cache(maxsize=None)
-def cached_model(name: str):
-    return load_for_task(name, "sr", 4)
+def launch_kwargs() -> dict:
+    """What ``launch`` needs besides the server address (shared by ``__main__``, tests and the benchmark)."""
+    return dict(max_file_size=MAX_FILE_SIZE, theme=gr.themes.Soft(), css=CSS, show_error=True,
+                allowed_paths=[str(app_core.RUN_ROOT.parent)])
 
 
-def available_sr_models() -> list[str]:
-    names = []
-    for name in list_models("sr"):
+def user_errors(fn):
+    """A user-fixable problem becomes a clear message; anything else a short one (the server keeps serving)."""
+
+    @wraps(fn)
+    def wrapper(*args, **kwargs):
         try:
-            cached_model(name)
-            names.append(name)
-        except CheckpointError:
-            pass  # not trained in this checkout; the Models section says so
-    return names
+            return fn(*args, **kwargs)
+        except gr.Error:
+            raise
+        except StudioError as err:
+            raise gr.Error(str(err), print_exception=False) from None
+        except (ValueError, KeyError) as err:
+            raise gr.Error(f"Cannot do that: {err}", print_exception=False) from None
+        except Exception as err:  # noqa: BLE001 -- a bug must not leave the page hanging
+            traceback.print_exc()
+            raise gr.Error(f"Something went wrong ({type(err).__name__}: {err}). Try another image or setting.") from None
+
+    return wrapper
 
 
-def compare(image_path, mode: str, models: list[str]):
-    if not image_path:
-        raise gr.Error("Pick a sample or upload an image first.")
-    if not models:
-        raise gr.Error("Select at least one model.")
-    try:
-        image = load_image(image_path)
-    except ImageLoadError as err:
-        raise gr.Error(str(err)) from None
-    task = get_task("sr")
-    gallery, rows = [], []
-    if mode.startswith("Clean"):
-        if min(image.shape[:2]) < 32:
-            raise gr.Error(f"The photo is {image.shape[1]}x{image.shape[0]}: it needs at least 32 px per side "
-                           "to be downscaled x4 and still show something.")
-        clean = mod_crop(image, 4)
-        low = downscale(clean, 4)
-        reference = task.input_reference(low, scale=4)
-        base = all_metrics(reference, clean, border=4)
-        gallery.append((clean, "ground truth"))
-        gallery.append((reference, f"input (x4 bicubic view) · PSNR-Y {base['psnr_y']:.2f} dB"))
-    else:
-        low = image
-        if max(low.shape[:2]) > MAX_SIDE_NO_REFERENCE:
-            raise gr.Error(f"No-reference mode upscales x4: the input side must be at most "
-                           f"{MAX_SIDE_NO_REFERENCE} px (got {low.shape[1]}x{low.shape[0]}).")
-        clean = None
-        gallery.append((low, "input (low resolution)"))
-    for name in models:
-        started = time.perf_counter()
-        output = quantize(run_model(cached_model(name), low, scale=4))
-        ms = (time.perf_counter() - started) * 1000
-        if clean is not None:
-            scores = all_metrics(output, clean, border=4)
-            delta = scores["psnr_y"] - base["psnr_y"]
-            caption = f"{name} · PSNR-Y {scores['psnr_y']:.2f} dB ({delta:+.2f}) · SSIM-Y {scores['ssim_y']:.3f} · {ms:.0f} ms"
-            rows.append([name, round(float(scores["psnr_y"]), 2), round(float(scores["ssim_y"]), 4), round(float(delta), 2), round(ms)])
+def plotly_json(figure: dict) -> PlotData:
+    """A plotly figure given as a plain JSON dict (see ``studio.app_views``) for ``gr.Plot``."""
+    return PlotData(type="plotly", plot=json.dumps(figure))
+
+
+# ---- task tabs ------------------------------------------------------------------------------------
+
+def task_controls(task: str):
+    """(components, function values -> params) of a task's degradation controls."""
+    if task == "sr":
+        scale = gr.Radio([2, 3, 4], value=4, label="SR scale (the learned models are trained for x4 only)")
+        return [scale], lambda s: {"scale": int(s or 4)}
+    if task == "deblur":
+        from studio.degradations.blur import LEVIN_NAMES
+
+        kernel = gr.Dropdown(
+            [("evaluation protocol: a held-out kernel picked by the seed", "evaluation")]
+            + [(f"Levin {name} (real camera shake)", f"levin-{name}") for name in LEVIN_NAMES]
+            + [("straight motion: length and angle", "linear"), ("random camera shake: length (shape from the seed)", "shake")],
+            value="levin-k2", label="Blur kernel")
+        length = gr.Slider(3, 41, value=15, step=1, label="Blur length (px), for straight motion and camera shake")
+        angle = gr.Slider(0, 180, value=30, step=5, label="Angle (degrees), for straight motion")
+        noise = gr.Slider(0, 0.05, value=0.005, step=0.001, label="Noise σ (on [0, 1])")
+        return [kernel, length, angle, noise], lambda k, ln, a, n: {
+            "blur_kernel": k or "evaluation", "blur_length": float(ln), "blur_angle": float(a), "noise_sigma": float(n)}
+    if task == "restoration":
+        from studio.degradations import restoration
+
+        bench = restoration.BENCHMARK
+        noises = gr.CheckboxGroup(list(restoration.NOISE_TYPES), value=list(bench.noises), label="Noise types")
+        level = gr.Slider(0, 0.3, value=bench.noise_level, step=0.01, label="Noise strength")
+        blur = gr.Slider(0, 3, value=bench.blur_sigma, step=0.1, label="Blur σ (px)")
+        jpeg = gr.Slider(0, 100, value=bench.jpeg_quality, step=1, label="JPEG quality (0 = no JPEG)")
+        return [noises, level, blur, jpeg], lambda ns, lv, b, q: {
+            "noises": list(ns or []), "noise_level": float(lv), "blur_sigma": float(b), "jpeg_quality": int(q)}
+    return [], lambda: {}
+
+
+def model_checkboxes(task: str):
+    statuses = app_core.model_statuses(task)
+    choices = []
+    for s in statuses:
+        if not s.available:
+            continue
+        label = f"{s.name} ({s.kind})"
+        if s.needs_kernel:
+            label = f"{s.name} (classical, needs the true kernel: clean-photo mode only)"
+        choices.append((label, s.name))
+    missing = [s for s in statuses if not s.available]
+    return choices, missing
+
+
+def build_task_tab(task: str):
+    spec = TASKS[task]
+    choices, missing = model_checkboxes(task)
+    learned = [c for c in choices if "(learned)" in c[0]]
+    gr.Markdown(f"**{spec.title}.** {TASK_BLURBS.get(task, '')}")
+    if missing:
+        names = ", ".join(f"`{s.name}`" for s in missing)
+        if not learned:
+            gr.Markdown(f"> **No trained {TAB_TITLES[task].lower()} models yet** in this checkout ({names}; the "
+                        f"Models tab says how to train them)."
+                        + (" The classical baseline runs meanwhile." if choices else ""))
         else:
-            caption = f"{name} · {ms:.0f} ms (no reference: no score)"
-            rows.append([name, None, None, None, round(ms)])
-        gallery.append((output, caption))
-    return gallery, rows
+            gr.Markdown(f"*Not trained in this checkout, so not offered: {names} (see the Models tab).*")
+    if not choices:
+        return
+    samples = samples_for(task)
+    with gr.Row():
+        with gr.Column(scale=1, min_width=320):
+            picker = gr.Gallery([(str(s.path), s.title + (" · real, no ground truth" if s.degraded else "")) for s in samples],
+                                label="Sample photos: click one (or upload your own below)", columns=4, height=230,
+                                allow_preview=False, object_fit="cover", format="png")
+            upload = gr.File(label="Your photo (PNG, JPEG, TIFF, WebP, BMP; up to 25 MB)", file_types=["image"],
+                             type="filepath", height=140)
+            preview = gr.Image(label="Selected photo", type="numpy", format="png", interactive=False, height=200)
+            info = gr.Markdown()
+            mode = gr.Radio(list(MODES), value=MODE_CLEAN, label="Mode")
+            models = gr.CheckboxGroup(choices, value=[value for _, value in choices], label="Models to compare")
+            with gr.Accordion("Degradation (clean-photo mode)", open=True):
+                controls, to_params = task_controls(task)
+                seed = gr.Number(0, precision=0, minimum=0, label="Seed (noise and random kernels)")
+            run = gr.Button("Compare", variant="primary", size="lg")
+        with gr.Column(scale=2):
+            summary = gr.Markdown("Pick a photo, then press **Compare**.")
+            grid = gr.Gallery(label="Input, ground truth and every model (lossless PNG; click to enlarge)", columns=4,
+                              height=560, format="png", object_fit="contain", buttons=["download", "fullscreen"])
+            table = gr.Dataframe(headers=app_core.score_headers(task), label="Scores", interactive=False, wrap=True)
+            download = gr.File(label="Download everything (PNG images, error maps, scores.csv, settings.json)")
+    with gr.Row():
+        with gr.Column(scale=1, min_width=260):
+            gr.Markdown("### Compare two\nPick any two images; drag the handle, scroll to zoom (both sides together).")
+            left = gr.Dropdown([], label="Left")
+            right = gr.Dropdown([], label="Right")
+        with gr.Column(scale=3):
+            slider = gr.ImageSlider(label="Left | Right", type="filepath", format="png", interactive=False, max_height=640)
+    gr.Markdown("### Error maps\n|output − ground truth|, averaged over RGB, all on **one colour scale** "
+                "(the bar) so the maps compare directly. No ground truth, no error map.")
+    colorbar = gr.Image(show_label=False, type="filepath", format="png", interactive=False, height=70,
+                        buttons=[], container=False)
+    errors = gr.Gallery(label="Error maps (same scale)", columns=4, height="auto", format="png", object_fit="contain")
+    gr.Markdown("### Zoom on a region\nClick the picture on the left to choose where; the crops are enlarged "
+                "with nearest-neighbour so every pixel stays visible.")
+    with gr.Row():
+        with gr.Column(scale=1, min_width=260):
+            where = gr.Image(label="Click to choose the region", type="filepath", format="png", interactive=False,
+                             height=300)
+            crop_size = gr.Slider(16, 256, value=64, step=8, label="Region size (px)")
+            crop_x = gr.Number(0, label="x (centre, px)", precision=0)
+            crop_y = gr.Number(0, label="y (centre, px)", precision=0)
+        with gr.Column(scale=3):
+            crops = gr.Gallery(label="Zoomed crops", columns=4, height="auto", format="png", object_fit="contain")
+    with gr.Row():
+        with gr.Column():
+            pd_plot = gr.Plot(label="Perception–distortion")
+            gr.Markdown("*Each point is a model: up means closer to the ground truth (PSNR), right means more edge "
+                        "and texture energy (measured without any reference) — GANs move right at a cost in PSNR, "
+                        "the dashed line is the true photo's sharpness.*")
+        with gr.Column():
+            spectrum = gr.Plot(label="Radial error spectrum")
+            gr.Markdown("*How much error each output has at each spatial frequency, from coarse (left) to the "
+                        "finest detail (right): a curve that rises on the right is a model that loses or invents "
+                        "fine detail.*")
+    run_id = gr.Textbox(visible=False)
+
+    def pick_sample(evt: gr.SelectData):
+        sample = samples[evt.index]
+        return str(sample.path), (MODE_NO_REFERENCE if sample.degraded else MODE_CLEAN)
+
+    picker.select(pick_sample, None, [upload, mode], api_visibility="private")
+
+    def show_preview(path):
+        if not path:
+            return None, ""
+        try:
+            image, notes = app_core.read_upload(path)
+        except StudioError as err:
+            return None, f"⚠️ {err}"
+        text = f"{app_core.describe_image(image)}" + "".join(f"\n- {n}" for n in notes)
+        return image, text
+
+    upload.change(show_preview, upload, [preview, info], api_visibility="private")
+
+    @user_errors
+    def on_compare(path, mode_value, chosen, seed_value, *values, progress=gr.Progress()):
+        params = to_params(*values)
+        comparison = app_core.compare(task, path, mode_value, chosen, params, int(seed_value or 0),
+                                      progress=lambda f, d: progress(f, desc=d))
+        v = app_core.views(comparison)
+        names = app_core.image_choices(comparison)
+        first, second = app_core.default_pair(comparison)
+        height, width = comparison.input.image.shape[:2]
+        crop_items, marked = app_core.crop_view(comparison, width / 2, height / 2, 64)
+        return (app_core.summary_markdown(comparison), app_core.gallery_items(comparison),
+                app_core.score_rows(comparison), gr.update(choices=names, value=first),
+                gr.update(choices=names, value=second), app_core.pair(comparison, first, second),
+                v.error_items, v.colorbar, marked, width // 2, height // 2, crop_items,
+                plotly_json(v.perception_distortion), plotly_json(v.spectrum), v.bundle, comparison.run_id)
+
+    run.click(on_compare, [upload, mode, models, seed, *controls],
+              [summary, grid, table, left, right, slider, errors, colorbar, where, crop_x, crop_y, crops, pd_plot,
+               spectrum, download, run_id],
+              api_name=f"compare_{task}", concurrency_id=HEAVY, concurrency_limit=1)
+
+    @user_errors
+    def on_pair(rid, a, b):
+        if not rid or not a or not b:
+            return None
+        return app_core.pair(app_core.get_run(rid), a, b)
+
+    left.input(on_pair, [run_id, left, right], slider, api_name=f"slider_{task}")
+    right.input(on_pair, [run_id, left, right], slider, api_visibility="private")
+
+    @user_errors
+    def on_crop(rid, x, y, size):
+        comparison = app_core.get_run(rid)
+        items, marked = app_core.crop_view(comparison, float(x or 0), float(y or 0), int(size or 64))
+        return items, marked
+
+    def on_click(rid, size, evt: gr.SelectData):
+        x, y = evt.index
+        items, marked = on_crop(rid, x, y, size)
+        return x, y, items, marked
+
+    where.select(on_click, [run_id, crop_size], [crop_x, crop_y, crops, where], api_visibility="private")
+    crop_size.release(on_crop, [run_id, crop_x, crop_y, crop_size], [crops, where], api_name=f"crops_{task}")
+    for number in (crop_x, crop_y):
+        number.submit(on_crop, [run_id, crop_x, crop_y, crop_size], [crops, where], api_visibility="private")
 
 
-def models_markdown() -> str:
-    lines = ["| model | parameters | how it was trained | Set5 x4 PSNR-Y | reproduce |", "|---|---|---|---|---|"]
-    for name in list_models("sr"):
-        card = model_card(name)
-        set5 = card.get("metrics", {}).get("set5_x4", {})
-        psnr = f"{set5['psnr_y']:.2f} dB" if set5 else "see results/eval"
-        trained = card.get("training", {})
-        recipe = (f"{trained.get('recipe', {}).get('max_steps', '?')} steps, "
-                  f"losses {trained.get('losses')}") if trained else ("classical, no training" if card.get("trained") is False else "not trained yet")
-        lines.append(f"| `{name}` | {card.get('parameters', 0):,} | {recipe} | {psnr} | `{card.get('command', '-')}` |")
-    return "\n".join(lines)
+# ---- benchmark tab --------------------------------------------------------------------------------
+
+def build_benchmark_tab():
+    gr.Markdown("Every model's scores on the public test sets, per image, from the evaluation CSVs the repository "
+                "ships (`results/eval`). Δ is the gain over the input: what the model adds.")
+    tasks = [t for t in TAB_ORDER if t in TASKS]
+    with_results = app_benchmark.tasks_with_results()
+    first_task = next((t for t in ("sr", *tasks) if t in with_results), tasks[0])
+    with gr.Row():
+        task = gr.Dropdown([(TAB_TITLES[t], t) for t in tasks], value=first_task, label="Task")
+        sets = app_benchmark.test_sets(first_task)
+        test_set = gr.Dropdown(sets, value=sets[0] if sets else None, label="Test set")
+    description = gr.Markdown()
+    histogram = gr.Plot(label="PSNR per image, every model overlaid")
+    table = gr.Dataframe(headers=app_benchmark.summary_headers(first_task), label="Summary", interactive=False)
+    extremes = gr.Dataframe(headers=app_benchmark.best_worst_headers(first_task),
+                            label="Best and worst image per model (ranked by Δ vs input)", interactive=False)
+    with gr.Row():
+        case_model = gr.Dropdown([], label="Model")
+        show = gr.Button("Show its best and worst case (input / output / ground truth / error map)")
+    case_notes = gr.Markdown()
+    case_gallery = gr.Gallery(label="Best (first row) and worst (second row)", columns=4, height="auto", format="png",
+                              object_fit="contain")
+    with gr.Row():
+        recompute = gr.Button("Recompute now on the sample photos the repository ships", variant="secondary")
+        recomputed_csv = gr.File(label="Recomputed rows (CSV)")
+
+    def view(task_value, set_value):
+        if not set_value:
+            return (f"No evaluation results for {task_value} yet in `results/eval` — press **Recompute** to "
+                    "score the models on the shipped sample photos.", None, [], [], gr.update(choices=[], value=None))
+        frame = app_benchmark.load_frame(task_value, set_value)
+        models = list(dict.fromkeys(frame["model"].astype(str)))
+        summary = app_benchmark.summary(frame, task_value)
+        for row in summary:
+            row[5] = app_benchmark.format_parameters(row[5])
+        return (app_benchmark.describe(frame, task_value, set_value),
+                app_benchmark.histogram_figure(frame, task_value, set_value),
+                summary, app_benchmark.best_worst(frame, task_value),
+                gr.update(choices=models, value=models[-1] if models else None))
+
+    on_view = user_errors(view)
+
+    def on_task(task_value):
+        names = app_benchmark.test_sets(task_value)
+        value = names[0] if names else None
+        return (gr.update(choices=names, value=value), *on_view(task_value, value))
+
+    outputs = [description, histogram, table, extremes, case_model]
+    task.change(user_errors(on_task), task, [test_set, *outputs], api_visibility="private")
+    test_set.input(on_view, [task, test_set], outputs, api_name="benchmark")
+
+    @user_errors
+    def on_cases(task_value, set_value, model):
+        if not model:
+            raise StudioError("Pick a model first.")
+        return app_benchmark.cases(task_value, set_value, model)[::-1]
+
+    show.click(on_cases, [task, test_set, case_model], [case_notes, case_gallery], api_name="benchmark_cases",
+               concurrency_id=HEAVY, concurrency_limit=1)
+
+    @user_errors
+    def on_recompute(task_value, progress=gr.Progress(track_tqdm=True)):
+        progress(0, desc="loading models")
+        _, path = app_benchmark.recompute(task_value, progress=progress)
+        name = f"{task_value}: {app_benchmark.RECOMPUTED}"
+        return (gr.update(choices=app_benchmark.test_sets(task_value), value=name), *on_view(task_value, name), str(path))
+
+    recompute.click(on_recompute, task, [test_set, *outputs, recomputed_csv], api_name="recompute_benchmark",
+                    concurrency_id=HEAVY, concurrency_limit=1)
+    return (task, test_set), view, outputs
+
+
+# ---- models tab -----------------------------------------------------------------------------------
+
+def build_models_tab():
+    gr.Markdown("Every model of the studio: what it is, how it was trained, the lesson behind it and the command "
+                "that reproduces it. Models without shipped weights are listed too, and never run.")
+    gr.Dataframe(app_models.overview_rows(), headers=app_models.OVERVIEW_HEADERS, interactive=False, wrap=True,
+                 label="All models")
+    choices = app_models.model_choices()
+    default = "srgan-v3" if "srgan-v3" in choices else choices[0]
+    name = gr.Dropdown(choices, value=default, label="Model card")
+    card = gr.Markdown(app_models.card_markdown(default))
+    curves = gr.Plot(label="Training curves (results/runs)")
+
+    @user_errors
+    def on_model(model):
+        return app_models.card_markdown(model), app_models.curves_figure(model)
+
+    name.change(on_model, name, [card, curves], api_name="model_card")
+    return name, on_model, [card, curves]
+
+
+# ---- the page -------------------------------------------------------------------------------------
+
+def first_tab() -> str:
+    """The tab that opens: the first task with a trained learned model (the Restoration tab waits for its)."""
+    for task in TAB_ORDER:
+        if task in TASKS and any(s.available and not s.classical for s in app_core.model_statuses(task)):
+            return task
+    return "sr"
 
 
 def build_demo() -> gr.Blocks:
-    models = available_sr_models()
+    app_core.configure_threads()
     with gr.Blocks(title="Restoration Studio") as demo:
-        gr.Markdown("# Restoration Studio\nCompare image-restoration models side by side, with the numbers "
-                    "that explain the differences.")
-        with gr.Tab("Super-resolution"):
-            with gr.Row():
-                with gr.Column(scale=1):
-                    # A file input, not gr.Image: gr.Image decodes uploads itself and answers a corrupt
-                    # file with a generic error, while studio.imageio says exactly what is wrong.
-                    image = gr.File(label="Photo (PNG, JPEG, TIFF, WebP, ...)", file_types=["image"], type="filepath")
-                    gr.Examples([[str(p)] for p in SAMPLES], inputs=[image], label="Samples (Set5/Set14)")
-                    mode = gr.Radio(["Clean photo: downscale x4, then compare with it",
-                                     "Already low-resolution: upscale x4, no reference"],
-                                    value="Clean photo: downscale x4, then compare with it", label="Mode")
-                    chosen = gr.CheckboxGroup(models, value=models, label="Models")
-                    run = gr.Button("Compare", variant="primary")
-                with gr.Column(scale=2):
-                    gallery = gr.Gallery(label="Results (lossless PNG)", columns=3, format="png", height=640)
-                    table = gr.Dataframe(headers=["model", "PSNR-Y (dB)", "SSIM-Y", "Δ vs bicubic input (dB)", "ms"],
-                                         label="Scores (Y channel, 4 px border cropped)")
-            run.click(compare, [image, mode, chosen], [gallery, table], api_name="compare_sr")
-        with gr.Tab("Models"):
-            gr.Markdown(models_markdown())
+        gr.Markdown("# Restoration Studio\nSee how image-restoration models differ: pick a photo (or upload yours), "
+                    "press **Compare**, then slide between any two results, zoom, and read the error maps. Every "
+                    "number is measured on the spot or read from a shipped evaluation file.", elem_id="studio-title")
+        with gr.Tabs(selected=first_tab()):
+            for task in TAB_ORDER:
+                with gr.Tab(TAB_TITLES[task], id=task):
+                    if task in TASKS:
+                        build_task_tab(task)
+                    else:
+                        gr.Markdown(f"> **No {TAB_TITLES[task].lower()} models yet**: this task has not landed in "
+                                    "this checkout.")
+            with gr.Tab("Benchmark", id="benchmark"):
+                (task, test_set), view, outputs = build_benchmark_tab()
+            with gr.Tab("Models", id="models"):
+                model, on_model, model_outputs = build_models_tab()
+        # The first benchmark view and training curves are filled once the page is up (pandas + plotly, ~0.2 s),
+        # so start-up builds no figure.
+        demo.load(user_errors(view), [task, test_set], outputs, api_visibility="private")
+        demo.load(on_model, model, model_outputs, api_visibility="private")
     demo.queue(default_concurrency_limit=2, max_size=16)
     return demo
 
 
 if __name__ == "__main__":
     build_demo().launch(server_name=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"),
-                        max_file_size="20mb", theme=gr.themes.Soft())
+                        server_port=int(os.environ.get("GRADIO_SERVER_PORT", "7860")), **launch_kwargs())

@@ -112,7 +112,7 @@ def page_runs(root: Path) -> None:
         if group == "psnr":
             for run, value, source in baselines:
                 fig.add_hline(y=value, line_dash="dot", line_color="gray",
-                              annotation_text=f"input PSNR (bicubic) {value:.2f} dB · {run}",
+                              annotation_text=f"input PSNR {value:.2f} dB · {run}",  # SR: the bicubic-upscaled input
                               annotation_position="bottom right")
         if not fig.data:
             continue
@@ -334,7 +334,7 @@ def page_gan(root: Path) -> None:
             continue
         frame = table.frame
         st.subheader(run)
-        losses = [c for c in ("loss_d", "loss_adv", "loss_g", "loss_pixel", "loss_perceptual") if c in frame.columns]
+        losses = [c for c in ("loss_d", "loss_adv", "loss_g", "loss_pixel", "loss_l1", "loss_perceptual") if c in frame.columns]
         long = frame.melt(id_vars="step", value_vars=losses, var_name="loss", value_name="value").dropna()
         fig = px.line(long, x="step", y="value", color="loss", title="discriminator vs generator losses")
         chart(fig, key=f"gan_losses_{run}")

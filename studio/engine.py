@@ -66,6 +66,31 @@ class TrainConfig:
     extra: dict = field(default_factory=dict)  # family-specific settings, logged with the config
 
 
+def add_run_arguments(parser, *, grad_clip: float = 1.0, val_every: int | None = None, log_every: int = 10,
+                      ckpt_every: int = 50, channels_last_help: str | None = None) -> None:
+    """The command-line options every training script shares: engine settings (``TrainConfig``),
+    the run folder, the export folder and ``--resume``. ``channels_last_help`` adds
+    ``--channels-last/--no-channels-last`` (default off) for families where it is a choice."""
+    import argparse
+
+    parser.add_argument("--grad-accum", type=int, default=1)
+    parser.add_argument("--grad-clip", type=float, default=grad_clip, help="max gradient norm (0: no clipping)")
+    parser.add_argument("--amp", action="store_true", help="bf16 autocast (slower than fp32 on many CPUs)")
+    if channels_last_help is not None:
+        parser.add_argument("--channels-last", action=argparse.BooleanOptionalAction, default=False,
+                            help=channels_last_help)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--device", default="auto", help="auto (cuda > mps > cpu), cpu, cuda, cuda:1, mps")
+    parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
+    parser.add_argument("--val-every", type=int, default=val_every)
+    parser.add_argument("--log-every", type=int, default=log_every)
+    parser.add_argument("--ckpt-every", type=int, default=ckpt_every)
+    parser.add_argument("--runs-dir", default="results/runs")
+    parser.add_argument("--export", default=None,
+                        help="folder to export the trained model to (default checkpoints/<preset>; 'none' to skip)")
+    parser.add_argument("--resume", action="store_true", help="continue results/runs/<run> from its last checkpoint")
+
+
 def select_device(requested: str = "auto") -> torch.device:
     if requested != "auto":
         return torch.device(requested)

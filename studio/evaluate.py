@@ -12,7 +12,8 @@ inputs are read from that folder and matched to the clean images by file stem (f
 degraded file may also be named ``<clean stem>_<anything>``: levin2009's ``im_1_ker_3`` pairs with
 ``im_1``; the row's image is then the degraded stem). Columns:
 task, model, image, psnr, ssim, psnr_y, ssim_y, input_psnr, input_psnr_y, seconds, height, width
-(+ scale, seed, dataset; deblur rows add kernel and noise_sigma). For deblur the input PSNR is the
+(+ scale, seed, dataset; deblur rows add kernel and noise_sigma, restoration rows the degradation
+applied: the fixed benchmark setting, its noise seed drawn per image). For deblur the input PSNR is the
 blurred input's own, and models that declare ``needs_kernel`` (the oracle Wiener) receive the
 true kernel: the one applied (synthetic blur) or ``kY`` (levin2009); where it is unknown their
 rows are skipped with a warning. Scores crop the task's border (``scale`` pixels for SR, as the
@@ -122,7 +123,8 @@ def evaluate(task_name: str, model_names: list[str], clean_dir, degraded_dir=Non
             if task.pair_info is not None:
                 info = task.pair_info(clean_path, degraded_path)
         image_name = degraded_path.stem if degraded_path is not None and task.match_prefix else clean_path.stem
-        extra = {key: info[key] for key in ("kernel_name", "noise_sigma") if key in info}
+        # Task-specific columns: deblur's kernel and noise, restoration's degradation summary.
+        extra = {key: info[key] for key in ("kernel_name", "noise_sigma", "degradation") if key in info}
         if "kernel_name" in extra:
             extra["kernel"] = extra.pop("kernel_name")
         reference = task.input_reference(degraded, **params)

@@ -21,7 +21,8 @@ CHECKPOINT_DIR = ROOT / "checkpoints"
 TASKS = ("sr", "deblur", "restoration", "classification")
 # Model files that register themselves on import.
 MODEL_MODULES = ("models.srresnet", "models.classical_sr", "models.vgg", "models.unet_standard",
-                 "models.unet_light", "models.classical_deblur", "models.dilated_cnn", "models.resnet_dropout")
+                 "models.unet_light", "models.classical_deblur", "models.dilated_cnn", "models.resnet_dropout",
+                 "models.vae_unet", "models.pix2pix", "models.cnn_two_stage", "models.classical_restoration")
 
 
 @dataclass

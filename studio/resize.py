@@ -58,24 +58,44 @@ def output_size(height: int, width: int, scale: float) -> tuple[int, int]:
     return int(math.ceil(height * scale)), int(math.ceil(width * scale))
 
 
+def _apply(image, out_h: int, out_w: int, scale_h: float, scale_w: float, antialias: bool):
+    """Separable resize of numpy HxW(xC) or torch (..., H, W) to out_h x out_w, one scale per axis."""
+    if isinstance(image, torch.Tensor):
+        height, width = image.shape[-2:]
+        weight_h = torch.from_numpy(resize_matrix(height, out_h, scale_h, antialias)).to(image)
+        weight_w = torch.from_numpy(resize_matrix(width, out_w, scale_w, antialias)).to(image)
+        return weight_h @ image @ weight_w.T
+    array = np.asarray(image, dtype=np.float64)
+    height, width = array.shape[:2]
+    weight_h = resize_matrix(height, out_h, scale_h, antialias)
+    weight_w = resize_matrix(width, out_w, scale_w, antialias)
+    if array.ndim == 2:
+        return weight_h @ array @ weight_w.T
+    return np.einsum("oh,hwc,pw->opc", weight_h, array, weight_w, optimize=True)
+
+
+def _size(image) -> tuple[int, int]:
+    return tuple(image.shape[-2:]) if isinstance(image, torch.Tensor) else tuple(np.shape(image)[:2])
+
+
 def imresize(image, scale: float, antialias: bool = True):
     """Resize by ``scale`` like MATLAB's bicubic imresize.
 
     Accepts a numpy array HxW or HxWxC, or a torch tensor (..., H, W). Returns the same type,
     float, unclipped (bicubic overshoots; clip or quantize where the caller needs it).
     """
-    if isinstance(image, torch.Tensor):
-        height, width = image.shape[-2:]
-        out_h, out_w = output_size(height, width, scale)
-        weight_h = torch.from_numpy(resize_matrix(height, out_h, scale, antialias)).to(image.dtype)
-        weight_w = torch.from_numpy(resize_matrix(width, out_w, scale, antialias)).to(image.dtype)
-        weight_h, weight_w = weight_h.to(image.device), weight_w.to(image.device)
-        return weight_h @ image @ weight_w.T
-    array = np.asarray(image, dtype=np.float64)
-    height, width = array.shape[:2]
-    out_h, out_w = output_size(height, width, scale)
-    weight_h = resize_matrix(height, out_h, scale, antialias)
-    weight_w = resize_matrix(width, out_w, scale, antialias)
-    if array.ndim == 2:
-        return weight_h @ array @ weight_w.T
-    return np.einsum("oh,hwc,pw->opc", weight_h, array, weight_w, optimize=True)
+    out_h, out_w = output_size(*_size(image), scale)
+    return _apply(image, out_h, out_w, scale, scale, antialias)
+
+
+def imresize_to(image, height: int, width: int, antialias: bool = True):
+    """Resize to exactly ``height`` x ``width`` (each axis its own scale, MATLAB bicubic).
+
+    The aspect ratio is not kept (e.g. a 481x321 photo -> 128x128); numpy HxW(xC) or torch
+    (..., H, W) in, same type out, float and unclipped like ``imresize``.
+    """
+    height, width = int(height), int(width)
+    if height < 1 or width < 1:
+        raise ValueError(f"cannot resize to {width}x{height}")
+    in_h, in_w = _size(image)
+    return _apply(image, height, width, height / in_h, width / in_w, antialias)

@@ -48,11 +48,34 @@ def _sr_input_reference(lr: np.ndarray, scale: int = 4, **_) -> np.ndarray:
     return quantize(sr_degradation.upscale_bicubic(lr, scale))
 
 
-def _deblur_degrade_info(clean: np.ndarray, rng=None, **_) -> tuple[np.ndarray, dict]:
-    # The evaluation protocol: kernels never used in training (Levin k1..k8 and the fixed
-    # evaluation trajectories, see studio.degradations.blur.KERNEL_SPLIT), fixed noise, 8 bits.
+#: kernel choices of ``_deblur_degrade_info`` besides the evaluation protocol (the app's controls)
+DEBLUR_KERNELS = ("evaluation", *(f"levin-{name}" for name in blur_degradation.LEVIN_NAMES), "linear", "shake")
+
+
+def _deblur_degrade_info(clean: np.ndarray, rng=None, blur_kernel: str | None = None, blur_length: float = 15.0,
+                         blur_angle: float = 0.0, noise_sigma: float | None = None, **_) -> tuple[np.ndarray, dict]:
+    """Blur ``clean`` and say how. Without ``blur_kernel`` (or "evaluation"): the evaluation protocol
+    (kernels never used in training: Levin k1..k8 and the fixed evaluation trajectories, see
+    ``studio.degradations.blur.KERNEL_SPLIT``), fixed noise, 8 bits. A user's choice instead:
+    "levin-k1".."levin-k8", "linear" (``blur_length`` px at ``blur_angle`` degrees) or "shake" (a random
+    camera-shake trajectory of extent ``blur_length`` drawn from ``rng``); ``noise_sigma`` (default: the
+    protocol's) is the added Gaussian noise."""
     rng = rng if rng is not None else np.random.default_rng(0)
-    result = blur_degradation.synthesize_eval_blur(clean, rng)
+    sigma = blur_degradation.EVAL_NOISE_SIGMA if noise_sigma is None else float(noise_sigma)
+    if blur_kernel in (None, "", "evaluation"):
+        result = blur_degradation.synthesize_eval_blur(clean, rng, noise_sigma=sigma)
+    elif blur_kernel.startswith("levin-") and blur_kernel[6:] in blur_degradation.LEVIN_NAMES:
+        kernel = blur_degradation.load_levin_kernels()[blur_kernel[6:]]
+        result = blur_degradation.apply_blur(clean, kernel, rng, sigma, kernel_name=blur_kernel)
+    elif blur_kernel == "linear":
+        kernel = blur_degradation.linear_kernel(blur_length, blur_angle)
+        result = blur_degradation.apply_blur(clean, kernel, rng, sigma, kernel_name=f"linear-{blur_length:g}px-{blur_angle:g}deg",
+                                             params={"length_px": float(blur_length), "angle_deg": float(blur_angle)})
+    elif blur_kernel == "shake":
+        kernel, params = blur_degradation.trajectory_kernel(rng, length=float(blur_length), min_size=3)
+        result = blur_degradation.apply_blur(clean, kernel, rng, sigma, kernel_name=f"shake-{blur_length:g}px", params=params)
+    else:
+        raise ValueError(f"unknown blur kernel {blur_kernel!r}; expected one of {', '.join(DEBLUR_KERNELS)}")
     return result.image, {"kernel": result.kernel, "kernel_name": result.kernel_name,
                           "noise_sigma": result.noise_sigma}
 
@@ -96,3 +119,48 @@ def get_task(name: str) -> TaskSpec:
     if name not in TASKS:
         raise KeyError(f"unknown task {name!r}; available: {', '.join(TASKS)}")
     return TASKS[name]
+
+
+def _restoration_degrade_info(clean: np.ndarray, rng=None, **params) -> tuple[np.ndarray, dict]:
+    # No degradation parameter given: the fixed benchmark setting, its noise seed drawn from rng
+    # (studio.evaluate seeds one generator per image). Otherwise the parameters given, the others
+    # drawn from rng. ``info`` holds every parameter (degrade(clean, rng, **info_params) reproduces
+    # the image) plus a one-line description.
+    from studio.degradations import restoration
+
+    rng = rng if rng is not None else np.random.default_rng(0)
+    keys = {f for f in restoration.RestorationDegradation.__dataclass_fields__}
+    given = {k: v for k, v in params.items() if k in keys and k != "size"}
+    size = params.get("size", 128)
+    if given:
+        degraded, applied = restoration.degrade(clean, rng, **given, size=size)
+    else:
+        chosen = restoration.benchmark(rng, size=size)
+        degraded, applied = restoration.apply(clean, chosen), chosen.params()
+    described = restoration.RestorationDegradation(**applied).describe()
+    return degraded, dict(applied, degradation=described, benchmark=restoration.is_benchmark(applied))
+
+
+def _restoration_prepare_clean(clean: np.ndarray, size: int | None = 128, **_) -> np.ndarray:
+    from studio.degradations import restoration
+
+    return restoration.prepare_clean(clean, size)
+
+
+def _gray_rgb(image: np.ndarray, **_) -> np.ndarray:
+    # The degraded input is the "no model" reference; a gray file read from --degraded (HxW) is
+    # replicated to three channels so it compares with the colour ground truth.
+    return np.repeat(image[..., None], 3, axis=-1) if image.ndim == 2 else image
+
+
+TASKS["restoration"] = TaskSpec(
+    name="restoration",
+    title="Restoration of degraded grayscale photos to colour",
+    prepare_clean=_restoration_prepare_clean,
+    degrade=lambda clean, rng=None, **params: _restoration_degrade_info(clean, rng, **params)[0],
+    input_reference=_gray_rgb,
+    border=lambda **_: 0,
+    scale=lambda **_: 1,
+    input_reference_name="degraded gray input",
+    degrade_info=_restoration_degrade_info,
+)

@@ -1,16 +1,25 @@
-"""The studio answers through its real HTTP API (gradio_client), including bad uploads."""
+"""The studio answers through its real HTTP API (gradio_client): every tab's main endpoint, the
+no-reference mode, the follow-up views, and bad uploads -- each answered with a clear message while
+the server keeps serving. One server for the whole module; small images keep it quick."""
 
 from __future__ import annotations
 
+import json
 import socket
+import zipfile
 from pathlib import Path
 
+import numpy as np
 import pytest
 from gradio_client import Client, handle_file
+from PIL import Image
 
 ROOT = Path(__file__).resolve().parent.parent
-CLEAN_MODE = "Clean photo: downscale x4, then compare with it"
-NO_REFERENCE_MODE = "Already low-resolution: upscale x4, no reference"
+SAMPLES = ROOT / "data" / "samples"
+CLEAN = "Clean photo: degrade it, restore it, score against it"
+NO_REFERENCE = "Already degraded photo: restore only (no reference, so no scores)"
+# outputs of /compare_<task>
+SUMMARY, GRID, TABLE, LEFT, RIGHT, SLIDER, ERRORS, COLORBAR, WHERE, X, Y, CROPS, PD, SPECTRUM, DOWNLOAD, RUN = range(16)
 
 
 def _free_port() -> int:
@@ -25,41 +34,222 @@ def client():
 
     demo = app.build_demo()
     port = _free_port()
-    demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True)
+    demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True, **app.launch_kwargs())
     try:
         yield Client(f"http://127.0.0.1:{port}/", verbose=False)
     finally:
         demo.close()
 
 
-def test_compare_scores_every_model_against_ground_truth(client):
-    gallery, table = client.predict(handle_file(str(ROOT / "data/samples/set5_butterfly.png")), CLEAN_MODE,
-                                    ["bicubic", "lanczos"], api_name="/compare_sr")
-    assert len(gallery) == 4  # ground truth, input, two models
-    rows = {row[0]: row for row in table["data"]}
-    assert set(rows) == {"bicubic", "lanczos"}
-    assert rows["bicubic"][3] == 0.0  # bicubic is the input reference
-    assert rows["lanczos"][1] > rows["bicubic"][1] > 15  # real PSNR-Y values in dB
-    assert all(Path(item["image"]).suffix == ".png" for item in gallery)
+@pytest.fixture(scope="module")
+def photo(tmp_path_factory) -> Path:
+    """A 96x96 crop of a real photo (not a shipped sample file, so never served from the cache)."""
+    path = tmp_path_factory.mktemp("photos") / "crop.png"
+    Image.open(SAMPLES / "set5_butterfly.png").convert("RGB").crop((80, 80, 176, 176)).save(path)
+    return path
 
 
-def test_no_reference_mode_has_no_scores(client, tmp_path):
-    from PIL import Image
-
-    Image.open(ROOT / "data/samples/set5_bird.png").resize((40, 30)).save(tmp_path / "small.png")
-    gallery, table = client.predict(handle_file(str(tmp_path / "small.png")), NO_REFERENCE_MODE, ["bicubic"],
-                                    api_name="/compare_sr")
-    assert len(gallery) == 2
-    assert table["data"][0][1] is None
-    assert "no reference" in gallery[1]["caption"]
+def sr(client, path, mode=CLEAN, models=("bicubic", "lanczos", "srresnet"), seed=0, scale=4):
+    return client.predict(handle_file(str(path)), mode, list(models), seed, scale, api_name="/compare_sr")
 
 
-@pytest.mark.parametrize("content, message", [(b"not an image at all", "not an image"), (b"", "empty")])
-def test_bad_upload_gets_clear_error_and_server_keeps_serving(client, tmp_path, content, message):
-    bad = tmp_path / "bad.png"
-    bad.write_bytes(content)
+def test_endpoints_are_named(client):
+    names = set(client.view_api(print_info=False, return_format="dict")["named_endpoints"])
+    for task in ("sr", "deblur", "restoration"):
+        assert {f"/compare_{task}", f"/slider_{task}", f"/crops_{task}"} <= names
+    assert {"/benchmark", "/benchmark_cases", "/recompute_benchmark", "/model_card"} <= names
+
+
+def test_sr_comparison_scores_every_model_against_ground_truth(client, photo):
+    out = sr(client, photo)
+    captions = [item["caption"] for item in out[GRID]]
+    assert captions[0] == "ground truth" and captions[1].startswith("input")
+    assert len(captions) == 5  # ground truth, input, three models
+    assert all(Path(item["image"]).suffix == ".png" for item in out[GRID])
+    rows = {row[0]: row for row in out[TABLE]["data"]}
+    assert set(rows) == {"input", "bicubic", "lanczos", "srresnet"}
+    assert rows["bicubic"][4] == 0.0  # bicubic is the SR input reference: Δ = 0
+    assert rows["srresnet"][2] > rows["bicubic"][2] > 15  # PSNR-Y in dB, the learned model ahead
+    assert all(isinstance(rows[m][5], (int, float)) and rows[m][5] >= 0 for m in ("bicubic", "srresnet"))
+    assert "srresnet" in captions[4] and "PSNR-Y" in captions[4] and "vs input" in captions[4] and "ms" in captions[4]
+    # the slider opens on the input against the best learned model; every image can be picked
+    assert out[LEFT]["value"] == "input" and out[RIGHT]["value"] == "srresnet"
+    assert {c[1] for c in out[LEFT]["choices"]} == {"ground_truth", "input", "bicubic", "lanczos", "srresnet"}
+    assert len(out[SLIDER]) == 2 and all(Path(p).suffix == ".png" for p in out[SLIDER])
+    # error maps on one scale (input + models), a colour bar, the two plots
+    assert len(out[ERRORS]) == 4 and "mean |error|" in out[ERRORS][0]["caption"]
+    assert Image.open(out[COLORBAR]).size[0] > 200
+    pd_plot = json.loads(out[PD]["plot"])
+    # SR's bicubic is the input reference itself: one point carries both names
+    assert {t["name"] for t in pd_plot["data"]} == {"input = bicubic", "lanczos", "srresnet"}
+    assert "PSNR-Y" in pd_plot["layout"]["yaxis"]["title"]["text"]
+    assert len(json.loads(out[SPECTRUM]["plot"])["data"]) == 4
+    assert len(out[CROPS]) == 5
+    # the download holds every image as PNG, the scores and the settings
+    with zipfile.ZipFile(out[DOWNLOAD]) as bundle:
+        names = bundle.namelist()
+        assert "scores.csv" in names and "settings.json" in names
+        assert sum(n.endswith(".png") for n in names) >= 5 + 4
+        assert json.loads(bundle.read("settings.json"))["params"] == {"scale": 4}
+
+
+def test_slider_and_crops_follow_up(client, photo):
+    out = sr(client, photo, models=("bicubic", "srresnet"))
+    pair = client.predict(out[RUN], "bicubic", "srresnet", api_name="/slider_sr")
+    assert len(pair) == 2 and np.asarray(Image.open(pair[0])).shape == (96, 96, 3)
+    crops, where = client.predict(out[RUN], 10, 20, 32, api_name="/crops_sr")
+    assert len(crops) == 4  # ground truth, input, two models
+    assert np.asarray(Image.open(crops[0]["image"])).shape[:2] == (256, 256)  # 32 px enlarged x8
+    assert "x 0–32, y 4–36" in crops[0]["caption"]
+    with pytest.raises(Exception, match="Run a comparison first"):
+        client.predict("no-such-run", "bicubic", "srresnet", api_name="/slider_sr")
+
+
+def test_no_reference_mode_shows_outputs_without_scores(client, tmp_path):
+    small = tmp_path / "small.png"
+    Image.open(SAMPLES / "set5_bird.png").resize((40, 30)).save(small)
+    out = sr(client, small, mode=NO_REFERENCE, models=("bicubic", "srresnet"))
+    captions = [item["caption"] for item in out[GRID]]
+    assert len(captions) == 3 and not any("ground truth" in c for c in captions)
+    assert all("no reference" in c for c in captions[1:])
+    assert all(row[2] is None and row[4] is None for row in out[TABLE]["data"])
+    assert "No-reference mode" in out[SUMMARY] and "no PSNR" in out[SUMMARY]
+    assert out[ERRORS] in (None, []) and out[COLORBAR] is None
+    assert "no reference" in json.loads(out[PD]["plot"])["layout"]["title"]["text"]
+
+
+def test_deblur_clean_mode_with_chosen_kernel_and_real_blur_without_reference(client, photo):
+    out = client.predict(handle_file(str(photo)), CLEAN, ["unsharp-mask", "wiener-oracle"], 3, "linear", 9, 45, 0.0,
+                         api_name="/compare_deblur")
+    assert "linear-9px-45deg" in out[SUMMARY]
+    rows = {row[0]: row for row in out[TABLE]["data"]}
+    assert rows["wiener-oracle"][4] > 1  # the oracle, given the true kernel, gains over the blurred input
+    # a real blurred frame: no ground truth, and the oracle (which needs the true kernel) is not run
+    real = SAMPLES / "real_blur" / "lai2016_bridge.jpg"
+    out = client.predict(handle_file(str(real)), NO_REFERENCE, ["unsharp-mask", "wiener-oracle"], 0, "evaluation", 15, 0,
+                         0.005, api_name="/compare_deblur")
+    assert [row[0] for row in out[TABLE]["data"]] == ["input", "unsharp-mask"]
+    assert "wiener-oracle: needs the true blur kernel" in out[SUMMARY]
+
+
+def test_restoration_tab_runs_what_is_available(client, photo):
+    from studio.app_core import available_models
+
+    models = available_models("restoration")
+    if not models:
+        pytest.skip("no runnable restoration model in this checkout")
+    out = client.predict(handle_file(str(photo)), CLEAN, models, 0, ["gaussian"], 0.05, 0.5, 80,
+                         api_name="/compare_restoration")
+    rows = {row[0]: row for row in out[TABLE]["data"]}
+    assert set(models) <= set(rows) and all(rows[m][2] is not None for m in models)
+    assert "gaussian at level 0.050" in out[SUMMARY]
+    if "classical" in rows:
+        assert "gray output" in rows["classical"][6]
+
+
+def test_benchmark_tab_reads_shipped_csvs_and_renders_cases(client):
+    description, histogram, table, extremes, model = client.predict("sr", "sr_set5_x4", api_name="/benchmark")
+    assert "sr_set5_x4" in description and "5 images" in description
+    summary = {row[0]: row for row in table["data"]}
+    assert summary["bicubic"][2] == pytest.approx(28.43, abs=0.01)  # the README's Set5 bicubic PSNR-Y
+    assert summary["bicubic"][4] == 0.0 and summary["srresnet"][4] > 2
+    assert summary["srresnet"][5] == "552,720"
+    traces = json.loads(histogram["plot"])["data"]
+    assert {t["name"] for t in traces} >= {"input (no model)", "bicubic", "srgan-v3"}
+    assert {row[0] for row in extremes["data"]} == set(summary) - {"(input)"}
+    notes, gallery = client.predict("sr", "sr_set5_x4", "lanczos", api_name="/benchmark_cases")
+    from studio.data import DATASETS
+
+    if (DATASETS / "set5").is_dir():
+        assert len(gallery) == 8 and notes == ""
+        assert gallery[0]["caption"].startswith("best:") and gallery[4]["caption"].startswith("worst:")
+    else:
+        assert gallery in (None, []) and "not in this checkout" in notes
+
+
+def test_recompute_benchmark_on_shipped_samples(client):
+    from studio.app_core import available_models
+
+    if not available_models("restoration"):
+        pytest.skip("no runnable restoration model in this checkout")
+    test_set, description, histogram, table, extremes, model, csv_path = client.predict(
+        "restoration", api_name="/recompute_benchmark")
+    assert "recomputed" in test_set["value"] and "recomputed in this session" in description
+    assert Path(csv_path).read_text().startswith("task,model,image")
+    assert len(table["data"]) >= 2  # the input row and at least one model
+
+
+def test_models_tab_cards(client):
+    card, curves = client.predict("srgan-v3", api_name="/model_card")
+    assert "perceptual" in card and "python -m training.train_sr --preset srgan-v3" in card
+    assert any("val_psnr_y" == t.get("name") for t in json.loads(curves["plot"])["data"])
+    card, _ = client.predict("unet-standard", api_name="/model_card")
+    assert "architecture only" in card
+    card, _ = client.predict("unet-light-nonorm", api_name="/model_card")
+    assert "InstanceNorm" in card
+
+
+# ---- bad uploads: a clear message each time, and the server keeps serving ------------------------
+
+def _png_bytes(array, mode=None) -> bytes:
+    import io
+
+    buffer = io.BytesIO()
+    Image.fromarray(array, mode=mode).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize("name, content, message", [
+    ("text.png", b"not an image at all", "not an image"),
+    ("empty.png", b"", "empty"),
+    ("truncated.png", None, "corrupt or truncated"),
+    ("one.png", "1x1", "too small"),
+    ("huge.png", "huge", "MP limit"),
+])
+def test_bad_upload_gets_clear_error_and_server_keeps_serving(client, photo, tmp_path, name, content, message):
+    bad = tmp_path / name
+    if content is None:
+        bad.write_bytes((SAMPLES / "set5_bird.png").read_bytes()[:5000])
+    elif content == "1x1":
+        bad.write_bytes(_png_bytes(np.zeros((1, 1, 3), np.uint8)))
+    elif content == "huge":  # 9000x5000 = 45 MP of black: a small file that would decode to 540 MB
+        Image.new("L", (9000, 5000)).save(bad, optimize=True)
+    else:
+        bad.write_bytes(content)
     with pytest.raises(Exception, match=message):
-        client.predict(handle_file(str(bad)), CLEAN_MODE, ["bicubic"], api_name="/compare_sr")
-    gallery, _ = client.predict(handle_file(str(ROOT / "data/samples/set5_bird.png")), CLEAN_MODE, ["bicubic"],
-                                api_name="/compare_sr")
-    assert len(gallery) == 3
+        sr(client, bad, models=("bicubic",))
+    assert len(sr(client, photo, models=("bicubic",))[GRID]) == 3
+
+
+def test_too_large_file_is_refused_before_decoding(client, photo, tmp_path):
+    big = tmp_path / "big.png"
+    big.write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(26 * 1024 * 1024))
+    with pytest.raises(Exception, match="(?i)size|large|413"):
+        sr(client, big, models=("bicubic",))
+    assert len(sr(client, photo, models=("bicubic",))[GRID]) == 3
+
+
+def test_rgba_and_16_bit_uploads_work_with_a_note(client, tmp_path):
+    rgba = np.zeros((64, 64, 4), np.uint8)
+    rgba[..., :3] = np.asarray(Image.open(SAMPLES / "set5_bird.png").convert("RGB").resize((64, 64)))
+    rgba[..., 3] = 128
+    (tmp_path / "rgba.png").write_bytes(_png_bytes(rgba, "RGBA"))
+    out = sr(client, tmp_path / "rgba.png", models=("bicubic",))
+    assert "transparency" in out[SUMMARY] and len(out[GRID]) == 3
+    gray16 = (np.linspace(0, 65535, 64 * 64).reshape(64, 64)).astype(np.uint16)
+    Image.fromarray(gray16).save(tmp_path / "gray16.png")
+    out = sr(client, tmp_path / "gray16.png", models=("bicubic",))
+    assert "16-bit" in out[SUMMARY] and len(out[GRID]) == 3
+
+
+def test_small_clean_photo_and_oversized_degraded_photo_are_explained(client, tmp_path):
+    tiny = tmp_path / "tiny.png"
+    Image.new("RGB", (20, 20), "gray").save(tiny)
+    with pytest.raises(Exception, match="at least 32 px"):
+        sr(client, tiny, models=("bicubic",))
+    wide = tmp_path / "wide.png"
+    Image.new("RGB", (600, 400), "gray").save(wide)  # x4 would be 3.8 MP of output
+    with pytest.raises(Exception, match="Crop or downscale"):
+        sr(client, wide, mode=NO_REFERENCE, models=("bicubic",))
+    with pytest.raises(Exception, match="Select at least one model"):
+        sr(client, tiny, models=())

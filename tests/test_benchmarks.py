@@ -51,3 +51,22 @@ def test_bench_sr_tiny_run(tmp_path, capsys):
     assert markdown.startswith("# SR inference benchmark") and "--models bicubic,srresnet" in markdown
     assert ("RANDOM weights" in capsys.readouterr().out) is not shipped
     assert _results_snapshot() == before  # nothing written under results/
+
+
+def test_bench_deblur_tiny_run(tmp_path):
+    """--task deblur: the frame is the input (scale 1), times compare with unsharp-mask, and the oracle
+    (which needs a kernel the frame does not have) is skipped with a note."""
+    from benchmarks.bench_inference import main as bench_main
+
+    out = tmp_path / "deblur.csv"
+    bench_main(["--task", "deblur", "--models", "unsharp-mask,wiener-oracle,unet-light-v1", "--random-weights",
+                "--sizes", "48x32", "--variants", "fp32", "--repeats", "1", "--warmup", "0", "--out", str(out),
+                "--no-progress", "--isolation", "none"])
+    with out.open(newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    assert [(r["model"], r["variant"]) for r in rows] == [("unsharp-mask", "fp32"), ("unet-light-v1", "fp32")]
+    assert all((r["out_width"], r["out_height"]) == ("48", "32") for r in rows)
+    assert float(rows[1]["gflops"]) > 0
+    markdown = out.with_suffix(".md").read_text()
+    assert "Summary vs unsharp-mask" in markdown and "wiener-oracle: SKIPPED" in markdown
+    assert "python -m benchmarks.bench_inference --task deblur" in markdown

@@ -20,11 +20,16 @@ def _args(*extra):
 
 
 def test_presets_follow_the_logbook():
-    v1, v3, nonorm = _args("unet-light-v1"), _args("unet-light-v3"), _args("unet-light-nonorm")
+    # the full-size recipe is the logbook's exactly
+    v1, v3, nonorm = (_args(p, "--recipe", "gpu") for p in ("unet-light-v1", "unet-light-v3", "unet-light-nonorm"))
     assert (v1.scheduler, v1.lr, v1.weight_decay, v1.jitter) == ("plateau", 2e-4, 1e-4, 0.0)
     assert (v3.scheduler, v3.lr, v3.weight_decay, v3.jitter) == ("cosine", 2e-4, 1e-3, 0.15)
     assert (nonorm.scheduler, nonorm.lr, nonorm.weight_decay) == ("cosine", 1e-4, 1e-3)
-    for args in (v1, v3, nonorm):
+    # the CPU budget keeps everything but the learning rate of v1/v3 (5e-4 for a few hundred steps)
+    cpu = {p: _args(p) for p in ("unet-light-v1", "unet-light-v3", "unet-light-nonorm")}
+    assert [cpu[p].lr for p in cpu] == [5e-4, 5e-4, 1e-4]
+    for full, args in zip((v1, v3, nonorm), cpu.values()):
+        assert (args.scheduler, args.weight_decay, args.jitter) == (full.scheduler, full.weight_decay, full.jitter)
         assert args.grad_clip > 0 and args.recipe == "cpu" and args.patch < 256
 
 

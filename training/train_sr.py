@@ -25,7 +25,7 @@ from models.srresnet import Discriminator, SRResNet
 from studio.checkpoint import count_parameters, load_weights, save_model
 from studio.data import DATASETS, ImageBank, display_path
 from studio.degradations.sr import downscale, mod_crop
-from studio.engine import TrainConfig, Trainer, TrainingTask
+from studio.engine import TrainConfig, Trainer, TrainingTask, add_run_arguments
 from studio.imageio import list_images, load_image, quantize
 from studio.losses import PerceptualLoss, gan_loss, load_feature_backbone
 from studio.metrics import psnr
@@ -135,19 +135,7 @@ def parse_args(argv=None):
     parser.add_argument("--perceptual-weights", "--vgg19-weights", dest="perceptual_weights",
                         help="local weights file for the perceptual backbone")
     parser.add_argument("--init-from", help="start the generator from a model folder or name (the warmup)")
-    parser.add_argument("--grad-accum", type=int, default=1)
-    parser.add_argument("--grad-clip", type=float, default=0.0)
-    parser.add_argument("--amp", action="store_true", help="bf16 autocast (slower than fp32 on many CPUs)")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--device", default="auto")
-    parser.add_argument("--threads", type=int, default=0)
-    parser.add_argument("--val-every", type=int, default=250)
-    parser.add_argument("--log-every", type=int, default=20)
-    parser.add_argument("--ckpt-every", type=int, default=100)
-    parser.add_argument("--runs-dir", default="results/runs")
-    parser.add_argument("--export", default=None,
-                        help="folder to export the trained generator to (default checkpoints/<preset>; 'none' to skip)")
-    parser.add_argument("--resume", action="store_true")
+    add_run_arguments(parser, grad_clip=0.0, val_every=250, log_every=20, ckpt_every=100)
     args = parser.parse_args(argv)
     for key, value in PRESETS[args.preset].items():
         if getattr(args, key, None) is None:

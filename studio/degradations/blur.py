@@ -32,12 +32,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-from scipy import signal
 
 from studio.data import DATASETS
 from studio.imageio import quantize
 
-LEVIN_KERNELS = DATASETS / "levin2009" / "kernels" / "levin09_kernels.npz"
+#: the 8 Levin kernels: the shared datasets' copy, else the identical copy the repository ships
+#: (``data/kernels``, 10 KB) so the app's kernel choices work where the datasets are absent (a Space)
+SHIPPED_LEVIN_KERNELS = Path(__file__).resolve().parents[2] / "data" / "kernels" / "levin09_kernels.npz"
+_SHARED_LEVIN_KERNELS = DATASETS / "levin2009" / "kernels" / "levin09_kernels.npz"
+LEVIN_KERNELS = _SHARED_LEVIN_KERNELS if _SHARED_LEVIN_KERNELS.is_file() else SHIPPED_LEVIN_KERNELS
 LEVIN_NAMES = tuple(f"k{i}" for i in range(1, 9))
 
 # Seed-stream tags (first word of every SeedSequence of that split).
@@ -170,6 +173,28 @@ def trajectory_kernel(rng: np.random.Generator, length: float | None = None, max
     return normalize_kernel(kernel), params
 
 
+def linear_kernel(length: float, angle_deg: float = 0.0) -> np.ndarray:
+    """Uniform straight-line motion of ``length`` px at ``angle_deg`` (0 = horizontal, counter-
+    clockwise), splatted bilinearly into the smallest odd square that holds it; sums to 1.
+
+    A camera moving at constant speed during the exposure: the simplest motion blur, which the
+    app offers next to the real Levin kernels and random camera-shake trajectories.
+    """
+    length = float(length)
+    if not math.isfinite(length) or length < 1 or length > 4 * MAX_KERNEL:
+        raise KernelError(f"linear blur length must be between 1 and {4 * MAX_KERNEL} px, got {length}")
+    angle = math.radians(float(angle_deg))
+    samples = max(2, int(math.ceil(length * 8)))
+    offsets = np.linspace(-length / 2, length / 2, samples)
+    # image rows grow downwards: a counter-clockwise angle moves up (negative y)
+    path = offsets * math.cos(angle) - 1j * offsets * math.sin(angle)
+    radius = max(np.max(np.abs(path.real)), np.max(np.abs(path.imag)))
+    size = int(2 * math.ceil(radius) + 3) | 1
+    centre = (size - 1) / 2
+    kernel = _splat(path + complex(centre, centre), np.ones(samples), size)
+    return normalize_kernel(kernel)
+
+
 # ---- the named kernel sets ----------------------------------------------------------------------
 
 @functools.lru_cache(maxsize=4)
@@ -243,7 +268,9 @@ def blur_valid(image: np.ndarray, kernel: np.ndarray) -> np.ndarray:
     size = kernel.shape[0]
     if min(image.shape[:2]) < size:
         raise KernelError(f"image {image.shape[1]}x{image.shape[0]} is smaller than the {size}x{size} kernel")
-    out = _per_channel(np.asarray(image, dtype=np.float64), lambda c: signal.fftconvolve(c, kernel, mode="valid"))
+    from scipy.signal import fftconvolve  # imported here: scipy.signal costs ~1 s at start-up (the app's)
+
+    out = _per_channel(np.asarray(image, dtype=np.float64), lambda c: fftconvolve(c, kernel, mode="valid"))
     return out.astype(np.float32)
 
 

@@ -1,0 +1,632 @@
+"""The studio's comparison engine, behind ``app.py``: one code path for every task of ``studio.tasks``.
+
+A comparison takes a photo and a mode:
+
+* **clean** -- the photo is the ground truth: the task's degradation (with the user's controls and
+  seed) makes the input, every chosen model restores it, and each output is scored against the
+  photo (PSNR/SSIM, the gain over the input, runtime);
+* **no reference** -- the photo is already degraded (a real blurred frame): every model restores it,
+  and nothing is scored, because there is nothing to score against.
+
+Each run is kept (a bounded number of them) with its images written as lossless PNG in its own
+folder, so the follow-up views -- the two-image slider, zoomed crops, the download -- read the
+same pixels the grid shows. Models are loaded on first use and cached; models without shipped
+weights are never run (they are listed as "not trained in this checkout").
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+import os
+import shutil
+import tempfile
+import threading
+import time
+import uuid
+import zipfile
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from studio import app_views
+from studio.app_samples import file_digest, sample_digests
+from studio.checkpoint import WEIGHTS_FILE, CheckpointError
+from studio.imageio import ImageLoadError, load_image, quantize
+from studio.inference import run_model
+from studio.metrics import psnr, ssim
+from studio.registry import get_entry, list_models
+from studio.resize import imresize_to
+from studio.tasks import get_task
+
+MODE_CLEAN = "Clean photo: degrade it, restore it, score against it"
+MODE_NO_REFERENCE = "Already degraded photo: restore only (no reference, so no scores)"
+MODES = (MODE_CLEAN, MODE_NO_REFERENCE)
+#: output pixels above which a clean photo is downscaled first, and a degraded one is refused
+#: (1280x860: a GoPro frame fits; every model then answers in seconds on two CPU cores)
+MAX_WORK_PIXELS = 1_100_000
+#: smallest side of a clean photo (SSIM needs 7x7 pixels after the border crop)
+MIN_CLEAN_SIDE = 32
+#: runs kept for the follow-up views (slider, crops, download); older ones are deleted
+MAX_RUNS = 24
+RUN_ROOT = Path(os.environ.get("STUDIO_RUN_DIR") or Path(tempfile.gettempdir()) / "restoration-studio" / "runs")
+#: which metric a task reports first (SR: the Y channel, as the literature does)
+HEADLINE = {"sr": ("psnr_y", "ssim_y", "PSNR-Y", "SSIM-Y")}
+DEFAULT_HEADLINE = ("psnr", "ssim", "PSNR", "SSIM")
+
+
+class StudioError(ValueError):
+    """Something the user can fix (bad file, empty selection, too large): the message says what."""
+
+
+def configure_threads() -> int:
+    """torch's intra-op threads for the app: ``STUDIO_THREADS`` if set, else half the cores (1 on a
+    2-core laptop or Space, 4 at most), unless ``OMP_NUM_THREADS`` already chose.
+
+    Measured on the 2-core machine of this repository while a training run shared it: with 2
+    threads a 256x256 comparison of the four SR networks took 2-5 s (OpenMP threads waiting on a
+    busy core), with 1 thread 0.9-1.0 s. One thread also leaves a core to the web server and the
+    browser, which encode and draw the results meanwhile.
+    """
+    import torch
+
+    wanted = os.environ.get("STUDIO_THREADS")
+    if wanted:
+        threads = max(1, int(wanted))
+    elif os.environ.get("OMP_NUM_THREADS"):
+        return torch.get_num_threads()
+    else:
+        threads = max(1, min(4, (os.cpu_count() or 2) // 2))
+    torch.set_num_threads(threads)
+    return threads
+
+
+def headline(task: str) -> tuple[str, str, str, str]:
+    return HEADLINE.get(task, DEFAULT_HEADLINE)
+
+
+# ---- models ------------------------------------------------------------------------------------
+
+@dataclass
+class ModelStatus:
+    name: str
+    task: str
+    classical: bool
+    available: bool
+    needs_kernel: bool
+    reason: str = ""
+
+    @property
+    def kind(self) -> str:
+        return "classical" if self.classical else "learned"
+
+
+def model_statuses(task: str) -> list[ModelStatus]:
+    """Every registered model of ``task``, and whether this checkout can run it (cheap: no loading)."""
+    statuses = []
+    for name in list_models(task):
+        entry = get_entry(name)
+        needs_kernel = bool(getattr(entry.builder, "needs_kernel", False))
+        if not entry.trainable:
+            statuses.append(ModelStatus(name, task, True, True, needs_kernel))
+        elif (entry.checkpoint_dir / WEIGHTS_FILE).is_file():
+            statuses.append(ModelStatus(name, task, False, True, needs_kernel))
+        else:
+            from studio.app_models import status
+
+            statuses.append(ModelStatus(name, task, False, False, needs_kernel, status(name)))
+    return statuses
+
+
+def available_models(task: str) -> list[str]:
+    return [s.name for s in model_statuses(task) if s.available]
+
+
+_load_lock = threading.Lock()
+
+
+@lru_cache(maxsize=None)
+def _load(task: str, name: str, scale: int):
+    from studio.evaluate import load_for_task
+
+    return load_for_task(name, task, scale)
+
+
+def load_model(task: str, name: str, scale: int = 4):
+    """The model, built and loaded on first use, then cached (one copy per task/scale)."""
+    with _load_lock:
+        return _load(task, name, int(scale))
+
+
+# ---- inputs ------------------------------------------------------------------------------------
+
+def read_upload(path) -> tuple[np.ndarray, list[str]]:
+    """The image of an uploaded file and notes on what was done to it; ``StudioError`` if unusable."""
+    if not path:
+        raise StudioError("Pick a sample photo or upload an image first.")
+    path = Path(path)
+    try:
+        image = load_image(path)
+    except ImageLoadError as err:
+        raise StudioError(f"This file cannot be used: {str(err).replace(str(path), path.name)}") from None
+    notes = []
+    try:
+        with Image.open(path) as probe:
+            mode, size = probe.mode, probe.size
+            transparent = mode in ("RGBA", "LA", "PA") or (mode == "P" and "transparency" in probe.info)
+    except Exception:  # load_image already succeeded; the notes are a courtesy
+        mode, size, transparent = "", None, False
+    if transparent:
+        notes.append("the image has transparency: transparent areas were composited on white")
+    if mode.startswith("I;16") or mode == "I":
+        notes.append("16-bit image: read at full precision; the models and the PNG outputs work in 8 bits")
+    if mode in ("L", "1", "LA", "I;16", "I;16B", "I;16L", "I"):
+        notes.append("grayscale image: shown and processed as RGB with three equal channels")
+    if mode == "CMYK":
+        notes.append("CMYK image: converted to RGB")
+    if size is not None and tuple(size) != (image.shape[1], image.shape[0]):
+        notes.append("rotated upright as its EXIF orientation says")
+    return image, notes
+
+
+def describe_image(image: np.ndarray) -> str:
+    return f"{image.shape[1]}×{image.shape[0]} px"
+
+
+def _downscale_to(image: np.ndarray, max_pixels: int) -> np.ndarray:
+    height, width = image.shape[:2]
+    factor = math.sqrt(max_pixels / (height * width))
+    return quantize(np.clip(imresize_to(image, max(1, int(height * factor)), max(1, int(width * factor))), 0, 1))
+
+
+def _gray(image: np.ndarray) -> np.ndarray:
+    # ITU-R BT.601 luma, the weights of the restoration degradation's own grayscale step
+    luma = image[..., 0] * 0.299 + image[..., 1] * 0.587 + image[..., 2] * 0.114
+    return np.repeat(quantize(luma)[..., None], 3, axis=-1)
+
+
+# ---- a comparison ------------------------------------------------------------------------------
+
+@dataclass
+class Result:
+    key: str  # file-safe: "ground_truth", "input" or the model name
+    label: str
+    image: np.ndarray
+    role: str  # "ground truth" | "input" | "learned" | "classical"
+    scores: dict | None = None
+    delta: float | None = None
+    ms: float | None = None
+    note: str = ""
+    path: Path | None = None
+
+
+@dataclass
+class Comparison:
+    run_id: str
+    task: str
+    mode: str
+    params: dict
+    seed: int
+    notes: list[str]
+    results: list[Result]
+    applied: str = ""
+    skipped: list[str] = field(default_factory=list)
+    folder: Path | None = None
+    cached: bool = False
+
+    @property
+    def scored(self) -> bool:
+        return self.mode == MODE_CLEAN
+
+    def get(self, key: str) -> Result:
+        for result in self.results:
+            if key in (result.key, result.label):
+                return result
+        raise StudioError(f"no image named {key!r} in this comparison (have: "
+                          f"{', '.join(r.key for r in self.results)})")
+
+    @property
+    def ground_truth(self) -> Result | None:
+        return next((r for r in self.results if r.role == "ground truth"), None)
+
+    @property
+    def outputs(self) -> list[Result]:
+        return [r for r in self.results if r.role in ("learned", "classical")]
+
+    @property
+    def input(self) -> Result:
+        return next(r for r in self.results if r.role == "input")
+
+
+def normalize_mode(mode) -> str:
+    text = str(mode or "").lower()
+    if text.startswith("clean"):
+        return MODE_CLEAN
+    if text.startswith(("already", "no-reference", "no reference", "degraded")):
+        return MODE_NO_REFERENCE
+    raise StudioError(f"Unknown mode {mode!r}: choose {MODE_CLEAN!r} or {MODE_NO_REFERENCE!r}.")
+
+
+def _caption(result: Result, task: str, scored: bool) -> str:
+    key, ssim_key, label, ssim_label = headline(task)
+    parts = [result.label]
+    if scored and result.scores is not None:
+        text = f"{label} {result.scores[key]:.2f} dB"
+        if result.delta is not None and result.role != "input":
+            text += f" ({round(result.delta, 2) + 0.0:+.2f} vs input)"
+        parts.append(text)
+        parts.append(f"{ssim_label} {result.scores[ssim_key]:.3f}")
+    elif result.role in ("learned", "classical") and not scored:
+        parts.append("no reference: no score")
+    if result.ms is not None:
+        parts.append(f"{result.ms:.0f} ms")
+    if result.note:
+        parts.append(result.note)
+    return " · ".join(parts)
+
+
+def caption(comparison: Comparison, result: Result) -> str:
+    return _caption(result, comparison.task, comparison.scored)
+
+
+_runs: "OrderedDict[str, Comparison]" = OrderedDict()
+_example_cache: dict[tuple, str] = {}
+_runs_lock = threading.Lock()
+
+
+def _store(comparison: Comparison) -> None:
+    with _runs_lock:
+        _runs[comparison.run_id] = comparison
+        while len(_runs) > MAX_RUNS:
+            _, old = _runs.popitem(last=False)
+            if old.folder is not None:
+                shutil.rmtree(old.folder, ignore_errors=True)
+
+
+def get_run(run_id: str) -> Comparison:
+    with _runs_lock:
+        comparison = _runs.get(str(run_id or ""))
+    if comparison is None:
+        raise StudioError("Run a comparison first (or again: older results are not kept).")
+    return comparison
+
+
+def _save(image: np.ndarray, path: Path) -> Path:
+    """Lossless 8-bit PNG, fast (zlib level 1: the pixels are the same at any level)."""
+    from studio.imageio import to_uint8
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(image if image.dtype == np.uint8 else to_uint8(image)).save(path, format="PNG", compress_level=1)
+    return path
+
+
+def _scores(output: np.ndarray, clean: np.ndarray, border: int, task: str) -> dict:
+    """PSNR on RGB and Y, SSIM of the task's headline only (SSIM is the costly one)."""
+    key, ssim_key, *_ = headline(task)
+    scores = {"psnr": psnr(output, clean, border=border), "psnr_y": psnr(output, clean, border=border, y_channel=True)}
+    scores[ssim_key] = ssim(output, clean, border=border, y_channel=ssim_key.endswith("_y"))
+    return scores
+
+
+def _is_gray(image: np.ndarray) -> bool:
+    return image.ndim == 3 and np.array_equal(image[..., 0], image[..., 1]) and np.array_equal(image[..., 1], image[..., 2])
+
+
+def compare(task_name: str, path, mode: str, model_names, params: dict | None = None, seed: int = 0,
+            progress=None) -> Comparison:
+    """Run ``model_names`` of ``task_name`` on the photo at ``path``; see the module docstring.
+
+    ``progress(fraction, description)`` is called as models finish. Shipped sample photos are
+    cached lazily: the same sample with the same settings answers from the first run.
+    """
+    task = get_task(task_name)
+    mode = normalize_mode(mode)
+    params = dict(params or {})
+    seed = int(seed or 0)
+    statuses = {s.name: s for s in model_statuses(task_name)}
+    names = [n for n in dict.fromkeys(model_names or []) if n]
+    unknown = [n for n in names if n not in statuses]
+    if unknown:
+        raise StudioError(f"Unknown model(s) for {task.title}: {', '.join(unknown)}; "
+                          f"available: {', '.join(available_models(task_name))}.")
+    if not names:
+        raise StudioError("Select at least one model.")
+    image, notes = read_upload(path)
+
+    cache_key = None
+    digest = file_digest(path)
+    if digest in sample_digests():
+        cache_key = (digest, task_name, mode, tuple(names), json.dumps(params, sort_keys=True, default=str), seed)
+        with _runs_lock:
+            run_id = _example_cache.get(cache_key)
+            if run_id in _runs:
+                _runs.move_to_end(run_id)
+                cached = _runs[run_id]
+                cached.cached = True
+                return cached
+
+    scale = int(task.scale(**params))
+    if mode == MODE_CLEAN:
+        if min(image.shape[:2]) < MIN_CLEAN_SIDE:
+            raise StudioError(f"The photo is {describe_image(image)}: a clean photo needs at least {MIN_CLEAN_SIDE} px "
+                              "per side to be degraded and still be scored. For a tiny degraded image, use the "
+                              "no-reference mode.")
+        if image.shape[0] * image.shape[1] > MAX_WORK_PIXELS:
+            before = describe_image(image)
+            image = _downscale_to(image, MAX_WORK_PIXELS)
+            notes.append(f"your {before} photo was downscaled to {describe_image(image)} to keep the comparison "
+                         f"quick (limit {MAX_WORK_PIXELS / 1e6:.1f} MP); a downscaled clean photo is still a clean photo")
+        clean = task.prepare_clean(image, **params)
+        rng = np.random.default_rng(seed)
+        if task.degrade_info is not None:
+            degraded, info = task.degrade_info(clean, rng, **params)
+        else:
+            degraded, info = task.degrade(clean, rng, **params), {}
+    else:
+        clean, info = None, {}
+        degraded = image
+        if task_name == "restoration" and not _is_gray(quantize(degraded)):
+            degraded = _gray(degraded)
+            notes.append("converted to grayscale: the restoration models take a degraded gray photo and "
+                         "bring back its colours")
+        out_pixels = degraded.shape[0] * degraded.shape[1] * scale * scale
+        if out_pixels > MAX_WORK_PIXELS:
+            raise StudioError(
+                f"The image is {describe_image(degraded)}; at x{scale} that is {out_pixels / 1e6:.1f} MP of output, above "
+                f"the studio's {MAX_WORK_PIXELS / 1e6:.1f} MP limit for comparing every model. Crop or downscale it first"
+                + (f" (at most about {int(math.sqrt(MAX_WORK_PIXELS) / scale)} px per side)." if scale > 1 else "."))
+    reference = quantize(task.input_reference(degraded, **params))
+    border = int(task.border(**params))
+    applied = _describe_applied(task_name, params, info, degraded, seed) if clean is not None else ""
+
+    run_id = uuid.uuid4().hex[:12]
+    folder = RUN_ROOT / run_id
+    results: list[Result] = []
+    input_scores = _scores(reference, clean, border, task_name) if clean is not None else None
+    if clean is not None:
+        results.append(Result("ground_truth", "ground truth", clean, "ground truth"))
+    input_label = {"sr": f"input (x{scale} bicubic view of the {describe_image(degraded)} low-res image)"}.get(
+        task_name, "input" + (f" ({task.input_reference_name})" if task.input_reference_name != "input" else ""))
+    results.append(Result("input", input_label, reference, "input", input_scores, 0.0 if input_scores else None))
+
+    skipped = []
+    for name in names:
+        status = statuses[name]
+        if not status.available:
+            skipped.append(f"{name}: {status.reason}")
+    runnable = [n for n in names if statuses[n].available]
+    key, *_ = headline(task_name)
+    for index, name in enumerate(runnable):
+        status = statuses[name]
+        if progress:
+            progress(index / max(len(runnable), 1), f"{name} ({index + 1}/{len(runnable)})")
+        kwargs = {}
+        if status.needs_kernel:
+            if info.get("kernel") is None:
+                skipped.append(f"{name}: needs the true blur kernel, which only a synthetic blur (clean-photo mode) provides")
+                continue
+            kwargs["kernel"] = info["kernel"]
+        try:
+            model = load_model(task_name, name, scale)
+        except (CheckpointError, ValueError) as err:
+            skipped.append(f"{name}: {err}")
+            continue
+        except Exception as err:  # noqa: BLE001 -- a damaged checkpoint must not cost the other models
+            skipped.append(f"{name}: could not be loaded ({type(err).__name__}: {err})")
+            continue
+        started = time.perf_counter()
+        output = quantize(run_model(model, degraded, scale=scale, **kwargs))
+        ms = (time.perf_counter() - started) * 1000
+        if output.ndim == 2:
+            output = np.repeat(output[..., None], 3, axis=-1)
+        note = "gray output (no colour)" if task_name == "restoration" and _is_gray(output) else ""
+        scores = delta = None
+        if clean is not None:
+            scores = _scores(output, clean, border, task_name)
+            delta = scores[key] - input_scores[key]
+        results.append(Result(name, name, output, status.kind, scores, delta, ms, note))
+    if progress:
+        progress(1.0, "saving lossless PNGs")
+
+    for i, result in enumerate(results):
+        result.path = _save(result.image, folder / f"{i:02d}_{result.key}.png")
+    comparison = Comparison(run_id, task_name, mode, params, seed, notes, results, applied, skipped, folder)
+    _store(comparison)
+    if cache_key is not None:
+        with _runs_lock:
+            _example_cache[cache_key] = run_id
+    return comparison
+
+
+def _describe_applied(task: str, params: dict, info: dict, degraded: np.ndarray, seed: int) -> str:
+    if task == "sr":
+        return f"downscaled x{params.get('scale', 4)} (MATLAB bicubic) to {describe_image(degraded)}"
+    if task == "deblur":
+        return (f"blurred with kernel {info.get('kernel_name', '?')} "
+                f"({np.asarray(info.get('kernel')).shape[0]} px), Gaussian noise σ {info.get('noise_sigma', 0):g}, "
+                f"8-bit rounding; seed {seed}")
+    if "degradation" in info:
+        return str(info["degradation"])
+    return f"degraded with the {task} protocol; seed {seed}"
+
+
+# ---- the tables and views of one comparison -----------------------------------------------------
+
+def score_rows(comparison: Comparison) -> list[list]:
+    key, ssim_key, *_ = headline(comparison.task)
+    rows = []
+    for r in comparison.results:
+        if r.role == "ground truth":
+            continue
+        if comparison.scored and r.scores is not None:
+            rows.append([r.key, r.role, round(float(r.scores[key]), 2), round(float(r.scores[ssim_key]), 4),
+                         round(float(r.delta), 2) + 0.0 if r.delta is not None else None,  # no -0.0
+                         None if r.ms is None else round(r.ms), r.note])
+        else:
+            rows.append([r.key, r.role, None, None, None, None if r.ms is None else round(r.ms),
+                         (r.note + "; " if r.note else "") + "no reference: not scored"])
+    return rows
+
+
+def score_headers(task: str) -> list[str]:
+    _, _, label, ssim_label = headline(task)
+    return ["model", "kind", f"{label} (dB)", ssim_label, f"Δ {label} vs input (dB)", "ms", "note"]
+
+
+def summary_markdown(comparison: Comparison) -> str:
+    lines = []
+    if comparison.scored:
+        lines.append(f"**Clean-photo mode.** Input: {comparison.applied}. Every output is scored against the "
+                     f"ground truth ({'Y channel, ' + str(get_task('sr').border(**comparison.params)) + ' px border cropped' if comparison.task == 'sr' else 'RGB'}); "
+                     "Δ is the gain over the input.")
+        outputs = [r for r in comparison.outputs if r.delta is not None]
+        if outputs:
+            best = max(outputs, key=lambda r: r.delta)
+            lines.append(f"Highest fidelity here: **{best.key}** ({best.delta:+.2f} dB vs input). "
+                         "Fidelity is not everything: look at the textures, the error maps and the sharpness plot.")
+    else:
+        lines.append("**No-reference mode: no ground truth, so no PSNR/SSIM.** The outputs are shown side by "
+                     "side; judge them by eye (slider, crops). Runtimes are real.")
+    for note in comparison.notes:
+        lines.append(f"- Note: {note}")
+    for skip in comparison.skipped:
+        lines.append(f"- Not run: {skip}")
+    if comparison.cached:
+        lines.append("- Shipped sample: these results were computed on its first use and are served from the cache.")
+    return "\n".join(lines)
+
+
+def gallery_items(comparison: Comparison) -> list[tuple[str, str]]:
+    return [(str(r.path), caption(comparison, r)) for r in comparison.results]
+
+
+def image_choices(comparison: Comparison) -> list[str]:
+    return [r.key for r in comparison.results]
+
+
+def default_pair(comparison: Comparison) -> tuple[str, str]:
+    """The slider's first pair: the input against the best (or first) learned output."""
+    outputs = comparison.outputs
+    if not outputs:
+        return "input", "input"
+    learned = [r for r in outputs if r.role == "learned"] or outputs
+    if comparison.scored:
+        right = max(learned, key=lambda r: r.delta if r.delta is not None else -1e9)
+    else:
+        right = learned[0]
+    return "input", right.key
+
+
+def pair(comparison: Comparison, left: str, right: str) -> tuple[str, str]:
+    return str(comparison.get(left).path), str(comparison.get(right).path)
+
+
+def error_view(comparison: Comparison):
+    """([(colour map PNG, caption)], colour bar PNG path) or (None, None) without ground truth."""
+    truth = comparison.ground_truth
+    if truth is None:
+        return None, None
+    targets = [comparison.input] + comparison.outputs
+    colored, means, vmax = app_views.error_maps({r.key: r.image for r in targets}, truth.image)
+    folder = comparison.folder / "error_maps"
+    items = []
+    for r in targets:
+        path = _save(colored[r.key], folder / f"{r.key}.png")
+        items.append((str(path), f"{r.key} · mean |error| {means[r.key]:.4f} ({means[r.key] * 255:.1f}/255)"))
+    bar = _save(app_views.colorbar(vmax), folder / "colorbar.png")
+    return items, str(bar)
+
+
+def crop_view(comparison: Comparison, cx: float, cy: float, size: int):
+    """Zoomed crops of the same region of every image: ([(PNG, caption)], the input with the box drawn)."""
+    base = comparison.input.image
+    height, width = base.shape[:2]
+    box = app_views.crop_box(height, width, float(cx), float(cy), int(size))
+    folder = comparison.folder / "crops"
+    tag = f"{box[1]}_{box[0]}_{box[3] - box[1]}"
+    items = []
+    for r in comparison.results:
+        path = _save(app_views.crop(to_display(r.image), box), folder / f"{tag}_{r.key}.png")
+        items.append((str(path), f"{r.key} · x {box[1]}–{box[3]}, y {box[0]}–{box[2]}"))
+    marked = _save(app_views.outline(base, box), folder / f"{tag}_where.png")
+    return items, str(marked)
+
+
+def to_display(image: np.ndarray) -> np.ndarray:
+    from studio.imageio import to_uint8
+
+    return to_uint8(image)
+
+
+def perception_distortion(comparison: Comparison):
+    border = int(get_task(comparison.task).border(**comparison.params)) if comparison.scored else 0
+    key, _, label, _ = headline(comparison.task)
+    points = []
+    same_as_input = [r.key for r in comparison.outputs if np.array_equal(r.image, comparison.input.image)]
+    for r in [comparison.input] + comparison.outputs:
+        if r.key in same_as_input:
+            continue  # e.g. SR's bicubic is the input reference itself: one point, named for both
+        name = " = ".join(["input", *same_as_input]) if r.role == "input" else r.key
+        points.append({"name": name, "sharpness": app_views.sharpness(r.image, border),
+                       "psnr": r.scores[key] if (comparison.scored and r.scores) else None,
+                       "symbol": "diamond" if r.role == "input" else ("square" if r.role == "classical" else "circle")})
+    truth = comparison.ground_truth
+    reference = app_views.sharpness(truth.image, border) if truth is not None else None
+    return app_views.perception_distortion_figure(points, reference, label)
+
+
+def spectra(comparison: Comparison):
+    truth = comparison.ground_truth
+    border = int(get_task(comparison.task).border(**comparison.params))
+    curves = {}
+    for r in [comparison.input] + comparison.outputs:
+        if truth is not None:
+            error = r.image.astype(np.float64) - truth.image
+            if border:
+                error = error[border:-border, border:-border]
+            curves[r.key] = app_views.radial_spectrum(error)
+        else:
+            curves[r.key] = app_views.radial_spectrum(r.image)
+    return app_views.spectrum_figure(curves, of_error=truth is not None)
+
+
+def _write_bundle(comparison: Comparison) -> Path:
+    """results.zip: every image (PNG), scores.csv and settings.json, written next to the run's PNGs."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(score_headers(comparison.task))
+    writer.writerows(score_rows(comparison))
+    settings = {"task": comparison.task, "mode": comparison.mode, "params": comparison.params, "seed": comparison.seed,
+                "applied": comparison.applied, "notes": comparison.notes, "skipped": comparison.skipped,
+                "captions": {r.key: caption(comparison, r) for r in comparison.results}}
+    path = comparison.folder / f"restoration-studio-{comparison.task}-{comparison.run_id}.zip"
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_STORED) as bundle:
+        for r in comparison.results:
+            bundle.write(r.path, f"{r.path.name}")
+        for png in sorted((comparison.folder / "error_maps").glob("*.png")):
+            bundle.write(png, f"error_maps/{png.name}")
+        bundle.writestr("scores.csv", buffer.getvalue())
+        bundle.writestr("settings.json", json.dumps(settings, indent=2, default=str))
+    return path
+
+
+@dataclass
+class Views:
+    """Everything the comparison view shows besides the grid (computed in one pass)."""
+
+    error_items: list | None
+    colorbar: str | None
+    perception_distortion: object
+    spectrum: object
+    bundle: str
+
+
+def views(comparison: Comparison) -> Views:
+    errors, bar = error_view(comparison)
+    return Views(errors, bar, perception_distortion(comparison), spectra(comparison), str(_write_bundle(comparison)))

@@ -1,0 +1,60 @@
+"""The studio in a real browser: ``python app.py`` on a loopback port, Debian's chromium driven by the
+PyPI playwright package (executable_path=/usr/bin/chromium, no browser download). Loads the page,
+picks a sample photo, runs one comparison, and saves a screenshot. Skipped, with the reason, where
+chromium or playwright is missing.
+
+    STUDIO_SCREENSHOT=docs/images/studio.png python -m pytest tests/test_app_browser.py
+
+also copies the screenshot there (docs/studio.md shows that file)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.browser import CHROMIUM, CHROMIUM_ARGS, copy_screenshot, free_port, is_png, needs_chromium, stop, wait_ready
+
+ROOT = Path(__file__).resolve().parent.parent
+pytestmark = needs_chromium
+
+
+def test_studio_page_runs_a_comparison(tmp_path):
+    sync_api = pytest.importorskip("playwright.sync_api", reason="the playwright package is not installed")
+    port = free_port()
+    env = dict(os.environ, GRADIO_SERVER_PORT=str(port), GRADIO_ANALYTICS_ENABLED="False", PYTHONPATH=str(ROOT),
+               STUDIO_RUN_DIR=str(tmp_path / "runs"))
+    server = subprocess.Popen([sys.executable, str(ROOT / "app.py")], cwd=ROOT, env=env, stdout=subprocess.PIPE,
+                              stderr=subprocess.STDOUT, text=True)
+    shot = tmp_path / "studio.png"
+    try:
+        wait_ready(f"http://127.0.0.1:{port}/config", server, "app.py")
+        with sync_api.sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+            page = browser.new_page(viewport={"width": 1440, "height": 1100})
+            errors = []
+            page.on("pageerror", lambda err: errors.append(str(err)))
+            page.goto(f"http://127.0.0.1:{port}/", wait_until="networkidle", timeout=60_000)
+            page.get_by_role("tab", name="Super-resolution").click(timeout=30_000)
+            # pick the first sample photo of the tab (Set5 butterfly); its size appears under the preview
+            page.locator(".thumbnail-item:visible").first.click()
+            page.get_by_text("256×256 px", exact=False).first.wait_for(timeout=30_000)
+            page.get_by_role("button", name="Compare", exact=True).locator("visible=true").first.click()
+            page.get_by_text("Highest fidelity here", exact=False).first.wait_for(timeout=120_000)
+            page.get_by_text("srgan-v3 · PSNR-Y", exact=False).first.wait_for(timeout=30_000)
+            page.wait_for_timeout(1500)  # let the images and plots paint
+            text = page.inner_text("body")
+            page.evaluate("window.scrollTo(0, 0)")
+            page.wait_for_timeout(300)
+            page.screenshot(path=str(shot), full_page=False)
+            page.screenshot(path=str(tmp_path / "studio_full.png"), full_page=True)
+            browser.close()
+    finally:
+        stop(server)
+    assert "Clean-photo mode" in text and "Traceback" not in text and "Error" not in text.split("Error maps")[0]
+    assert not errors, errors
+    assert is_png(shot, 50_000)
+    copy_screenshot(shot)

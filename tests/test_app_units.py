@@ -1,0 +1,131 @@
+"""The studio's building blocks without a server: views, blur controls, benchmark readers, cards."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from studio import app_benchmark, app_core, app_models, app_samples, app_views
+from studio.degradations import blur
+from studio.tasks import TASKS
+
+
+def test_error_colour_scale_and_colorbar():
+    assert app_views.nice_ceiling(0.13) == 0.2 and app_views.nice_ceiling(0.2) == 0.2
+    assert app_views.nice_ceiling(0.031) == 0.05 and app_views.nice_ceiling(0) == 0.01
+    colored = app_views.colorize(np.array([[0.0, 0.1, 5.0]]), 0.1)
+    assert colored.dtype == np.uint8 and tuple(colored[0, 0]) == (0, 0, 4) and tuple(colored[0, 1]) == tuple(colored[0, 2])
+    maps, means, vmax = app_views.error_maps({"a": np.zeros((8, 8, 3)), "b": np.full((8, 8, 3), 0.3)}, np.zeros((8, 8, 3)))
+    assert vmax == pytest.approx(0.5) and means["a"] == 0 and means["b"] == pytest.approx(0.3, abs=1e-6)
+    assert app_views.colorbar(0.2).shape[2] == 3
+
+
+def test_crop_box_stays_inside_and_crops_enlarge():
+    assert app_views.crop_box(100, 200, 0, 0, 32) == (0, 0, 32, 32)
+    assert app_views.crop_box(100, 200, 199, 99, 32) == (68, 168, 100, 200)
+    assert app_views.crop_box(20, 30, 15, 10, 64) == (0, 5, 20, 25)  # a region larger than the image shrinks
+    image = np.random.default_rng(0).random((50, 50, 3))
+    assert app_views.crop(image, (0, 0, 32, 32)).shape == (256, 256, 3)
+
+
+def test_sharpness_and_spectrum():
+    rng = np.random.default_rng(0)
+    sharp = rng.random((64, 64, 3))
+    from scipy.ndimage import gaussian_filter
+
+    soft = gaussian_filter(sharp, (2, 2, 0))
+    assert app_views.sharpness(sharp) > 3 * app_views.sharpness(soft)
+    freq, power = app_views.radial_spectrum(sharp - soft, bins=16)
+    assert freq.shape == power.shape == (16,) and 0 < freq[0] < freq[-1] < 0.5
+    assert power[-1] > power[1]  # sharp - soft is high-pass: its error lives at high frequencies
+    figure = app_views.spectrum_figure({"m": (freq, power)}, of_error=True)
+    assert figure["data"][0]["name"] == "m" and "error" in figure["layout"]["title"]["text"]
+
+
+def test_linear_kernel_and_deblur_controls():
+    horizontal = blur.linear_kernel(9, 0)
+    assert horizontal.sum() == pytest.approx(1) and np.count_nonzero(horizontal.sum(axis=1) > 1e-9) == 1
+    vertical = blur.linear_kernel(9, 90)
+    assert np.count_nonzero(vertical.sum(axis=0) > 1e-9) == 1
+    with pytest.raises(blur.KernelError):
+        blur.linear_kernel(0.5)
+    clean = np.random.default_rng(1).random((40, 40, 3)).astype(np.float32)
+    task = TASKS["deblur"]
+    # no choice = the evaluation protocol, unchanged
+    default, info = task.degrade_info(clean, np.random.default_rng(5))
+    expected = blur.synthesize_eval_blur(clean, np.random.default_rng(5))
+    assert np.array_equal(default, expected.image) and info["kernel_name"] == expected.kernel_name
+    for choice, name in (("levin-k3", "levin-k3"), ("linear", "linear-11px-30deg"), ("shake", "shake-11px")):
+        out, info = task.degrade_info(clean, np.random.default_rng(0), blur_kernel=choice, blur_length=11,
+                                      blur_angle=30, noise_sigma=0.0)
+        assert out.shape == clean.shape and info["kernel_name"] == name and info["noise_sigma"] == 0.0
+    with pytest.raises(ValueError, match="unknown blur kernel"):
+        task.degrade_info(clean, None, blur_kernel="nope")
+
+
+def test_levin_kernels_ship_with_the_repository():
+    shipped = blur.load_levin_kernels(blur.SHIPPED_LEVIN_KERNELS)
+    assert sorted(shipped) == list(blur.LEVIN_NAMES)
+    for name, kernel in blur.load_levin_kernels().items():
+        assert np.allclose(kernel, shipped[name])
+
+
+def test_modes_uploads_and_samples(tmp_path):
+    assert app_core.normalize_mode("clean") == app_core.MODE_CLEAN
+    assert app_core.normalize_mode("Already degraded") == app_core.MODE_NO_REFERENCE
+    with pytest.raises(app_core.StudioError):
+        app_core.normalize_mode("sideways")
+    with pytest.raises(app_core.StudioError, match="Pick a sample"):
+        app_core.read_upload(None)
+    (tmp_path / "x.png").write_bytes(b"nope")
+    with pytest.raises(app_core.StudioError, match="x.png: not an image"):
+        app_core.read_upload(tmp_path / "x.png")
+    assert all(s.path.is_file() for s in app_samples.SAMPLES)
+    assert any(s.degraded for s in app_samples.samples_for("deblur"))
+    assert not any(s.degraded for s in app_samples.samples_for("sr"))
+    assert len(app_samples.clean_sample_paths()) >= 5
+    provenance = (app_samples.SAMPLES_DIR / "PROVENANCE.md").read_text()
+    assert all(s.path.name in provenance for s in app_samples.SAMPLES)
+
+
+def test_models_without_weights_are_listed_not_run():
+    statuses = {s.name: s for s in app_core.model_statuses("deblur")}
+    assert statuses["unet-standard"].available is False and "architecture only" in statuses["unet-standard"].reason
+    assert statuses["wiener-oracle"].needs_kernel and statuses["unsharp-mask"].available
+    assert "unet-standard" not in app_core.available_models("deblur")
+
+
+def test_benchmark_readers_on_shipped_csv(monkeypatch, tmp_path):
+    assert "sr_set5_x4" in app_benchmark.test_sets("sr")
+    frame = app_benchmark.load_frame("sr", "sr_set5_x4")
+    rows = {row[0]: row for row in app_benchmark.summary(frame, "sr")}
+    assert rows["(input)"][2] == rows["bicubic"][2] and rows["bicubic"][4] == 0.0
+    extremes = {row[0]: row for row in app_benchmark.best_worst(frame, "sr")}
+    assert extremes["srresnet"][2] >= extremes["srresnet"][5]
+    # without the datasets (a Space), a case is explained instead of shown
+    monkeypatch.setattr(app_benchmark, "_datasets_root", lambda: tmp_path / "absent")
+    row = frame[frame["model"] == "bicubic"].iloc[0]
+    items, note = app_benchmark.render_case("sr", row, tmp_path)
+    assert items == [] and "not in this checkout" in note
+
+
+def test_every_app_model_has_a_lesson_and_a_card():
+    for task in app_models.APP_TASKS:
+        for name in app_models.models_by_task()[task]:
+            assert name in app_models.LESSONS, name
+    for name in ("srgan-v3", "unet-light-v1", "classical"):
+        text = app_models.card_markdown(name)
+        assert text.startswith(f"### {name}") and "Reproduce" in text
+    assert "cosine" in app_models.LESSONS["unet-light-v1"].lower()
+    assert "sequence" in app_models.LESSONS["unet-light-v3"]
+
+
+def test_large_clean_photo_is_downscaled_with_a_note(tmp_path, monkeypatch):
+    from PIL import Image
+
+    monkeypatch.setattr(app_core, "MAX_WORK_PIXELS", 120 * 90)
+    Image.open(app_samples.SAMPLES_DIR / "skimage_chelsea.png").save(tmp_path / "big.png")  # 451x300
+    comparison = app_core.compare("sr", tmp_path / "big.png", app_core.MODE_CLEAN, ["bicubic"], {"scale": 4})
+    assert comparison.ground_truth.image.shape[0] * comparison.ground_truth.image.shape[1] <= 120 * 90
+    assert any("downscaled" in note for note in comparison.notes)
+    assert "downscaled" in app_core.summary_markdown(comparison)
