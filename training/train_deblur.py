@@ -13,8 +13,8 @@ All: L1 loss, AdamW, gradient clipping (max norm 1.0), optional gradient accumul
 rot90 (training only), validation on a fixed set with no augmentation at all.
 
 Two recipes per preset (``--recipe``):
-  cpu  what produced the shipped checkpoints on 2 CPU cores (~15-20 min each): small crops and
-       a few hundred steps on synthetic blur of bsds500 train+test (train-stream kernels);
+  cpu  what produced the shipped checkpoints on a 2-core CPU (20-70 min each): 96 px crops and
+       600-1,500 steps on synthetic blur of bsds500 train+test (train-stream kernels);
        validation on 8 centre crops of bsds500/val blurred with the fixed validation kernels.
   gpu  the logbook's full size: 256 crops, batch 8-16, 150 epochs of GoPro (``--gopro ROOT``, split
        by sequence 90/10, seed 42) -- or synthetic blur when no GoPro is given.
@@ -60,12 +60,11 @@ LOGBOOK_RESULTS = {
     "unet-light-nonorm": "stalled at ~26 dB PSNR, unstable; stopped at epoch 50 (InstanceNorm judged indispensable)",
     "unet-standard": "~28-30M parameters: timeouts and out-of-memory on Colab free / MacBook MPS; abandoned",
 }
-# CPU-budget recipes (2 cores, ~15-20 min each). One training step (data + engine update) measured
-# with OMP_NUM_THREADS=1 at 96x96 x 8, steady state, on a CPU shared with another run:
-# v1 0.76 s, v3 1.31 s, nonorm 1.28 s (``OMP_NUM_THREADS=1 python -m training.train_deblur --preset
-# <preset> --time-step``) -> v1 1600 steps ~20 min on one thread, v3/nonorm 1000 steps ~22/21 min.
-# Two threads are expected to be ~1.4-1.6x faster (not measured: the second core was busy), i.e.
-# ~13-15 min each. Validation (8 crops) costs ~0.3 s.
+# CPU-budget recipes. The shipped runs, each on one thread of a 2-core CPU shared with two other
+# trainings (``results/runs/<preset>/metrics.csv``, ``seconds`` column): v1 1000 steps in 24 min,
+# v3 1500 steps in 67 min, nonorm 600 steps in 19 min (~1.4, ~2.5 and ~1.9 s per step). On an idle
+# CPU a step costs about half that. Validation gains reached: v1 +0.21 dB, v3 +0.30 dB, nonorm
+# +0.02 dB: far from the logbook's ~+4 dB, which took 150 GPU epochs at 256 px.
 # The logbook's lr 2e-4 is for 150 epochs; at this budget v3 gained +0.07 dB in 500 steps with it, so
 # the CPU recipes of v1 and v3 start at 5e-4. No-Norm keeps the logbook's 1e-4: its lower LR is part
 # of what the logbook reports about it.
