@@ -29,7 +29,7 @@ import torch.distributed as dist
 from torch.nn.parallel import DistributedDataParallel
 from tqdm.auto import tqdm
 
-from studio.checkpoint import load_training_state, save_training_state
+from studio.checkpoint import count_parameters, load_training_state, save_model, save_training_state
 
 STATE_FILE = "state.safetensors"
 
@@ -236,6 +236,16 @@ class Trainer:
 
     def lr(self, name: str = "g") -> float:
         return self.optimizers[name].param_groups[0]["lr"]
+
+    def export(self, module: torch.nn.Module, folder, card: dict) -> None:
+        """Save the trained ``module`` (weights + card, ``studio.checkpoint.save_model``) and say so."""
+        save_model(module, folder, card)
+        print(f"exported {card.get('name', 'model')} ({count_parameters(module):,} parameters) to {folder}")
+
+    def close(self) -> None:
+        """Leave the process group of a torchrun launch (nothing to do in a single process)."""
+        if self.distributed:
+            dist.destroy_process_group()
 
     def provenance(self) -> dict:
         """Card fields every family records: the resolved recipe, the run log, time and hardware."""

@@ -104,7 +104,9 @@ save_file(tensors, str(out / f"rank{{trainer.rank}}.safetensors"))
 quiet = Trainer(TinyDenoise(validate=False), make_cfg(out / "runs", "quiet", batch_size=4))
 quiet.fit()
 (out / f"quiet_lr{{quiet.rank}}.txt").write_text(repr(quiet.lr()))
-print("rank", trainer.rank, "of", trainer.world_size, "done")
+# one write per rank: print(a, b, ...) writes piece by piece, and two ranks share the pipe
+sys.stdout.write(f"rank {{trainer.rank}} of {{trainer.world_size}} done\\n")
+sys.stdout.flush()
 dist.destroy_process_group()
 '''
 

@@ -33,7 +33,6 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from studio.checkpoint import count_parameters, save_model
 from studio.data import DATASETS, ImageBank, display_path
 from studio.datasets_deblur import (GoProPairs, JointTransform, SyntheticBlur, gopro_validation_set,
                                     sample_pairs, synthetic_validation_set, to_batch)
@@ -249,10 +248,8 @@ def main(argv=None):
             "command": "python -m training.train_deblur " + shlex.join(argv),
             "metrics": {},
         }
-        save_model(model, export, card)
-        print(f"exported {args.preset} ({count_parameters(model):,} parameters) to {export}")
-    if trainer.distributed:
-        torch.distributed.destroy_process_group()
+        trainer.export(model, export, card)
+    trainer.close()
 
 
 if __name__ == "__main__":

@@ -47,7 +47,6 @@ import torch.nn.functional as F
 from models.gray_input import luminance
 from models.pix2pix import DISCRIMINATOR, PatchDiscriminator
 from models.vae_unet import kl_divergence
-from studio.checkpoint import count_parameters, save_model
 from studio.data import DATASETS, ImageBank, display_path
 from studio.degradations import restoration as R
 from studio.engine import TrainConfig, Trainer, TrainingTask, add_run_arguments
@@ -420,10 +419,8 @@ def main(argv=None):
             "command": "python -m training.train_restoration " + shlex.join(argv),
             "metrics": {},
         }
-        save_model(model, export, card)
-        print(f"exported {args.preset} ({count_parameters(model):,} parameters) to {export}")
-    if trainer.distributed:
-        torch.distributed.destroy_process_group()
+        trainer.export(model, export, card)
+    trainer.close()
 
 
 if __name__ == "__main__":

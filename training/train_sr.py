@@ -22,7 +22,7 @@ import torch
 import torch.nn.functional as F
 
 from models.srresnet import Discriminator, SRResNet
-from studio.checkpoint import count_parameters, load_weights, save_model
+from studio.checkpoint import load_weights
 from studio.data import DATASETS, ImageBank, display_path
 from studio.degradations.sr import downscale, mod_crop
 from studio.engine import TrainConfig, Trainer, TrainingTask, add_run_arguments
@@ -181,10 +181,8 @@ def main(argv=None):
             "command": "python -m training.train_sr " + shlex.join(argv),
             "metrics": {},
         }
-        save_model(generator, export, card)
-        print(f"exported {args.preset} ({count_parameters(generator):,} parameters) to {export}")
-    if trainer.distributed:
-        torch.distributed.destroy_process_group()
+        trainer.export(generator, export, card)
+    trainer.close()
 
 
 if __name__ == "__main__":
