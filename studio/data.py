@@ -29,6 +29,16 @@ def display_path(path) -> str:
         return str(path)
 
 
+def display_argv(argv) -> list[str]:
+    """A command line with every dataset folder shown as ``display_path`` does (for cards)."""
+    shown = []
+    for token in argv:
+        text = str(token)
+        inside = text.startswith("/") and Path(text).resolve().is_relative_to(DATASETS.resolve())
+        shown.append(display_path(text) if inside else text)
+    return shown
+
+
 class ImageBank:
     """All images of some folders, as uint8 HxWx3 arrays, at least ``min_side`` on each side."""
 

@@ -35,7 +35,7 @@ import torch
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
-from studio.data import DATASETS, display_path
+from studio.data import DATASETS, display_argv, display_path
 from studio.checkpoint import count_parameters, save_model
 from studio.engine import TrainConfig, Trainer, TrainingTask
 from studio.imageio import ImageLoadError, list_images, load_image, to_uint8
@@ -413,7 +413,7 @@ def main(argv=None) -> dict:
                                  f"val: {len(val)} images, {len(classes)} classes, "
                                  f"{args.image_size}x{args.image_size})",
                          "validation": result["best"]},
-            "command": "python -m training.train_classifier " + shlex.join(argv),
+            "command": "python -m training.train_classifier " + shlex.join(display_argv(argv)),
             "metrics": {k: v for k, v in trainer.validate().items() if k in ("val_accuracy", "val_macro_f1")},
         }
         save_model(model, export, card)
