@@ -68,12 +68,19 @@ def count_parameters(model: torch.nn.Module) -> int:
     return sum(p.numel() for p in model.parameters())
 
 
-def save_model(model: torch.nn.Module, folder, card: dict) -> Path:
-    """Export weights and card to ``folder`` (the card gains ``parameters``)."""
+def save_model(model: torch.nn.Module, folder, card: dict, dtype: torch.dtype | None = None) -> Path:
+    """Export weights and card to ``folder`` (the card gains ``parameters``).
+
+    ``dtype`` (e.g. ``torch.float16``) stores the floating-point weights at that precision to halve
+    the file; ``load_weights`` casts them back to the model's own dtype, and the card says so."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     card = dict(card, parameters=count_parameters(model))
-    save_tensors(model.state_dict(), folder / WEIGHTS_FILE, metadata={"name": card.get("name")})
+    state = model.state_dict()
+    if dtype is not None:
+        state = {k: v.to(dtype) if v.is_floating_point() else v for k, v in state.items()}
+        card["stored_dtype"] = str(dtype).removeprefix("torch.")
+    save_tensors(state, folder / WEIGHTS_FILE, metadata={"name": card.get("name")})
     _atomic_write_text(folder / CARD_FILE, json.dumps(card, indent=2) + "\n")
     return folder
 

@@ -234,22 +234,22 @@ def page_sanity(root: Path) -> None:
         return
     experiment = st.selectbox("Experiment", experiments, key="sanity_pick")
 
+    found = []  # the sections whose file exists (readable or not)
+
     def section(title: str, filename: str) -> data.Table | None:
         path = data.protocol_path(root, experiment, filename)
         if not path.is_file():
             return None
+        found.append(filename)
         st.subheader(title)
         table = load(path, root)
         return table if report(table) else None
 
-    shown = False
     baselines = section("Baselines", "baselines.csv")
     if baselines is not None:
-        shown = True
         st.dataframe(baselines.frame, width="stretch", hide_index=True)
     check = section("Initial loss (check-init)", "check-init.csv")
     if check is not None:
-        shown = True
         frame = check.frame
         summary = frame[frame["batch"].astype(str) == "mean"]
         if len(summary):
@@ -268,7 +268,6 @@ def page_sanity(root: Path) -> None:
         st.dataframe(frame[frame["batch"].astype(str) != "mean"], width="stretch", hide_index=True)
     gradients = section("Gradients at initialisation", "check-init-gradients.csv")
     if gradients is not None:
-        shown = True
         frame = gradients.frame
         zero = frame[frame["grad_norm"].fillna(0) == 0]
         if len(zero):
@@ -277,7 +276,6 @@ def page_sanity(root: Path) -> None:
         chart(fig, key="sanity_grads")
     overfit = section("Overfit a small subset", "overfit-small.csv")
     if overfit is not None:
-        shown = True
         row = overfit.frame.iloc[-1]
         reached = str(row.get("reached", "")).lower() == "true"
         (st.success if reached else st.warning)(
@@ -296,11 +294,9 @@ def page_sanity(root: Path) -> None:
                         chart(fig, key="sanity_overfit")
     evaluation = section("Test evaluation", "evaluate.csv")
     if evaluation is not None:
-        shown = True
         st.dataframe(evaluation.frame, width="stretch", hide_index=True)
     confusion = section("Confusion matrix", "evaluate-confusion.csv")
     if confusion is not None:
-        shown = True
         frame = confusion.frame
         splits = list(dict.fromkeys(frame["split"].astype(str)))
         split = st.radio("Split", splits, horizontal=True, key="sanity_split") if len(splits) > 1 else splits[0]
@@ -311,7 +307,7 @@ def page_sanity(root: Path) -> None:
                         labels=dict(x="predicted", y="true", color="count"))
         fig.update_layout(title=f"confusion matrix ({split})")
         chart(fig, key="sanity_confusion")
-    if not shown:
+    if not found:
         st.info(f"results/protocol/{experiment} has no sanity-check files yet.")
 
 

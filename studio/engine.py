@@ -237,9 +237,9 @@ class Trainer:
     def lr(self, name: str = "g") -> float:
         return self.optimizers[name].param_groups[0]["lr"]
 
-    def export(self, module: torch.nn.Module, folder, card: dict) -> None:
+    def export(self, module: torch.nn.Module, folder, card: dict, dtype: torch.dtype | None = None) -> None:
         """Save the trained ``module`` (weights + card, ``studio.checkpoint.save_model``) and say so."""
-        save_model(module, folder, card)
+        save_model(module, folder, card, dtype=dtype)
         print(f"exported {card.get('name', 'model')} ({count_parameters(module):,} parameters) to {folder}")
 
     def close(self) -> None:

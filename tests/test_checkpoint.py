@@ -217,3 +217,18 @@ def test_interrupted_write_keeps_the_previous_file(tmp_path, monkeypatch):
         save_tensors({"w": torch.zeros(3)}, path, metadata={"v": 2})
     tensors, meta = load_tensors(path)
     assert torch.equal(tensors["w"], torch.ones(3)) and meta == {"v": 1}
+
+
+def test_fp16_storage_halves_the_file_and_loads_back_into_fp32(tmp_path):
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Conv2d(16, 64, 3), torch.nn.BatchNorm2d(64))
+    save_model(model, tmp_path / "fp32", {"name": "m"})
+    save_model(model, tmp_path / "fp16", {"name": "m"}, dtype=torch.float16)
+    size = lambda name: (tmp_path / name / "model.safetensors").stat().st_size  # noqa: E731
+    assert size("fp16") < 0.6 * size("fp32")
+    assert read_card(tmp_path / "fp16")["stored_dtype"] == "float16"
+    loaded = torch.nn.Sequential(torch.nn.Conv2d(16, 64, 3), torch.nn.BatchNorm2d(64))
+    load_weights(loaded, tmp_path / "fp16" / "model.safetensors")
+    for (name, ours), theirs in zip(model.state_dict().items(), loaded.state_dict().values()):
+        assert theirs.dtype == ours.dtype, name  # cast back; the integer batch counter stays integer
+        assert torch.allclose(theirs.float(), ours.float(), rtol=1e-3, atol=1e-4), name
