@@ -8,8 +8,8 @@
 For each model of the task (``list_models(task)``), each *output* size and each variant, one fresh process (multiprocessing
 'forkserver': forked from a server that has only imported torch and the studio; or 'spawn', or
 none, with ``--isolation``) loads the model, runs ``--warmup`` untimed and ``--repeats`` timed
-passes of ``studio.inference.run_model`` (tiled above ``--tile`` input pixels, as the app and
-evaluation do) and reports:
+passes of ``studio.inference.run_model`` (tiled as the app and evaluation do: above the model's
+own tile size, or ``--tile`` input pixels) and reports:
 
 * median and min wall-clock ms of the timed passes;
 * peak RSS (``ru_maxrss`` of that process: the torch runtime, the model and the inference
@@ -17,9 +17,10 @@ evaluation do) and reports:
 * FLOPs of the forward passes of one fp32 run (``torch.utils.flop_counter.FlopCounterMode``,
   counted once per model and size in the main process; tile overlap included, since that work
   is really done; 0 for classical models) and the achieved GFLOP/s = FLOPs / median time;
-* for learned models, three variants: ``fp32`` (contiguous, the reference), ``fp32_cl``
-  (channels_last) and ``bf16_cl`` (bf16 autocast + channels_last); each variant's speed-up
-  over ``fp32`` and the PSNR of its 8-bit output against the ``fp32`` output (``inf``: identical).
+* for learned models, four variants: ``fp32`` (contiguous, the reference), ``fp32_cl``
+  (channels_last), ``bf16`` (bf16 autocast, ``run_model(precision="bf16")``) and ``bf16_cl``
+  (both); each variant's speed-up over ``fp32`` and the PSNR of its 8-bit output against the
+  ``fp32`` output (``inf``: identical).
 
 The input is made from a real photo, resized and centre-cropped to the output size: for SR it is
 then MATLAB-bicubic downscaled as the SR benchmarks do (the LR input is the size / scale); for
@@ -43,7 +44,6 @@ import shlex
 import statistics
 import sys
 import time
-from contextlib import nullcontext
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -53,7 +53,7 @@ if str(ROOT) not in sys.path:  # run as a script: python benchmarks/bench_sr.py
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-from studio.inference import DEFAULT_OVERLAP, DEFAULT_TILE, run_model  # noqa: E402
+from studio.inference import DEFAULT_OVERLAP, cpu_flags, native_bf16, run_model  # noqa: E402
 
 DATASETS = ROOT.parent / "shared" / "datasets"
 DEFAULT_SIZES = "256x256,1280x720"
@@ -66,11 +66,12 @@ TASK_DEFAULTS = {
                    title="Deblurring inference benchmark"),
 }
 REFERENCE = "fp32"
-# name -> (channels_last, autocast dtype or None)
+# name -> (channels_last, run_model precision)
 VARIANTS = {
-    "fp32": (False, None),
-    "fp32_cl": (True, None),
-    "bf16_cl": (True, torch.bfloat16),
+    "fp32": (False, "fp32"),
+    "fp32_cl": (True, "fp32"),
+    "bf16": (False, "bf16"),
+    "bf16_cl": (True, "bf16"),
 }
 COLUMNS = ["model", "variant", "out_width", "out_height", "median_ms", "min_ms", "gflops", "gflops_per_s",
            "peak_rss_mb", "speedup_vs_fp32", "psnr_vs_fp32_db",
@@ -94,18 +95,11 @@ def cpu_model() -> str:
 
 def cpu_bf16_support() -> str:
     """Which native bf16 instructions the CPU has (without them, bf16 is emulated and slow)."""
-    try:
-        text = Path("/proc/cpuinfo").read_text()
-    except OSError:
+    flags = cpu_flags()
+    if not flags:
         return "unknown"
-    flags = set()
-    for line in text.splitlines():
-        if line.startswith("flags"):
-            flags = set(line.split(":", 1)[1].split())
-            break
     found = [flag for flag in ("avx512_bf16", "amx_bf16", "avx512f", "avx2") if flag in flags]
-    native = any(flag in flags for flag in ("avx512_bf16", "amx_bf16"))
-    return ("native" if native else "none (emulated)") + (f"; flags: {' '.join(found)}" if found else "")
+    return ("native" if native_bf16() else "none (emulated)") + (f"; flags: {' '.join(found)}" if found else "")
 
 
 # --------------------------------------------------------------------------------------------
@@ -198,14 +192,12 @@ def measure(job: dict) -> dict:
         if job["threads"]:
             torch.set_num_threads(job["threads"])
         model = _load(job["model"], job["weights"], job["task"], job["scale"])
-        channels_last, dtype = VARIANTS[job["variant"]]
+        channels_last, precision = VARIANTS[job["variant"]]
         lr = job["lr"]
 
         def once():
-            context = torch.autocast("cpu", dtype=dtype) if dtype is not None else nullcontext()
-            with context:
-                return run_model(model, lr, scale=job["scale"], tile=job["tile"], overlap=job["overlap"],
-                                 channels_last=channels_last)
+            return run_model(model, lr, scale=job["scale"], tile=job["tile"], overlap=job["overlap"],
+                             channels_last=channels_last, precision=precision)
 
         base_rss = _peak_rss_mb()
         output = None
@@ -401,7 +393,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--repeats", type=int, default=5, help="timed runs per measurement (median reported)")
     parser.add_argument("--warmup", type=int, default=1, help="untimed runs before timing")
     parser.add_argument("--threads", type=int, help="torch threads (default: torch's default)")
-    parser.add_argument("--tile", type=int, default=DEFAULT_TILE, help="tile size in input pixels (0: never tile)")
+    parser.add_argument("--tile", type=int, default=None,
+                        help="tile size in input pixels (default: the model's own; 0: never tile)")
     parser.add_argument("--overlap", type=int, default=DEFAULT_OVERLAP, help="tile overlap in input pixels")
     parser.add_argument("--random-weights", action="store_true",
                         help="time models that have no checkpoint with random weights (timing only)")
@@ -487,7 +480,8 @@ def main(argv=None, entry_point: str = "benchmarks.bench_inference") -> list[dic
         f"python {platform.python_version()}, {platform.platform()}",
         f"image: {image_path} ({photo.shape[1]}x{photo.shape[0]}), resized+cropped to each output size"
         + (f", MATLAB-bicubic downscaled x{args.scale}" if args.scale > 1 else ", used as the model input"),
-        f"repeats {args.repeats} (median), warmup {args.warmup}, tile {args.tile} overlap {args.overlap} (input px), "
+        f"repeats {args.repeats} (median), warmup {args.warmup}, "
+        f"tile {'model default' if args.tile is None else args.tile} overlap {args.overlap} (input px), "
         "peak RSS: " + ("cumulative in this process (--isolation none)" if args.isolation == "none" else
                         f"one fresh process per measurement ({args.isolation})"),
     ]

@@ -39,7 +39,7 @@ from studio import app_views
 from studio.app_samples import file_digest, sample_digests
 from studio.checkpoint import WEIGHTS_FILE, CheckpointError
 from studio.imageio import ImageLoadError, load_image, quantize
-from studio.inference import run_model
+from studio.inference import resolve_precision, run_model
 from studio.metrics import psnr, ssim
 from studio.registry import get_entry, list_models
 from studio.resize import imresize_to
@@ -53,6 +53,9 @@ MODES = (MODE_CLEAN, MODE_NO_REFERENCE)
 MAX_WORK_PIXELS = 1_100_000
 #: smallest side of a clean photo (SSIM needs 7x7 pixels after the border crop)
 MIN_CLEAN_SIDE = 32
+#: precision of the learned models in a comparison: bf16 autocast where the CPU has it natively
+#: (``studio.inference.native_bf16``), else fp32; the best/worst views re-run CSV rows in fp32
+PRECISION = os.environ.get("STUDIO_PRECISION", "auto")
 #: runs kept for the follow-up views (slider, crops, download); older ones are deleted
 MAX_RUNS = 24
 RUN_ROOT = Path(os.environ.get("STUDIO_RUN_DIR") or Path(tempfile.gettempdir()) / "restoration-studio" / "runs")
@@ -421,7 +424,7 @@ def compare(task_name: str, path, mode: str, model_names, params: dict | None = 
             skipped.append(f"{name}: could not be loaded ({type(err).__name__}: {err})")
             continue
         started = time.perf_counter()
-        output = quantize(run_model(model, degraded, scale=scale, **kwargs))
+        output = quantize(run_model(model, degraded, scale=scale, precision=PRECISION, **kwargs))
         ms = (time.perf_counter() - started) * 1000
         if output.ndim == 2:
             output = np.repeat(output[..., None], 3, axis=-1)
@@ -436,6 +439,9 @@ def compare(task_name: str, path, mode: str, model_names, params: dict | None = 
 
     for i, result in enumerate(results):
         result.path = _save(result.image, folder / f"{i:02d}_{result.key}.png")
+    if resolve_precision(PRECISION) is not None and any(r.role == "learned" for r in results):
+        notes.append("learned models ran under bf16 autocast, native on this CPU (faster; within about one 8-bit "
+                     "level of fp32, and the published figures are fp32)")
     comparison = Comparison(run_id, task_name, mode, params, seed, notes, results, applied, skipped, folder)
     _store(comparison)
     if cache_key is not None:

@@ -36,7 +36,7 @@ from tqdm.auto import tqdm
 
 from studio.checkpoint import CheckpointError, update_card
 from studio.imageio import ImageLoadError, list_images, load_image, quantize, save_png
-from studio.inference import DEFAULT_OVERLAP, DEFAULT_TILE, run_model
+from studio.inference import DEFAULT_OVERLAP, PRECISIONS, run_model
 from studio.metrics import all_metrics
 from studio.registry import build_model, create_model, get_entry, model_card
 from studio.tasks import TASKS, get_task
@@ -99,8 +99,8 @@ def dataset_name(task_name: str, clean_dir) -> str:
 
 
 def evaluate(task_name: str, model_names: list[str], clean_dir, degraded_dir=None, scale: int = 4, seed: int = 0,
-             save_outputs=None, tile: int = DEFAULT_TILE, overlap: int = DEFAULT_OVERLAP, limit=None,
-             progress: bool = True) -> list[dict]:
+             save_outputs=None, tile: int | None = None, overlap: int = DEFAULT_OVERLAP, limit=None,
+             progress: bool = True, precision: str = "fp32") -> list[dict]:
     task = get_task(task_name)
     params = {"scale": scale}
     models = {name: load_for_task(name, task_name, scale) for name in model_names}
@@ -149,7 +149,7 @@ def evaluate(task_name: str, model_names: list[str], clean_dir, degraded_dir=Non
                 kwargs["kernel"] = info["kernel"]
             started = time.perf_counter()
             output = quantize(run_model(model, degraded, scale=task.scale(**params), tile=tile, overlap=overlap,
-                                        **kwargs))
+                                        precision=precision, **kwargs))
             seconds = time.perf_counter() - started
             scores = all_metrics(output, clean, border=border)
             rows.append({
@@ -209,15 +209,18 @@ def main(argv=None):
     parser.add_argument("--save-outputs", help="folder for the output PNGs (<model>/<image>.png)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--scale", type=int, default=4)
-    parser.add_argument("--tile", type=int, default=DEFAULT_TILE, help="tile size in input pixels (0: never tile)")
+    parser.add_argument("--tile", type=int, default=None,
+                        help="tile size in input pixels (default: the model's own; 0: never tile)")
     parser.add_argument("--overlap", type=int, default=DEFAULT_OVERLAP)
+    parser.add_argument("--precision", choices=PRECISIONS, default="fp32",
+                        help="fp32 (default: the published figures), bf16 autocast, or auto")
     parser.add_argument("--limit", type=int, help="evaluate only the first N images")
     parser.add_argument("--update-cards", action="store_true", help="record the means in each model's card")
     args = parser.parse_args(argv)
     names = [n.strip() for n in args.models.split(",") if n.strip()]
     try:
         rows = evaluate(args.task, names, args.clean, args.degraded, args.scale, args.seed, args.save_outputs,
-                        args.tile, args.overlap, args.limit)
+                        args.tile, args.overlap, args.limit, precision=args.precision)
     except KeyError as err:  # str(KeyError) adds quotes around the message
         sys.exit(f"error: {err.args[0]}")
     except (ImageLoadError, CheckpointError, FileNotFoundError, ValueError) as err:

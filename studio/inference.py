@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import functools
+from contextlib import nullcontext
+from pathlib import Path
+
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -10,6 +14,34 @@ from studio.tiling import tiled_apply
 
 DEFAULT_TILE = 256
 DEFAULT_OVERLAP = 32
+PRECISIONS = ("fp32", "bf16", "auto")
+
+
+@functools.lru_cache(maxsize=1)
+def cpu_flags() -> frozenset[str]:
+    """The CPU's feature flags from /proc/cpuinfo (empty where there is none, e.g. macOS)."""
+    try:
+        text = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return frozenset()
+    for line in text.splitlines():
+        if line.startswith("flags"):
+            return frozenset(line.split(":", 1)[1].split())
+    return frozenset()
+
+
+def native_bf16() -> bool:
+    """Whether this CPU computes bf16 natively (AVX512-BF16 or AMX); elsewhere it is emulated, and slow."""
+    return bool(cpu_flags() & {"avx512_bf16", "amx_bf16"})
+
+
+def resolve_precision(precision: str) -> torch.dtype | None:
+    """'fp32' -> None (no autocast), 'bf16' -> torch.bfloat16, 'auto' -> bf16 where it is native."""
+    if precision not in PRECISIONS:
+        raise ValueError(f"unknown precision {precision!r}; choose from {', '.join(PRECISIONS)}")
+    if precision == "bf16" or (precision == "auto" and native_bf16()):
+        return torch.bfloat16
+    return None
 
 
 def to_tensor(image: np.ndarray) -> torch.Tensor:
@@ -56,9 +88,15 @@ def aligned_tiling(tile: int, overlap: int, multiple: int) -> tuple[int, int]:
 
 
 @torch.inference_mode()
-def run_model(model: torch.nn.Module, image: np.ndarray, scale: int = 1, tile: int = DEFAULT_TILE,
-              overlap: int = DEFAULT_OVERLAP, channels_last: bool = True, progress=None, kernel=None) -> np.ndarray:
+def run_model(model: torch.nn.Module, image: np.ndarray, scale: int = 1, tile: int | None = None,
+              overlap: int = DEFAULT_OVERLAP, channels_last: bool = True, progress=None, kernel=None,
+              precision: str = "fp32") -> np.ndarray:
     """Model output for one image in [0, 1]; tiled when a side exceeds ``tile`` (0: never tile).
+
+    ``tile = None``: the model's ``default_tile`` attribute, else ``DEFAULT_TILE``.
+    ``precision``: 'fp32', 'bf16' (autocast; outputs differ from fp32 by about one 8-bit level at
+    most) or 'auto' (bf16 where the CPU has it natively, see ``native_bf16``). It only applies to
+    learned models (ones with parameters); classical ones always run as written.
 
     Two optional model attributes change how it is run (other models are unaffected):
     ``needs_kernel = True`` (a non-blind "oracle" deconvolution): the model is called as
@@ -70,6 +108,8 @@ def run_model(model: torch.nn.Module, image: np.ndarray, scale: int = 1, tile: i
     """
     model.eval()
     x = to_tensor(image)
+    tile = getattr(model, "default_tile", DEFAULT_TILE) if tile is None else tile
+    autocast_dtype = resolve_precision(precision) if next(model.parameters(), None) is not None else None
     channels_last = channels_last and getattr(model, "channels_last", True)
     if getattr(model, "needs_kernel", False):
         if kernel is None:
@@ -85,7 +125,8 @@ def run_model(model: torch.nn.Module, image: np.ndarray, scale: int = 1, tile: i
     def forward(piece: torch.Tensor) -> torch.Tensor:
         if channels_last:
             piece = piece.contiguous(memory_format=torch.channels_last)
-        return model(piece).float().contiguous()
+        with torch.autocast("cpu", dtype=autocast_dtype) if autocast_dtype is not None else nullcontext():
+            return model(piece).float().contiguous()
 
     if tile and max(x.shape[-2:]) > tile:
         multiple = int(getattr(model, "size_multiple", 1) or 1)
@@ -93,7 +134,7 @@ def run_model(model: torch.nn.Module, image: np.ndarray, scale: int = 1, tile: i
         if multiple > 1:
             tile, overlap = aligned_tiling(tile, overlap, multiple)
             x = mirror_pad_to(x, -(-height // multiple) * multiple, -(-width // multiple) * multiple)
-        out = tiled_apply(forward, x, tile=tile, overlap=overlap, scale=scale, progress=progress)
+        out = tiled_apply(forward, x, tile=tile, overlap=overlap, scale=scale, progress=progress, multiple=multiple)
         out = out[..., :height * scale, :width * scale]
     else:
         out = forward(x)

@@ -5,6 +5,9 @@
     python -m studio.restore --task deblur --model unet-light-v3 --input blurred.jpg --output out/
 
 Large images are processed by overlapping tiles (``--tile``), so any size fits in memory.
+``--precision auto`` (the default) runs learned models under bf16 autocast where the CPU computes
+bf16 natively (AVX512-BF16 or AMX: about 1.5-2x faster, outputs within about one 8-bit level of
+fp32) and in fp32 elsewhere; ``--precision fp32`` gives exactly what ``studio.evaluate`` measures.
 Each output is ``<output>/<stem>_<model>.png`` (lossless). An unreadable file is reported and
 skipped; the exit code is 1 if any file failed. A model that needs the true blur kernel
 (``wiener-oracle``) takes it from ``--kernel`` (a .npy array or a grayscale image of the kernel).
@@ -22,7 +25,7 @@ from tqdm.auto import tqdm
 from studio.checkpoint import CheckpointError
 from studio.evaluate import load_for_task
 from studio.imageio import ImageLoadError, list_images, load_image, save_png
-from studio.inference import DEFAULT_OVERLAP, DEFAULT_TILE, run_model
+from studio.inference import DEFAULT_OVERLAP, PRECISIONS, resolve_precision, run_model
 from studio.tasks import TASKS, get_task
 
 
@@ -44,8 +47,11 @@ def main(argv=None) -> int:
     parser.add_argument("--input", required=True, help="an image file or a folder of images")
     parser.add_argument("--output", required=True, help="folder for the restored PNGs")
     parser.add_argument("--scale", type=int, default=4)
-    parser.add_argument("--tile", type=int, default=DEFAULT_TILE, help="tile size in input pixels (0: never tile)")
+    parser.add_argument("--tile", type=int, default=None,
+                        help="tile size in input pixels (default: the model's own; 0: never tile)")
     parser.add_argument("--overlap", type=int, default=DEFAULT_OVERLAP)
+    parser.add_argument("--precision", choices=PRECISIONS, default="auto",
+                        help="fp32, bf16 autocast, or auto: bf16 where the CPU has it natively (default)")
     parser.add_argument("--kernel", help="true blur kernel (.npy, or a grayscale image) for models that need it")
     args = parser.parse_args(argv)
 
@@ -74,6 +80,10 @@ def main(argv=None) -> int:
             print(f"error: --kernel {args.kernel}: {err}", file=sys.stderr)
             return 2
     scale = get_task(args.task).scale(scale=args.scale)
+    if next(model.parameters(), None) is None:
+        print(f"precision: {args.model} is classical and runs as written")
+    else:
+        print(f"precision: {'bf16 autocast' if resolve_precision(args.precision) else 'fp32'} ({args.precision})")
     failures = 0
     for path in tqdm(files, desc=args.model, disable=len(files) == 1):
         try:
@@ -84,7 +94,8 @@ def main(argv=None) -> int:
             continue
         started = time.perf_counter()
         extra = {"kernel": kernel} if kernel is not None else {}
-        output = run_model(model, image, scale=scale, tile=args.tile, overlap=args.overlap, **extra)
+        output = run_model(model, image, scale=scale, tile=args.tile, overlap=args.overlap,
+                           precision=args.precision, **extra)
         target = save_png(output, Path(args.output) / f"{path.stem}_{args.model}.png")
         print(f"{path.name}: {image.shape[1]}x{image.shape[0]} -> {output.shape[1]}x{output.shape[0]} "
               f"in {time.perf_counter() - started:.2f} s, saved {target}")

@@ -129,3 +129,19 @@ def test_large_clean_photo_is_downscaled_with_a_note(tmp_path, monkeypatch):
     assert comparison.ground_truth.image.shape[0] * comparison.ground_truth.image.shape[1] <= 120 * 90
     assert any("downscaled" in note for note in comparison.notes)
     assert "downscaled" in app_core.summary_markdown(comparison)
+
+
+def test_comparison_says_when_learned_models_ran_in_bf16(tmp_path, monkeypatch):
+    from PIL import Image
+
+    monkeypatch.setattr(app_core, "MAX_WORK_PIXELS", 120 * 90)
+    Image.open(app_samples.SAMPLES_DIR / "skimage_chelsea.png").save(tmp_path / "big.png")
+    notes = {}
+    for precision in ("fp32", "bf16"):
+        monkeypatch.setattr(app_core, "PRECISION", precision)
+        comparison = app_core.compare("sr", tmp_path / "big.png", app_core.MODE_CLEAN, ["bicubic", "srresnet"],
+                                      {"scale": 4})
+        notes[precision] = [note for note in comparison.notes if "bf16" in note]
+    assert notes["fp32"] == [] and len(notes["bf16"]) == 1
+    classical_only = app_core.compare("sr", tmp_path / "big.png", app_core.MODE_CLEAN, ["bicubic"], {"scale": 4})
+    assert not any("bf16" in note for note in classical_only.notes)  # nothing learned ran

@@ -163,3 +163,25 @@ def test_restore_empty_folder_and_unknown_model_exit_2(small_inputs, tmp_path, c
                          "--output", str(tmp_path / "out")]) == 2
     assert "no-such-model" in capsys.readouterr().err
     assert not (tmp_path / "out").exists()
+
+
+def test_restore_precision_fp32_is_what_evaluate_measures(small_inputs, tmp_path, capsys):
+    from studio.evaluate import load_for_task
+    from studio.imageio import quantize
+    from studio.inference import run_model
+
+    image = load_image(small_inputs / "good.png")
+    outputs = {}
+    for precision in ("fp32", "bf16"):
+        out = tmp_path / precision
+        code = restore.main(["--task", "sr", "--model", "srresnet", "--input", str(small_inputs / "good.png"),
+                             "--output", str(out), "--precision", precision])
+        assert code == 0
+        assert f"({precision})" in capsys.readouterr().out
+        outputs[precision] = load_image(out / "good_srresnet.png")
+    expected = quantize(run_model(load_for_task("srresnet", "sr", 4), image, scale=4))  # evaluate's default
+    np.testing.assert_allclose(outputs["fp32"], expected, atol=1e-6)
+    assert 0 < np.abs(outputs["bf16"] - outputs["fp32"]).max() <= 3 / 255  # autocast ran, and stayed close
+    with pytest.raises(SystemExit):
+        restore.main(["--task", "sr", "--model", "srresnet", "--input", str(small_inputs / "good.png"),
+                      "--output", str(tmp_path / "x"), "--precision", "fp16"])

@@ -9,9 +9,10 @@ from torch import nn
 
 from models.classical_sr import BicubicUpscaler
 from models.srresnet import SRResNet
-from studio.inference import run_model, to_image, to_tensor
+from studio import inference
+from studio.inference import aligned_tiling, resolve_precision, run_model, to_image, to_tensor
 from studio.resize import imresize
-from studio.tiling import tiled_apply
+from studio.tiling import axis_tiles, tiled_apply
 
 
 def _conv_stack(layers: int = 3, seed: int = 0) -> nn.Module:
@@ -109,6 +110,31 @@ def test_every_output_pixel_gets_weight():
     torch.testing.assert_close(up[..., ::2, ::2], image, atol=1e-6, rtol=0)
 
 
+@pytest.mark.parametrize("length,tile,overlap,multiple", [
+    (720, 512, 32, 16), (1280, 512, 32, 16), (1920, 512, 32, 16), (720, 256, 32, 16), (97, 24, 6, 1),
+    (131, 24, 6, 1), (25, 24, 10, 1), (1000, 999, 300, 1), (5000, 100, 20, 1)])
+def test_balanced_tiles_cover_with_the_same_count_and_less_work(length, tile, overlap, multiple):
+    if multiple > 1:
+        tile, overlap = aligned_tiling(tile, overlap, multiple)
+    shared = overlap + overlap // 2
+    plain = _tile_count(length, tile, overlap)
+    size, starts = axis_tiles(length, tile, overlap, multiple)
+    assert len(starts) == plain  # never more tiles than the requested size needs
+    assert 2 * overlap < size <= tile and size % multiple == 0
+    assert starts[0] == 0 and starts[-1] + size == length  # covers the axis exactly
+    assert all(0 < b - a <= size - shared for a, b in zip(starts, starts[1:]))  # every seam keeps its overlap
+    assert all(start % multiple == 0 for start in starts)
+
+
+def test_balanced_tiles_of_a_720p_frame():
+    # 512-px tiles on a 1280x720 frame: 2 x 3 tiles of 384 x 464 px instead of 512 x 512,
+    # 1.07 Mpx of work instead of 1.57 Mpx for a 0.92 Mpx frame.
+    tile, overlap = aligned_tiling(512, 32, 16)
+    (height, rows), (width, cols) = axis_tiles(720, tile, overlap, 16), axis_tiles(1280, tile, overlap, 16)
+    assert (height, len(rows), width, len(cols)) == (384, 2, 464, 3)
+    assert len(rows) * len(cols) * height * width < 1.2 * 720 * 1280
+
+
 def test_invalid_arguments():
     image = _image(40, 40)
     with pytest.raises(ValueError, match="twice the overlap"):
@@ -168,3 +194,45 @@ def test_run_model_tiled_srresnet_matches_direct_forward():
     assert calls and calls[-1][0] == calls[-1][1] > 1
     untiled = run_model(model, image, scale=4, tile=0)
     assert np.abs(untiled - direct).max() < 1e-5
+
+
+# ---- precision and per-model tile size -------------------------------------------------------
+
+def test_resolve_precision(monkeypatch):
+    assert resolve_precision("fp32") is None
+    assert resolve_precision("bf16") is torch.bfloat16
+    monkeypatch.setattr(inference, "cpu_flags", lambda: frozenset({"avx2", "avx512f"}))
+    assert resolve_precision("auto") is None  # emulated bf16 is slower than fp32
+    monkeypatch.setattr(inference, "cpu_flags", lambda: frozenset({"avx512f", "avx512_bf16"}))
+    assert resolve_precision("auto") is torch.bfloat16
+    with pytest.raises(ValueError, match="unknown precision 'fp16'"):
+        resolve_precision("fp16")
+
+
+def test_bf16_changes_learned_models_slightly_and_classical_ones_not_at_all():
+    torch.manual_seed(4)
+    model = SRResNet(scale=4, channels=8, num_blocks=2).eval()
+    image = np.random.default_rng(5).random((20, 24, 3)).astype(np.float32)
+    fp32, bf16 = run_model(model, image, scale=4), run_model(model, image, scale=4, precision="bf16")
+    assert bf16.dtype == np.float32 and bf16.shape == fp32.shape
+    assert 0 < np.abs(bf16 - fp32).max() < 0.05  # autocast really ran, and stayed close
+    bicubic = BicubicUpscaler(scale=4)
+    np.testing.assert_array_equal(run_model(bicubic, image, scale=4, precision="bf16"),
+                                  run_model(bicubic, image, scale=4))
+
+
+def test_model_default_tile_is_used_unless_overridden():
+    model = _conv_stack(layers=2)
+    calls = []
+    model.register_forward_hook(lambda module, args, out: calls.append(tuple(args[0].shape[-2:])))
+    image = np.random.default_rng(6).random((40, 50, 3)).astype(np.float32)
+    run_model(model, image, overlap=4)
+    assert calls == [(40, 50)]  # under DEFAULT_TILE: one pass
+    model.default_tile = 24
+    calls.clear()
+    run_model(model, image, overlap=4)
+    assert len(calls) == _tile_count(40, 24, 4) * _tile_count(50, 24, 4) > 1
+    assert max(max(shape) for shape in calls) <= 24
+    calls.clear()
+    run_model(model, image, overlap=4, tile=0)  # an explicit tile wins over the model's
+    assert calls == [(40, 50)]

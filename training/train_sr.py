@@ -37,7 +37,7 @@ VAL_DATA = str(DATASETS / "set5")
 # CPU-budget recipes: what produced the shipped checkpoints on 2 cores. The GPU column of the
 # README lists the full-size equivalents (more steps, 64x16 generator).
 PRESETS = {
-    "srresnet": dict(data=TRAIN_DATA, patch=128, batch_size=16, lr=5e-4, steps=5000, warmup_steps=0,
+    "srresnet": dict(data=TRAIN_DATA, patch=128, batch_size=16, lr=5e-4, steps=25000, warmup_steps=0,
                      w_pixel=1.0, w_perceptual=0.0, w_adv=0.0, perceptual=None, init_from=None),
     "srgan-v1": dict(data=[str(DATASETS / "t91")], patch=96, batch_size=16, lr=1e-4, steps=600,
                      warmup_steps=0, w_pixel=1.0, w_perceptual=0.0, w_adv=1e-3, perceptual=None, init_from=None),
