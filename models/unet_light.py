@@ -113,7 +113,7 @@ class LightweightUNet(nn.Module):
     #: run_model keeps NCHW: depthwise convs are ~30 % slower channels-last on CPU (720p, v3: 15.0 s vs 10.5 s)
     channels_last = False
     #: run_model's tile size: 512 px tiles cut a 720p frame into 2 x 3 balanced tiles (1.07 Mpx of work for
-    #: 0.92 Mpx) where 256 px tiles need 4 x 6 (1.38 Mpx); v3's peak RSS stays 0.56 GB (bf16) / 0.64 GB (fp32)
+    #: 0.92 Mpx) where 256 px tiles need 4 x 6 (1.38 Mpx); v3's peak RSS stays 0.55 GB (bf16) / 0.62 GB (fp32)
     default_tile = 512
 
     def __init__(self, start_filters: int = 32, depth: int = 4, norm: str = "instance", bias: bool = False,

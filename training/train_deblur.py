@@ -13,8 +13,8 @@ All: L1 loss, AdamW, gradient clipping (max norm 1.0), optional gradient accumul
 rot90 (training only), validation on a fixed set with no augmentation at all.
 
 Two recipes per preset (``--recipe``):
-  cpu  what produced the shipped checkpoints on a 2-core CPU (20-70 min each): 96 px crops and
-       600-1,500 steps on synthetic blur of bsds500 train+test (train-stream kernels);
+  cpu  what produced the shipped checkpoints on a 2-core CPU (20-30 min each): 96 px crops and
+       600-4,000 steps on synthetic blur of bsds500 train+test (train-stream kernels);
        validation on 8 centre crops of bsds500/val blurred with the fixed validation kernels.
   gpu  the logbook's full size: 256 crops, batch 8-16, 150 epochs of GoPro (``--gopro ROOT``, split
        by sequence 90/10, seed 42) -- or synthetic blur when no GoPro is given.
@@ -59,17 +59,17 @@ LOGBOOK_RESULTS = {
     "unet-light-nonorm": "stalled at ~26 dB PSNR, unstable; stopped at epoch 50 (InstanceNorm judged indispensable)",
     "unet-standard": "~28-30M parameters: timeouts and out-of-memory on Colab free / MacBook MPS; abandoned",
 }
-# CPU-budget recipes. The shipped runs, each on one thread of a 2-core CPU shared with two other
-# trainings (``results/runs/<preset>/metrics.csv``, ``seconds`` column): v1 1000 steps in 24 min,
-# v3 1500 steps in 67 min, nonorm 600 steps in 19 min (~1.4, ~2.5 and ~1.9 s per step). On an idle
-# CPU a step costs about half that. Validation gains reached: v1 +0.21 dB, v3 +0.30 dB, nonorm
-# +0.02 dB: far from the logbook's ~+4 dB, which took 150 GPU epochs at 256 px.
+# CPU-budget recipes. The shipped runs (``results/runs/<preset>/metrics.csv``, ``seconds`` column):
+# v1 1000 steps in 24 min and nonorm 600 steps in 19 min, fp32 on one thread of a 2-core CPU shared
+# with other trainings (~1.4 and ~1.9 s per step); v3 4000 steps under bf16 autocast (``--amp``) on
+# both threads of a CPU with native bf16 (~0.42 s per step). Validation gains reached: v1 +0.21 dB,
+# nonorm +0.02 dB (v3: see its card): far from the logbook's ~+4 dB, which took 150 GPU epochs at 256 px.
 # The logbook's lr 2e-4 is for 150 epochs; at this budget v3 gained +0.07 dB in 500 steps with it, so
 # the CPU recipes of v1 and v3 start at 5e-4. No-Norm keeps the logbook's 1e-4: its lower LR is part
 # of what the logbook reports about it.
 CPU_RECIPES = {
     "unet-light-v1": dict(patch=96, batch_size=8, steps=1000, lr=5e-4, val_every=100, plateau_patience=3),
-    "unet-light-v3": dict(patch=96, batch_size=8, steps=1500, lr=5e-4, val_every=100, plateau_patience=3),
+    "unet-light-v3": dict(patch=96, batch_size=8, steps=4000, lr=5e-4, val_every=250, plateau_patience=3),
     "unet-light-nonorm": dict(patch=96, batch_size=8, steps=600, val_every=100, plateau_patience=3),
 }
 CPU_NOT_SHIPPED = {
