@@ -62,7 +62,7 @@ LOGBOOK_RESULTS = {
 # CPU-budget recipes. The shipped runs (``results/runs/<preset>/metrics.csv``, ``seconds`` column):
 # v1 1000 steps in 24 min and nonorm 600 steps in 19 min, fp32 on one thread of a 2-core CPU shared
 # with other trainings (~1.4 and ~1.9 s per step); v3 4000 steps under bf16 autocast (``--amp``) on
-# both threads of a CPU with native bf16 (~0.42 s per step). Validation gains reached: v1 +0.21 dB,
+# both threads of a CPU with native bf16 (0.45 s per step, validation included). Validation gains reached: v1 +0.21 dB,
 # nonorm +0.02 dB (v3: see its card): far from the logbook's ~+4 dB, which took 150 GPU epochs at 256 px.
 # The logbook's lr 2e-4 is for 150 epochs; at this budget v3 gained +0.07 dB in 500 steps with it, so
 # the CPU recipes of v1 and v3 start at 5e-4. No-Norm keeps the logbook's 1e-4: its lower LR is part

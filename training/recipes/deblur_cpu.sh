@@ -9,7 +9,8 @@ cd "$(dirname "$0")/../.."
 THREADS="${THREADS:-2}"
 DATA="${STUDIO_DATASETS:-../shared/datasets}"
 # bf16 autocast for v3 where the CPU computes bf16 natively (AVX512-BF16 or AMX: a step is ~1.5x
-# faster); elsewhere bf16 is emulated and slow, so fp32 is used (4000 steps: ~45 min on 2 cores).
+# faster); elsewhere bf16 is emulated and slow, so fp32 is used (4000 steps at the 0.67 s per fp32 step
+# measured on the bf16-capable CPU: ~45 min on 2 cores; slower on an older CPU).
 AMP=$(python -c "from studio.inference import native_bf16; print('--amp' if native_bf16() else '')")
 [ -f checkpoints/unet-light-v1/model.safetensors ] || python -m training.train_deblur --preset unet-light-v1 --threads "$THREADS"
 [ -f checkpoints/unet-light-v3/model.safetensors ] || python -m training.train_deblur --preset unet-light-v3 $AMP --threads "$THREADS"
