@@ -504,7 +504,7 @@ def main(argv=None, entry_point: str = "benchmarks.bench_inference") -> list[dic
              for size in sizes for name in names if get_entry(name).trainable}
 
     rows, references = [], {}
-    progress = tqdm(jobs, desc="bench_sr", unit="run", disable=args.no_progress)
+    progress = tqdm(jobs, desc=f"bench {args.task}", unit="run", disable=args.no_progress)
     for job in progress:
         name, variant, size = job["model"], job["variant"], job["size"]
         progress.set_postfix_str(f"{name} {variant} {size[0]}x{size[1]}")

@@ -203,6 +203,11 @@ def _recipe_lines(card: dict) -> list[str]:
         if key in training:
             value = training[key]
             lines.append(f"- **{label}**: {json.dumps(value) if isinstance(value, (dict, list)) else value}")
+    first = training.get("init_from")
+    if isinstance(first, dict):  # a later training stage: say what it continued
+        done = ", ".join(f"{k} {first[k]}" for k in ("steps", "patch", "batch_size", "lr") if first.get(k) is not None)
+        lines.append(f"- **Starts from**: `{first.get('source')}`" + (f" ({done})" if done else "")
+                     + (f", log `{first['run_log']}`" if first.get("run_log") else ""))
     data = training.get("data")
     if data:
         lines.append(f"- **Data**: {json.dumps(data) if not isinstance(data, str) else data}")
@@ -244,6 +249,9 @@ def card_markdown(name: str) -> str:
         command = {"sr": f"python -m training.train_sr --preset {name}",
                    "deblur": f"python -m training.train_deblur --preset {name}",
                    "restoration": f"python -m training.train_restoration --preset {name}"}.get(entry.task)
+    first = (card.get("training") or {}).get("init_from")
+    if isinstance(first, dict) and first.get("command"):  # the earlier stage comes first
+        command = f"{first['command']}\n{command}"
     lines += ["", "**Reproduce**", "```bash", command or "# classical: nothing to train", "```"]
     if metrics:
         evaluations = {m.get("command") for m in metrics.values() if isinstance(m, dict) and m.get("command")}

@@ -120,6 +120,20 @@ def test_every_app_model_has_a_lesson_and_a_card():
     assert "sequence" in app_models.LESSONS["unet-light-v3"]
 
 
+def test_a_two_stage_card_names_its_first_stage(monkeypatch):
+    card = {"task": "deblur", "command": "python -m training.train_deblur --preset unet-light-v3 --patch 192",
+            "training": {"recipe": {"max_steps": 4500}, "init_from": {
+                "source": "results/runs/unet-light-v3", "steps": 4000, "patch": 96,
+                "run_log": "results/runs/unet-light-v3/metrics.csv",
+                "command": "python -m training.train_deblur --preset unet-light-v3 --amp"}}}
+    monkeypatch.setattr(app_models, "model_card", lambda name: card)
+    text = app_models.card_markdown("unet-light-v3")
+    assert "**Starts from**: `results/runs/unet-light-v3` (steps 4000, patch 96)" in text
+    # both stages' commands, the first one first
+    reproduce = text.split("**Reproduce**")[1]
+    assert reproduce.index("--amp\n") < reproduce.index("--patch 192")
+
+
 def test_large_clean_photo_is_downscaled_with_a_note(tmp_path, monkeypatch):
     from PIL import Image
 

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import torch
 
-from studio.checkpoint import CARD_FILE
+from studio.checkpoint import CARD_FILE, CheckpointError, load_tensors, save_model
 from studio.registry import build_model, create_model
 from training import train_deblur as td
 
@@ -97,3 +97,48 @@ def test_task_batches_are_a_function_of_the_generator(datasets):
     torch.testing.assert_close(a["blurred"], b["blurred"])
     assert not torch.equal(a["blurred"], a["sharp"])
     assert isinstance(task.build_modules(None)["g"], type(build_model("unet-light-v3")))
+
+
+def test_second_stage_starts_from_the_first_and_its_card_names_it(tmp_path, datasets):
+    common = ["--preset", "unet-light-v1", "--steps", "1", "--patch", "32", "--batch-size", "2", "--val-count", "1",
+              "--val-every", "1", "--max-kernel", "9", "--data", str(datasets / "set5"), "--val", str(datasets / "set5"),
+              "--runs-dir", str(tmp_path / "runs"), "--threads", "1"]
+    td.main([*common, "--run-name", "stage1", "--export", "none"])
+    stage1 = tmp_path / "runs" / "stage1"
+    # the run folder's fp32 state is what the second stage loads, weight for weight
+    model = build_model("unet-light-v1")
+    assert td.load_initial_weights(model, stage1) == stage1 / "state.safetensors"
+    tensors, _ = load_tensors(stage1 / "state.safetensors")
+    for key, value in model.state_dict().items():
+        torch.testing.assert_close(value, tensors[f"module.g.{key}"])
+    assert not torch.equal(model.state_dict()["tail.weight"], build_model("unet-light-v1").state_dict()["tail.weight"])
+
+    export = tmp_path / "export"
+    td.main([*common, "--run-name", "stage2", "--init-from", str(stage1), "--patch", "48", "--export", str(export)])
+    card = json.loads((export / CARD_FILE).read_text())
+    first = card["training"]["init_from"]
+    assert first["source"] == str(stage1) and first["patch"] == 32 and first["steps"] == 1
+    assert first["run_log"].endswith("stage1/metrics.csv") and card["training"]["patch"] == 48
+    assert "--run-name stage1" in first["command"] and "--init-from" in card["command"]
+    # an exported model folder works as a source too
+    td.load_initial_weights(build_model("unet-light-v1"), export)
+
+
+def test_init_from_refuses_what_does_not_fit(tmp_path):
+    with pytest.raises(CheckpointError, match="no model folder"):
+        td.load_initial_weights(build_model("unet-light-v1"), tmp_path / "nowhere")
+    save_model(build_model("unet-light-v1"), tmp_path / "v1", {"name": "unet-light-v1"})
+    with pytest.raises(CheckpointError, match="do not fit"):  # 32-filter weights into the 48-filter v3
+        td.load_initial_weights(build_model("unet-light-v3"), tmp_path / "v1")
+
+
+def test_first_stage_command_falls_back_to_the_card_it_exported(tmp_path):
+    run = tmp_path / "runs" / "old"
+    run.mkdir(parents=True)
+    (run / "config.json").write_text(json.dumps({"max_steps": 7, "extra": {"patch": 96}}))  # no command logged
+    (tmp_path / "cards" / "m").mkdir(parents=True)
+    (tmp_path / "cards" / "m" / "card.json").write_text(json.dumps(
+        {"command": "python -m training.train_deblur --preset unet-light-v3", "training": {"run_log": str(run / "metrics.csv")}}))
+    info = td.describe_init(run, cards_dir=tmp_path / "cards")
+    assert info["command"] == "python -m training.train_deblur --preset unet-light-v3" and info["steps"] == 7
+    assert "command" not in td.describe_init(run, cards_dir=tmp_path / "elsewhere")

@@ -16,6 +16,8 @@ Two recipes per preset (``--recipe``):
   cpu  what produced the shipped checkpoints on a 2-core CPU (20-30 min each): 96 px crops and
        600-4,000 steps on synthetic blur of bsds500 train+test (train-stream kernels);
        validation on 8 centre crops of bsds500/val blurred with the fixed validation kernels.
+       The shipped v3 adds a second stage started from the first one's weights (``--init-from``
+       a run folder): 4,500 steps of 192 px crops, batch 4, lr 2e-4 (training/recipes/deblur_cpu.sh).
   gpu  the logbook's full size: 256 crops, batch 8-16, 150 epochs of GoPro (``--gopro ROOT``, split
        by sequence 90/10, seed 42) -- or synthetic blur when no GoPro is given.
 The run log goes to results/runs/<run>/, the exported model to checkpoints/<preset>/.
@@ -24,6 +26,7 @@ The run log goes to results/runs/<run>/, the exported model to checkpoints/<pres
 from __future__ import annotations
 
 import argparse
+import json
 import shlex
 import sys
 import time
@@ -37,7 +40,8 @@ from studio.data import DATASETS, ImageBank, display_path
 from studio.datasets_deblur import (GoProPairs, JointTransform, SyntheticBlur, gopro_validation_set,
                                     sample_pairs, synthetic_validation_set, to_batch)
 from studio.degradations import blur as blur_degradation
-from studio.engine import TrainConfig, Trainer, TrainingTask, add_run_arguments
+from studio.checkpoint import CheckpointError, load_tensors, load_weights
+from studio.engine import STATE_FILE, TrainConfig, Trainer, TrainingTask, add_run_arguments
 from studio.imageio import quantize
 from studio.metrics import psnr
 from studio.registry import CHECKPOINT_DIR, build_model, get_entry
@@ -62,8 +66,10 @@ LOGBOOK_RESULTS = {
 # CPU-budget recipes. The shipped runs (``results/runs/<preset>/metrics.csv``, ``seconds`` column):
 # v1 1000 steps in 24 min and nonorm 600 steps in 19 min, fp32 on one thread of a 2-core CPU shared
 # with other trainings (~1.4 and ~1.9 s per step); v3 4000 steps under bf16 autocast (``--amp``) on
-# both threads of a CPU with native bf16 (0.45 s per step, validation included). Validation gains reached: v1 +0.21 dB,
-# nonorm +0.02 dB (v3: see its card): far from the logbook's ~+4 dB, which took 150 GPU epochs at 256 px.
+# both threads of a CPU with native bf16 (0.45 s per step, validation included), then a second stage
+# of 4500 steps at 192 px, batch 4, lr 2e-4 from those weights (results/runs/unet-light-v3-192px,
+# ~1.0 s per step). Validation gains reached: v1 +0.21 dB, nonorm +0.02 dB, v3 +0.48 (96 px) and
+# +0.88 (192 px crops): far from the logbook's ~+4 dB, which took 150 GPU epochs at 256 px.
 # The logbook's lr 2e-4 is for 150 epochs; at this budget v3 gained +0.07 dB in 500 steps with it, so
 # the CPU recipes of v1 and v3 start at 5e-4. No-Norm keeps the logbook's 1e-4: its lower LR is part
 # of what the logbook reports about it.
@@ -121,7 +127,10 @@ class DeblurTask(TrainingTask):
         self.val_input_psnr = float(np.mean([psnr(item["blurred"], item["sharp"]) for item in self.val_items]))
 
     def build_modules(self, cfg):
-        return {"g": build_model(self.preset)}
+        model = build_model(self.preset)
+        if self.args.init_from:
+            load_initial_weights(model, self.args.init_from)
+        return {"g": model}
 
     def sample_batch(self, rng, batch_size, device):
         blurred, sharp = sample_pairs(self.source, self.transform, rng, batch_size)
@@ -140,6 +149,66 @@ class DeblurTask(TrainingTask):
                 values.append(psnr(quantize(restored.permute(1, 2, 0).numpy()), self.val_sharp[start + i]))
         value = float(np.mean(values))
         return {"val_psnr": value, "val_input_psnr": self.val_input_psnr, "val_gain": value - self.val_input_psnr}
+
+
+def _resolve_source(source) -> Path:
+    """A path as given, or a model name under checkpoints/."""
+    path = Path(source)
+    if not path.exists() and (CHECKPOINT_DIR / str(source)).is_dir():
+        return CHECKPOINT_DIR / str(source)
+    return path
+
+
+def load_initial_weights(model: torch.nn.Module, source) -> Path:
+    """Start ``model`` from earlier weights: a model name or folder under checkpoints/, a weights
+    file, or a run folder / its ``state.safetensors`` (the fp32 weights an earlier stage trained)."""
+    path = _resolve_source(source)
+    if path.is_dir():
+        path = path / STATE_FILE if (path / STATE_FILE).is_file() else path / "model.safetensors"
+    if not path.is_file():
+        raise CheckpointError(f"--init-from {source}: no model folder, run folder or weights file there")
+    if path.name == STATE_FILE:
+        tensors, _ = load_tensors(path)
+        prefix = "module.g."
+        weights = {k[len(prefix):]: v for k, v in tensors.items() if k.startswith(prefix)}
+        if not weights:
+            raise CheckpointError(f"{path}: a training state without a 'g' module")
+        missing = sorted(set(model.state_dict()) - set(weights))
+        if missing:
+            raise CheckpointError(f"{path}: weights do not fit {type(model).__name__} (missing {missing[:3]})")
+        model.load_state_dict(weights)
+    else:
+        load_weights(model, path)
+    return path
+
+
+def _exported_command(run_log: str, cards_dir) -> str | None:
+    """The command recorded in the card of the model a run exported (runs logged before commands
+    were written to config.json); read before this stage's export replaces that card."""
+    for card_path in sorted(Path(cards_dir).glob("*/card.json")):
+        card = json.loads(card_path.read_text())
+        if (card.get("training") or {}).get("run_log") == run_log:
+            return card.get("command")
+    return None
+
+
+def describe_init(source, cards_dir=CHECKPOINT_DIR) -> dict:
+    """What a later stage started from, for its card: the path and, for a run folder, that run's
+    log and recipe (so a two-stage checkpoint names both stages)."""
+    path = _resolve_source(source)
+    folder = path if path.is_dir() else path.parent
+    info = {"source": str(path)}
+    config = folder / "config.json"
+    if config.is_file():
+        recorded = json.loads(config.read_text())
+        extra = recorded.get("extra", {})
+        info.update(run_log=str(folder / "metrics.csv"), steps=recorded.get("max_steps"),
+                    batch_size=recorded.get("batch_size"), lr=recorded.get("lr"), amp=recorded.get("amp"),
+                    patch=extra.get("patch"))
+        command = extra.get("command") or _exported_command(info["run_log"], cards_dir)
+        if command:
+            info["command"] = command
+    return info
 
 
 def parse_args(argv=None):
@@ -164,6 +233,8 @@ def parse_args(argv=None):
     parser.add_argument("--jitter", type=float, help="brightness/contrast/saturation jitter (0.15 = +-15 %%)")
     parser.add_argument("--max-kernel", type=int, default=blur_degradation.MAX_KERNEL)
     parser.add_argument("--max-noise", type=float, default=blur_degradation.TRAIN_MAX_NOISE)
+    parser.add_argument("--init-from", help="start from earlier weights: a model name/folder, a weights file, "
+                                            "or a run folder (its fp32 training state)")
     parser.add_argument("--train-levin-kernels", action="store_true",
                         help="also train on the 8 Levin kernels (then levin2009 is no longer a held-out kernel set)")
     add_run_arguments(parser, grad_clip=1.0, log_every=10, ckpt_every=50,
@@ -209,7 +280,8 @@ def main(argv=None):
         grad_clip=args.grad_clip, amp=args.amp, channels_last=args.channels_last, seed=args.seed,
         device=args.device, val_every=args.val_every, log_every=args.log_every, ckpt_every=args.ckpt_every,
         resume=args.resume, threads=args.threads,
-        extra={k: v for k, v in vars(args).items() if k not in ("resume",)},
+        extra={**{k: v for k, v in vars(args).items() if k not in ("resume",)},
+               "command": "python -m training.train_deblur " + shlex.join(argv)},
     )
     trainer = Trainer(task, cfg)
     if args.time_step:
@@ -232,6 +304,7 @@ def main(argv=None):
                 "preset": args.preset,
                 "recipe_name": args.recipe,
                 **trainer.provenance(),
+                **({"init_from": describe_init(args.init_from)} if args.init_from else {}),
                 "losses": {"pixel_l1": 1.0},
                 "data": task.data_description,
                 "patch": args.patch,
