@@ -102,9 +102,15 @@ def update_card(folder, **fields) -> dict:
     return card
 
 
-def load_weights(model: torch.nn.Module, path) -> torch.nn.Module:
-    """Load safetensors weights into ``model`` strictly, with a readable mismatch error."""
+def load_weights(model: torch.nn.Module, path, prefix: str = "") -> torch.nn.Module:
+    """Load safetensors weights into ``model`` strictly, with a readable mismatch error.
+
+    ``prefix``: take only the keys that start with it, without it (``module.g.`` reads the
+    generator out of a training state).
+    """
     tensors, _ = load_tensors(path)
+    if prefix:
+        tensors = {k[len(prefix):]: v for k, v in tensors.items() if k.startswith(prefix)}
     expected = model.state_dict()
     missing = sorted(set(expected) - set(tensors))
     unexpected = sorted(set(tensors) - set(expected))

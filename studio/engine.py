@@ -29,9 +29,60 @@ import torch.distributed as dist
 from torch.nn.parallel import DistributedDataParallel
 from tqdm.auto import tqdm
 
-from studio.checkpoint import count_parameters, load_training_state, save_model, save_training_state
+from studio.checkpoint import (CheckpointError, count_parameters, load_training_state, load_weights, save_model,
+                               save_training_state)
+from studio.registry import CHECKPOINT_DIR
 
 STATE_FILE = "state.safetensors"
+
+
+def init_source(source) -> Path:
+    """The weights a training stage starts from (``--init-from``): a model name under checkpoints/,
+    a model folder, a weights file, or a run folder, whose fp32 ``state.safetensors`` is used (not
+    the export, which may be stored in fp16)."""
+    path = Path(source)
+    if not path.exists() and (CHECKPOINT_DIR / str(source)).is_dir():
+        path = CHECKPOINT_DIR / str(source)
+    if path.is_dir():
+        path = path / STATE_FILE if (path / STATE_FILE).is_file() else path / "model.safetensors"
+    if not path.is_file():
+        raise CheckpointError(f"--init-from {source}: no model folder, run folder or weights file there")
+    return path
+
+
+def load_initial_weights(model: torch.nn.Module, source, module: str = "g") -> Path:
+    """Load ``init_source(source)`` into ``model`` (from a training state: its ``module``); the path."""
+    path = init_source(source)
+    load_weights(model, path, prefix=f"module.{module}." if path.name == STATE_FILE else "")
+    return path
+
+
+def _exported_command(run_log: str, cards_dir) -> str | None:
+    """The command in the card of the model a run exported (for runs whose config.json has none);
+    read before a later stage's export replaces that card."""
+    for card_path in sorted(Path(cards_dir).glob("*/card.json")):
+        card = json.loads(card_path.read_text())
+        if (card.get("training") or {}).get("run_log") == run_log:
+            return card.get("command")
+    return None
+
+
+def describe_init(source, cards_dir=CHECKPOINT_DIR) -> dict:
+    """What a later stage started from, for its card: the path and, for a run folder, that run's
+    log, recipe and command (so a two-stage checkpoint names both stages)."""
+    path = init_source(source)
+    info = {"source": str(path.parent if path.name in (STATE_FILE, "model.safetensors") else path)}
+    config = path.parent / "config.json"
+    if config.is_file():
+        recorded = json.loads(config.read_text())
+        extra = recorded.get("extra", {})
+        info.update(run_log=str(path.parent / "metrics.csv"), steps=recorded.get("max_steps"),
+                    batch_size=recorded.get("batch_size"), lr=recorded.get("lr"), amp=recorded.get("amp"),
+                    patch=extra.get("patch"))
+        command = extra.get("command") or _exported_command(info["run_log"], cards_dir)
+        if command:
+            info["command"] = command
+    return info
 
 
 class TrainingDiverged(RuntimeError):

@@ -6,7 +6,7 @@
 
 Large images are processed by overlapping tiles (``--tile``), so any size fits in memory.
 ``--precision auto`` (the default) runs learned models under bf16 autocast where the CPU computes
-bf16 natively (AVX512-BF16 or AMX: 1.4-2.4x faster in the benchmarks, 8-bit outputs 54-74 dB
+bf16 natively (AVX512-BF16 or AMX: 1.2-2.5x faster in the benchmarks, 8-bit outputs 54-74 dB
 PSNR from fp32's) and in fp32 elsewhere; ``--precision fp32`` gives exactly what
 ``studio.evaluate`` measures.
 Each output is ``<output>/<stem>_<model>.png`` (lossless). An unreadable file is reported and

@@ -11,6 +11,7 @@ import pytest
 import torch
 
 from studio.checkpoint import CARD_FILE, CheckpointError, load_tensors, save_model
+from studio.engine import describe_init, load_initial_weights
 from studio.registry import build_model, create_model
 from training import train_deblur as td
 
@@ -107,7 +108,7 @@ def test_second_stage_starts_from_the_first_and_its_card_names_it(tmp_path, data
     stage1 = tmp_path / "runs" / "stage1"
     # the run folder's fp32 state is what the second stage loads, weight for weight
     model = build_model("unet-light-v1")
-    assert td.load_initial_weights(model, stage1) == stage1 / "state.safetensors"
+    assert load_initial_weights(model, stage1) == stage1 / "state.safetensors"
     tensors, _ = load_tensors(stage1 / "state.safetensors")
     for key, value in model.state_dict().items():
         torch.testing.assert_close(value, tensors[f"module.g.{key}"])
@@ -121,24 +122,25 @@ def test_second_stage_starts_from_the_first_and_its_card_names_it(tmp_path, data
     assert first["run_log"].endswith("stage1/metrics.csv") and card["training"]["patch"] == 48
     assert "--run-name stage1" in first["command"] and "--init-from" in card["command"]
     # an exported model folder works as a source too
-    td.load_initial_weights(build_model("unet-light-v1"), export)
+    load_initial_weights(build_model("unet-light-v1"), export)
 
 
 def test_init_from_refuses_what_does_not_fit(tmp_path):
     with pytest.raises(CheckpointError, match="no model folder"):
-        td.load_initial_weights(build_model("unet-light-v1"), tmp_path / "nowhere")
+        load_initial_weights(build_model("unet-light-v1"), tmp_path / "nowhere")
     save_model(build_model("unet-light-v1"), tmp_path / "v1", {"name": "unet-light-v1"})
     with pytest.raises(CheckpointError, match="do not fit"):  # 32-filter weights into the 48-filter v3
-        td.load_initial_weights(build_model("unet-light-v3"), tmp_path / "v1")
+        load_initial_weights(build_model("unet-light-v3"), tmp_path / "v1")
 
 
 def test_first_stage_command_falls_back_to_the_card_it_exported(tmp_path):
     run = tmp_path / "runs" / "old"
     run.mkdir(parents=True)
     (run / "config.json").write_text(json.dumps({"max_steps": 7, "extra": {"patch": 96}}))  # no command logged
+    (run / "state.safetensors").touch()  # describing a stage reads its config, not its weights
     (tmp_path / "cards" / "m").mkdir(parents=True)
     (tmp_path / "cards" / "m" / "card.json").write_text(json.dumps(
         {"command": "python -m training.train_deblur --preset unet-light-v3", "training": {"run_log": str(run / "metrics.csv")}}))
-    info = td.describe_init(run, cards_dir=tmp_path / "cards")
+    info = describe_init(run, cards_dir=tmp_path / "cards")
     assert info["command"] == "python -m training.train_deblur --preset unet-light-v3" and info["steps"] == 7
-    assert "command" not in td.describe_init(run, cards_dir=tmp_path / "elsewhere")
+    assert "command" not in describe_init(run, cards_dir=tmp_path / "elsewhere")

@@ -101,3 +101,17 @@ def test_existing_run_needs_resume(tiny_data, tmp_path):
     # --resume of the finished run trains nothing more and still exports
     run_preset("srresnet", tiny_data, tmp_path, "--resume")
     assert (tmp_path / "exp" / "model.safetensors").is_file()
+
+
+def test_gan_stage_starts_from_the_pixel_stage(tiny_data, tmp_path):
+    run_preset("srresnet", tiny_data, tmp_path, "--export", str(tmp_path / "pixel"))
+    train_sr.main(["--preset", "srgan-v2", "--init-from", str(tmp_path / "runs" / "srresnet"), "--steps", "0",
+                   "--data", str(tiny_data[0]), "--val", str(tiny_data[1]), "--patch", "32", "--batch-size", "2",
+                   "--runs-dir", str(tmp_path / "runs"), "--run-name", "gan", "--export", str(tmp_path / "gan")])
+    # with no step taken, the GAN stage's generator is the pixel stage's, weight for weight
+    pixel = load_weights(SRResNet(**json.loads((tmp_path / "pixel" / "card.json").read_text())["architecture"]),
+                         tmp_path / "pixel" / "model.safetensors")
+    gan = load_weights(SRResNet(**json.loads((tmp_path / "gan" / "card.json").read_text())["architecture"]),
+                       tmp_path / "gan" / "model.safetensors")
+    for key, value in pixel.state_dict().items():
+        torch.testing.assert_close(gan.state_dict()[key], value)

@@ -26,7 +26,6 @@ The run log goes to results/runs/<run>/, the exported model to checkpoints/<pres
 from __future__ import annotations
 
 import argparse
-import json
 import shlex
 import sys
 import time
@@ -40,8 +39,8 @@ from studio.data import DATASETS, ImageBank, display_path
 from studio.datasets_deblur import (GoProPairs, JointTransform, SyntheticBlur, gopro_validation_set,
                                     sample_pairs, synthetic_validation_set, to_batch)
 from studio.degradations import blur as blur_degradation
-from studio.checkpoint import CheckpointError, load_tensors, load_weights
-from studio.engine import STATE_FILE, TrainConfig, Trainer, TrainingTask, add_run_arguments
+from studio.engine import (TrainConfig, Trainer, TrainingTask, add_run_arguments, describe_init,
+                           load_initial_weights)
 from studio.imageio import quantize
 from studio.metrics import psnr
 from studio.registry import CHECKPOINT_DIR, build_model, get_entry
@@ -149,66 +148,6 @@ class DeblurTask(TrainingTask):
                 values.append(psnr(quantize(restored.permute(1, 2, 0).numpy()), self.val_sharp[start + i]))
         value = float(np.mean(values))
         return {"val_psnr": value, "val_input_psnr": self.val_input_psnr, "val_gain": value - self.val_input_psnr}
-
-
-def _resolve_source(source) -> Path:
-    """A path as given, or a model name under checkpoints/."""
-    path = Path(source)
-    if not path.exists() and (CHECKPOINT_DIR / str(source)).is_dir():
-        return CHECKPOINT_DIR / str(source)
-    return path
-
-
-def load_initial_weights(model: torch.nn.Module, source) -> Path:
-    """Start ``model`` from earlier weights: a model name or folder under checkpoints/, a weights
-    file, or a run folder / its ``state.safetensors`` (the fp32 weights an earlier stage trained)."""
-    path = _resolve_source(source)
-    if path.is_dir():
-        path = path / STATE_FILE if (path / STATE_FILE).is_file() else path / "model.safetensors"
-    if not path.is_file():
-        raise CheckpointError(f"--init-from {source}: no model folder, run folder or weights file there")
-    if path.name == STATE_FILE:
-        tensors, _ = load_tensors(path)
-        prefix = "module.g."
-        weights = {k[len(prefix):]: v for k, v in tensors.items() if k.startswith(prefix)}
-        if not weights:
-            raise CheckpointError(f"{path}: a training state without a 'g' module")
-        missing = sorted(set(model.state_dict()) - set(weights))
-        if missing:
-            raise CheckpointError(f"{path}: weights do not fit {type(model).__name__} (missing {missing[:3]})")
-        model.load_state_dict(weights)
-    else:
-        load_weights(model, path)
-    return path
-
-
-def _exported_command(run_log: str, cards_dir) -> str | None:
-    """The command recorded in the card of the model a run exported (runs logged before commands
-    were written to config.json); read before this stage's export replaces that card."""
-    for card_path in sorted(Path(cards_dir).glob("*/card.json")):
-        card = json.loads(card_path.read_text())
-        if (card.get("training") or {}).get("run_log") == run_log:
-            return card.get("command")
-    return None
-
-
-def describe_init(source, cards_dir=CHECKPOINT_DIR) -> dict:
-    """What a later stage started from, for its card: the path and, for a run folder, that run's
-    log and recipe (so a two-stage checkpoint names both stages)."""
-    path = _resolve_source(source)
-    folder = path if path.is_dir() else path.parent
-    info = {"source": str(path)}
-    config = folder / "config.json"
-    if config.is_file():
-        recorded = json.loads(config.read_text())
-        extra = recorded.get("extra", {})
-        info.update(run_log=str(folder / "metrics.csv"), steps=recorded.get("max_steps"),
-                    batch_size=recorded.get("batch_size"), lr=recorded.get("lr"), amp=recorded.get("amp"),
-                    patch=extra.get("patch"))
-        command = extra.get("command") or _exported_command(info["run_log"], cards_dir)
-        if command:
-            info["command"] = command
-    return info
 
 
 def parse_args(argv=None):

@@ -22,10 +22,9 @@ import torch
 import torch.nn.functional as F
 
 from models.srresnet import Discriminator, SRResNet
-from studio.checkpoint import load_weights
 from studio.data import DATASETS, ImageBank, display_path
 from studio.degradations.sr import downscale, mod_crop
-from studio.engine import TrainConfig, Trainer, TrainingTask, add_run_arguments
+from studio.engine import TrainConfig, Trainer, TrainingTask, add_run_arguments, load_initial_weights
 from studio.imageio import list_images, load_image, quantize
 from studio.losses import PerceptualLoss, gan_loss, load_feature_backbone
 from studio.metrics import psnr
@@ -64,9 +63,7 @@ class SuperResolutionTask(TrainingTask):
         config = dict(get_entry(self.preset).config, scale=self.scale)
         generator = SRResNet(**config)
         if self.args.init_from:
-            source = Path(self.args.init_from)
-            source = source if source.exists() else CHECKPOINT_DIR / self.args.init_from
-            load_weights(generator, source / "model.safetensors" if source.is_dir() else source)
+            load_initial_weights(generator, self.args.init_from)
         modules = {"g": generator}
         if self.gan:
             modules["d"] = Discriminator()
