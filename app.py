@@ -94,8 +94,11 @@ def task_controls(task: str):
         length = gr.Slider(3, 41, value=15, step=1, label="Blur length (px), for straight motion and camera shake")
         angle = gr.Slider(0, 180, value=30, step=5, label="Angle (degrees), for straight motion")
         noise = gr.Slider(0, 0.05, value=0.005, step=0.001, label="Noise σ (on [0, 1])")
-        return [kernel, length, angle, noise], lambda k, ln, a, n: {
-            "blur_kernel": k or "evaluation", "blur_length": float(ln), "blur_angle": float(a), "noise_sigma": float(n)}
+        max_kernel = gr.Slider(3, 75, value=31, step=2, label="Max kernel size (px) the blind models estimate "
+                                                                 "(both modes; larger blur needs a larger size)")
+        return [kernel, length, angle, noise, max_kernel], lambda k, ln, a, n, mk: {
+            "blur_kernel": k or "evaluation", "blur_length": float(ln), "blur_angle": float(a), "noise_sigma": float(n),
+            "max_kernel": int(mk)}
     if task == "restoration":
         from studio.degradations import restoration
 
@@ -117,7 +120,7 @@ def model_checkboxes(task: str):
             continue
         label = f"{s.name} ({s.kind})"
         if s.needs_kernel:
-            label = f"{s.name} (classical, needs the true kernel: clean-photo mode only)"
+            label = f"{s.name} ({s.kind}, needs the true kernel: clean-photo mode only)"
         choices.append((label, s.name))
     missing = [s for s in statuses if not s.available]
     return choices, missing
@@ -159,6 +162,8 @@ def build_task_tab(task: str):
             grid = gr.Gallery(label="Input, ground truth and every model (lossless PNG; click to enlarge)", columns=4,
                               height=560, format="png", object_fit="contain", buttons=["download", "fullscreen"])
             table = gr.Dataframe(headers=app_core.score_headers(task), label="Scores", interactive=False, wrap=True)
+            kernels = gr.Gallery(label="Blur kernels: the true one (clean-photo mode) and each blind model's estimate",
+                                 columns=4, height=240, format="png", object_fit="contain", visible=False)
             download = gr.File(label="Download everything (PNG images, error maps, scores.csv, settings.json)")
     with gr.Row():
         with gr.Column(scale=1, min_width=260):
@@ -228,11 +233,12 @@ def build_task_tab(task: str):
                 app_core.score_rows(comparison), gr.update(choices=names, value=first),
                 gr.update(choices=names, value=second), app_core.pair(comparison, first, second),
                 v.error_items, v.colorbar, marked, width // 2, height // 2, crop_items,
-                plotly_json(v.perception_distortion), plotly_json(v.spectrum), v.bundle, comparison.run_id)
+                plotly_json(v.perception_distortion), plotly_json(v.spectrum), v.bundle, comparison.run_id,
+                gr.update(value=v.kernel_items, visible=bool(v.kernel_items)))
 
     run.click(on_compare, [upload, mode, models, seed, *controls],
               [summary, grid, table, left, right, slider, errors, colorbar, where, crop_x, crop_y, crops, pd_plot,
-               spectrum, download, run_id],
+               spectrum, download, run_id, kernels],
               api_name=f"compare_{task}", concurrency_id=HEAVY, concurrency_limit=1)
 
     @user_errors
@@ -339,6 +345,7 @@ def build_benchmark_tab():
 def build_models_tab():
     gr.Markdown("Every model of the studio: what it is, how it was trained, the lesson behind it and the command "
                 "that reproduces it. Models without shipped weights are listed too, and never run.")
+    gr.Markdown(app_models.DEBLUR_ROUTES)
     gr.Dataframe(app_models.overview_rows(), headers=app_models.OVERVIEW_HEADERS, interactive=False, wrap=True,
                  label="All models")
     choices = app_models.model_choices()

@@ -52,10 +52,12 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def start_app(port: int, env: dict, timeout: float = 120) -> tuple[subprocess.Popen, float]:
-    """Launch ``python app.py`` and return (process, seconds until its config answers over HTTP)."""
+def start_app(port: int, env: dict, timeout: float = 120, python: str = sys.executable,
+              root: Path = ROOT) -> tuple[subprocess.Popen, float]:
+    """Launch ``python app.py`` (by default this interpreter and this checkout) and return
+    (process, seconds until its config answers over HTTP)."""
     started = time.perf_counter()
-    process = subprocess.Popen([sys.executable, str(ROOT / "app.py")], cwd=ROOT, env=env,
+    process = subprocess.Popen([str(python), str(Path(root) / "app.py")], cwd=root, env=env,
                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     url = f"http://127.0.0.1:{port}/config"
     while time.perf_counter() - started < timeout:
@@ -100,7 +102,7 @@ def compare_args(task: str, photo: Path, models: list[str], seed: int):
     if task == "sr":
         return base + [4]
     if task == "deblur":
-        return base + ["levin-k2", 15, 30, 0.005]
+        return base + ["levin-k2", 15, 30, 0.005, 31]
     if task == "restoration":
         from studio.degradations import restoration
 

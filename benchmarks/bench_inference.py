@@ -26,7 +26,8 @@ The input is made from a real photo, resized and centre-cropped to the output si
 then MATLAB-bicubic downscaled as the SR benchmarks do (the LR input is the size / scale); for
 deblurring the photo is a real blurred GoPro frame used as it is. A summary compares every
 model's time with the task's classical baseline (``bicubic``, ``unsharp-mask``) at the same size.
-Models that need the true blur kernel (``wiener-oracle``) are skipped: a benchmark has none. Results go to a CSV
+Models that need the true blur kernel (``wiener-oracle``, ``pnp-oracle``) are given a Levin kernel (``--kernel``):
+the frame's own blur is unknown, and their time depends only on the kernel's size. Results go to a CSV
 (``--out``) and a markdown summary (``--markdown``, default: the CSV path with ``.md``), headed
 by the command line that produced them. Models without a trained checkpoint are skipped unless
 ``--random-weights`` is given (then they are timed with random weights, and marked as such).
@@ -195,9 +196,11 @@ def measure(job: dict) -> dict:
         channels_last, precision = VARIANTS[job["variant"]]
         lr = job["lr"]
 
+        known = {"kernel": job["kernel"]} if job.get("kernel") is not None else {}
+
         def once():
             return run_model(model, lr, scale=job["scale"], tile=job["tile"], overlap=job["overlap"],
-                             channels_last=channels_last, precision=precision)
+                             channels_last=channels_last, precision=precision, **known)
 
         base_rss = _peak_rss_mb()
         output = None
@@ -214,14 +217,16 @@ def measure(job: dict) -> dict:
         return {"error": f"{type(err).__name__}: {err}"}
 
 
-def count_flops(name: str, task: str, lr: np.ndarray, scale: int, tile: int, overlap: int) -> int:
-    """FLOPs of one fp32 ``run_model`` pass (all tiles, overlap included), architecture from the card."""
+def count_flops(name: str, task: str, lr: np.ndarray, scale: int, tile: int, overlap: int, kernel=None) -> int:
+    """FLOPs of one fp32 ``run_model`` pass (all tiles, overlap included), architecture from the card.
+    Only torch operations count: the numpy FFTs of the deconvolution models are not in it."""
     from torch.utils.flop_counter import FlopCounterMode
 
     model = _build(name, task, scale)  # the weights' values do not change the count
     counter = FlopCounterMode(display=False)
     with counter:
-        run_model(model, lr, scale=scale, tile=tile, overlap=overlap, channels_last=False)
+        run_model(model, lr, scale=scale, tile=tile, overlap=overlap, channels_last=False,
+                  **({"kernel": kernel} if kernel is not None else {}))
     return int(counter.get_total_flops())
 
 
@@ -403,6 +408,10 @@ def build_parser() -> argparse.ArgumentParser:
                         "none: all in this process (peak RSS is then cumulative, not per measurement)")
     parser.add_argument("--out", help="CSV file to write (default results/bench/<task>_bench.csv)")
     parser.add_argument("--markdown", help="markdown summary (default: the --out path with .md)")
+    parser.add_argument("--baseline", help="the model every time is compared with (default: bicubic for sr, "
+                        "unsharp-mask for deblur)")
+    parser.add_argument("--kernel", default="k4", help="Levin kernel given to models that need the true kernel "
+                        "(timing only; default k4, the largest: 27 px)")
     parser.add_argument("--no-progress", action="store_true")
     return parser
 
@@ -413,12 +422,11 @@ def main(argv=None, entry_point: str = "benchmarks.bench_inference") -> list[dic
     defaults = TASK_DEFAULTS[args.task]
     if args.task != "sr":
         args.scale = 1
-    baseline = defaults["baseline"]
+    baseline = args.baseline or defaults["baseline"]
     if args.isolation != "none":
         start_fork_server(args.isolation)  # first: it boots (imports) while this process prepares
     from tqdm.auto import tqdm
 
-    from studio.checkpoint import WEIGHTS_FILE
     from studio.imageio import load_image
     from studio.metrics import psnr
     from studio.registry import get_entry, list_models
@@ -453,20 +461,26 @@ def main(argv=None, entry_point: str = "benchmarks.bench_inference") -> list[dic
 
     notes = []
     weights = {}
+    timing_kernel = None
+    if any(getattr(get_entry(n).builder, "needs_kernel", False) for n in names):
+        from studio.degradations.blur import load_levin_kernels
+
+        timing_kernel = load_levin_kernels()[args.kernel]
+        notes.append(f"models that need the true kernel are timed with Levin {args.kernel} "
+                     f"({timing_kernel.shape[0]} px) as the known kernel: the frame's own blur is unknown, and "
+                     "their time depends on the kernel's size only")
     for name in names:
         entry = get_entry(name)
-        if getattr(entry.builder, "needs_kernel", False):
-            notes.append(f"{name}: SKIPPED, it needs the true blur kernel, which a benchmark frame does not have")
-        elif not entry.trainable:
+        if not entry.trainable:
             weights[name] = "none"
-        elif (entry.checkpoint_dir / WEIGHTS_FILE).is_file():
+        elif entry.has_weights:
             weights[name] = "trained"
         elif args.random_weights:
             weights[name] = "random"
-            notes.append(f"{name}: no checkpoint at {entry.checkpoint_dir / WEIGHTS_FILE}; timed with RANDOM "
+            notes.append(f"{name}: no checkpoint at {entry.weights_path}; timed with RANDOM "
                          "weights (--random-weights): timings are valid, the PSNR-vs-fp32 column less so")
         else:
-            notes.append(f"{name}: SKIPPED, no checkpoint at {entry.checkpoint_dir / WEIGHTS_FILE} "
+            notes.append(f"{name}: SKIPPED, no checkpoint at {entry.weights_path} "
                          "(train it, or pass --random-weights to time it with random weights)")
     names = [n for n in names if n in weights]
     if not names:
@@ -497,10 +511,14 @@ def main(argv=None, entry_point: str = "benchmarks.bench_inference") -> list[dic
                 jobs.append({"model": name, "variant": variant, "size": size, "lr": inputs[size],
                              "task": args.task, "scale": args.scale, "tile": args.tile, "overlap": args.overlap,
                              "warmup": args.warmup, "repeats": args.repeats, "threads": args.threads,
-                             "weights": weights[name]})
+                             "weights": weights[name],
+                             "kernel": timing_kernel if getattr(get_entry(name).builder, "needs_kernel", False)
+                             else None})
     # FLOPs here, not in the measured processes: FlopCounterMode imports torch._dynamo (seconds, and
     # tens of MB that would inflate their peak RSS). They depend on the architecture only.
-    flops = {(name, size): count_flops(name, args.task, inputs[size], args.scale, args.tile, args.overlap)
+    flops = {(name, size): count_flops(name, args.task, inputs[size], args.scale, args.tile, args.overlap,
+                                       timing_kernel if getattr(get_entry(name).builder, "needs_kernel", False)
+                                       else None)
              for size in sizes for name in names if get_entry(name).trainable}
 
     rows, references = [], {}

@@ -15,30 +15,14 @@ from __future__ import annotations
 import numpy as np
 import torch
 from scipy.ndimage import gaussian_filter, median_filter
-from scipy.signal import convolve2d
 from skimage.restoration import denoise_nl_means, denoise_tv_chambolle
 from torch import nn
 
 from models.gray_input import check_input, luminance
+from studio.metrics import estimate_noise_sigma
 from studio.registry import register_model
 
 DENOISERS = ("nlm", "tv")
-IMMERKAER = np.array([[1.0, -2.0, 1.0], [-2.0, 4.0, -2.0], [1.0, -2.0, 1.0]])
-
-
-def estimate_noise_sigma(gray: np.ndarray) -> float:
-    """Gaussian noise level of a gray image (Immerkaer 1996, "Fast noise variance estimation").
-
-    scikit-image's ``estimate_sigma`` needs PyWavelets, which is not a dependency here; this is the
-    classic one-mask alternative: the mask cancels smooth image content, what is left is noise.
-    """
-    height, width = gray.shape
-    if height < 3 or width < 3:
-        return 0.0
-    response = np.abs(convolve2d(gray, IMMERKAER, mode="valid")).sum()
-    return float(np.sqrt(np.pi / 2.0) * response / (6.0 * (width - 2) * (height - 2)))
-
-
 class ClassicalRestoration(nn.Module):
     channels_last = False
 

@@ -37,7 +37,8 @@ from PIL import Image
 
 from studio import app_views
 from studio.app_samples import file_digest, sample_digests
-from studio.checkpoint import WEIGHTS_FILE, CheckpointError
+from studio.checkpoint import CheckpointError
+from studio.deconvolution import DeconvolutionError, check_max_size
 from studio.imageio import ImageLoadError, load_image, quantize
 from studio.inference import resolve_precision, run_model
 from studio.metrics import psnr, ssim
@@ -118,7 +119,7 @@ def model_statuses(task: str) -> list[ModelStatus]:
         needs_kernel = bool(getattr(entry.builder, "needs_kernel", False))
         if not entry.trainable:
             statuses.append(ModelStatus(name, task, True, True, needs_kernel))
-        elif (entry.checkpoint_dir / WEIGHTS_FILE).is_file():
+        elif entry.has_weights:
             statuses.append(ModelStatus(name, task, False, True, needs_kernel))
         else:
             from studio.app_models import status
@@ -222,6 +223,8 @@ class Comparison:
     skipped: list[str] = field(default_factory=list)
     folder: Path | None = None
     cached: bool = False
+    #: (label, kernel): the true blur kernel where known, and each blind model's estimate
+    kernels: list[tuple[str, np.ndarray]] = field(default_factory=list)
 
     @property
     def scored(self) -> bool:
@@ -399,6 +402,14 @@ def compare(task_name: str, path, mode: str, model_names, params: dict | None = 
     results.append(Result("input", input_label, reference, "input", input_scores, 0.0 if input_scores else None))
 
     skipped = []
+    kernels = [(f"true kernel ({info.get('kernel_name', 'applied')})", np.asarray(info["kernel"]))] \
+        if clean is not None and info.get("kernel") is not None else []
+    max_kernel = None
+    if "max_kernel" in params:
+        try:
+            max_kernel = check_max_size(params["max_kernel"])
+        except DeconvolutionError as err:
+            raise StudioError(str(err)) from None
     for name in names:
         status = statuses[name]
         if not status.available:
@@ -423,12 +434,28 @@ def compare(task_name: str, path, mode: str, model_names, params: dict | None = 
         except Exception as err:  # noqa: BLE001 -- a damaged checkpoint must not cost the other models
             skipped.append(f"{name}: could not be loaded ({type(err).__name__}: {err})")
             continue
+        # blind deconvolution: the user's maximum kernel size, and progress from inside the model
+        if max_kernel is not None and hasattr(model, "max_kernel"):
+            model.max_kernel = max_kernel
+        if progress and hasattr(model, "progress"):
+            model.progress = lambda f, text, i=index, n=name: progress((i + f) / len(runnable), f"{n}: {text}")
         started = time.perf_counter()
-        output = quantize(run_model(model, degraded, scale=scale, precision=PRECISION, **kwargs))
+        try:
+            output = quantize(run_model(model, degraded, scale=scale, precision=PRECISION, **kwargs))
+        except DeconvolutionError as err:
+            skipped.append(f"{name}: {err}")
+            continue
+        finally:
+            if hasattr(model, "progress"):
+                model.progress = None
         ms = (time.perf_counter() - started) * 1000
+        estimated = getattr(model, "last_kernels", None) if not status.needs_kernel else None
         if output.ndim == 2:
             output = np.repeat(output[..., None], 3, axis=-1)
         note = "gray output (no colour)" if task_name == "restoration" and _is_gray(output) else ""
+        if estimated:
+            kernels.append((f"{name}: estimated from the photo", estimated[0]))
+            note = f"kernel estimated ({estimated[0].shape[0]} px)"
         scores = delta = None
         if clean is not None:
             scores = _scores(output, clean, border, task_name)
@@ -442,7 +469,8 @@ def compare(task_name: str, path, mode: str, model_names, params: dict | None = 
     if resolve_precision(PRECISION) is not None and any(r.role == "learned" for r in results):
         notes.append("learned models ran under bf16 autocast, native on this CPU (faster; outputs 54-74 dB PSNR "
                      "from fp32's in the benchmarks, and the published figures are fp32)")
-    comparison = Comparison(run_id, task_name, mode, params, seed, notes, results, applied, skipped, folder)
+    comparison = Comparison(run_id, task_name, mode, params, seed, notes, results, applied, skipped, folder,
+                            kernels=kernels)
     _store(comparison)
     if cache_key is not None:
         with _runs_lock:
@@ -549,6 +577,22 @@ def error_view(comparison: Comparison):
     return items, str(bar)
 
 
+def kernel_view(comparison: Comparison) -> list[tuple[str, str]] | None:
+    """[(kernel PNG, caption)]: the true kernel and every blind estimate, each scaled to its own
+    maximum and enlarged with nearest-neighbour so every kernel pixel stays visible; None if none."""
+    if not comparison.kernels:
+        return None
+    items = []
+    for index, (label, kernel) in enumerate(comparison.kernels):
+        kernel = np.asarray(kernel, dtype=np.float64)
+        picture = np.clip(kernel / max(float(kernel.max()), 1e-12), 0, 1)
+        zoom = max(1, 192 // kernel.shape[0])
+        picture = np.kron(picture, np.ones((zoom, zoom)))
+        path = _save(np.repeat(picture[..., None], 3, axis=-1), comparison.folder / "kernels" / f"{index:02d}.png")
+        items.append((str(path), f"{label} · {kernel.shape[1]}x{kernel.shape[0]} px"))
+    return items
+
+
 def crop_view(comparison: Comparison, cx: float, cy: float, size: int):
     """Zoomed crops of the same region of every image: ([(PNG, caption)], the input with the box drawn)."""
     base = comparison.input.image
@@ -615,8 +659,9 @@ def _write_bundle(comparison: Comparison) -> Path:
     with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_STORED) as bundle:
         for r in comparison.results:
             bundle.write(r.path, f"{r.path.name}")
-        for png in sorted((comparison.folder / "error_maps").glob("*.png")):
-            bundle.write(png, f"error_maps/{png.name}")
+        for folder in ("error_maps", "kernels"):
+            for png in sorted((comparison.folder / folder).glob("*.png")):
+                bundle.write(png, f"{folder}/{png.name}")
         bundle.writestr("scores.csv", buffer.getvalue())
         bundle.writestr("settings.json", json.dumps(settings, indent=2, default=str))
     return path
@@ -631,8 +676,11 @@ class Views:
     perception_distortion: object
     spectrum: object
     bundle: str
+    kernel_items: list | None = None
 
 
 def views(comparison: Comparison) -> Views:
     errors, bar = error_view(comparison)
-    return Views(errors, bar, perception_distortion(comparison), spectra(comparison), str(_write_bundle(comparison)))
+    kernels = kernel_view(comparison)  # before the bundle, which includes the kernel PNGs
+    return Views(errors, bar, perception_distortion(comparison), spectra(comparison), str(_write_bundle(comparison)),
+                 kernels)

@@ -15,7 +15,7 @@ from studio.registry import ROOT, get_entry, list_models, model_card
 
 APP_TASKS = ("restoration", "sr", "deblur")
 TASK_TITLES = {"sr": "super-resolution x4", "deblur": "motion deblurring", "restoration": "restoration (gray → colour)",
-               "classification": "classification"}
+               "classification": "classification", "denoise": "denoising (the learned prior of deblurring)"}
 
 #: The lesson each model carries, from the source write-ups (seeds/000 deblurring logbook,
 #: seeds/002 restoration README, seeds/004 SRGAN README), with what this repository reproduced.
@@ -77,26 +77,57 @@ LESSONS = {
                      "colour loss gave images that were entirely red.",
     "classical": "The classical floor of restoration: denoising without learning. It outputs a gray image -- "
                  "bringing colour back needs a learned model.",
+    "pnp-blind": "The second route to deblurring, beside the end-to-end U-Nets: use the physics. Camera shake is "
+                 "(nearly) one blur kernel for the whole photo, y = k * x + noise, so the kernel is estimated from the "
+                 "photo's own edges (coarse to fine, an L0 gradient prior that keeps only strong edges, kernel fits "
+                 "solved in the Fourier domain) and the blur is then inverted in closed form, with a small learned "
+                 "denoiser as the image prior between the inversions (plug-and-play HQS, as DPIR). The learned part "
+                 "never sees a blur, so it trains in about an hour on a CPU; the U-Nets must learn the inversion "
+                 "itself, which the logbook did in 150 GPU epochs. What it cannot do: blur that varies across the "
+                 "photo (moving objects, rotation, depth), which the U-Nets can learn. Blind estimation knows the "
+                 "kernel only up to a shift, so its output is centred like the input; 'Δ up to shift' in the "
+                 "evaluation forgives that, as Levin et al.'s protocol does.",
+    "pnp-oracle": "The same deconvolution given the true kernel: the ceiling of the blind pipeline, and the fair "
+                  "comparison for wiener-oracle. The gap between the two oracles is what the learned prior adds; "
+                  "the gap between pnp-oracle and pnp-blind is what estimating the kernel costs.",
+    "wiener-blind": "The classical blind baseline: the same estimated kernel as pnp-blind, inverted by Wiener "
+                    "deconvolution (one global noise-to-signal ratio, no image prior). Its gap to pnp-blind isolates "
+                    "the learned prior; its gap to wiener-oracle isolates the kernel estimate.",
+    "drunet-lite": "Not a deblurring model by itself: the learned image prior of pnp-blind and pnp-oracle, a "
+                   "DRUNet-style denoiser told the noise level through an extra input map, so one network serves "
+                   "every step of the HQS schedule. Trained on bsds500 train+test with synthetic Gaussian noise only.",
     "vgg-mini": "Not a restoration model: the small VGG-style classifier trained here on Tiny ImageNet whose "
                 "features drive srgan-v3's perceptual loss (no VGG19 weights are available offline).",
 }
 
 
+#: The Models tab's side-by-side of the two deblurring routes.
+DEBLUR_ROUTES = """#### Two routes to motion deblurring
+| | end to end (`unet-light-v1`, `-v3`, `-nonorm`) | kernel + learned prior (`pnp-blind`; `pnp-oracle`, `wiener-blind` to isolate each part) |
+|---|---|---|
+| what is learned | the whole inversion, blurred → sharp | only a denoiser (`drunet-lite`), which never sees a blur |
+| what the physics gives | nothing: the network must discover the blur | y = k * x + noise: the kernel is estimated, then inverted in closed form (FFT) |
+| training it needs | the logbook: 150 GPU epochs of GoPro pairs; here, a few CPU hours of synthetic blur | about an hour of CPU on clean photos plus Gaussian noise |
+| blur it handles | anything seen in training, including blur that varies across the frame | one kernel for the whole photo (camera shake), up to the max kernel size |
+| cost per photo | one network pass | kernel estimation, then 8 FFT steps and 8 denoiser passes |
+"""
+
+
 def models_by_task() -> dict[str, list[str]]:
-    return {task: list_models(task) for task in (*APP_TASKS, "classification")}
+    return {task: list_models(task) for task in (*APP_TASKS, "denoise", "classification")}
 
 
 def _has_weights(name: str) -> bool:
     entry = get_entry(name)
-    return (not entry.trainable) or (entry.checkpoint_dir / "model.safetensors").is_file()
+    return entry.has_weights
 
 
 def status(name: str) -> str:
     entry = get_entry(name)
     if not entry.trainable:
         return "classical (no training)"
-    if (entry.checkpoint_dir / "model.safetensors").is_file():
-        return "trained, weights shipped"
+    if entry.has_weights:
+        return "trained, weights shipped" + (f" (those of {entry.weights_from[0]})" if entry.weights_from else "")
     if name == "unet-standard":
         return "architecture only (not trained on CPU; GPU recipe)"
     return "not trained in this checkout (the command below trains it)"
@@ -246,7 +277,8 @@ def card_markdown(name: str) -> str:
                              f"| {key} | {m.get('psnr', float('nan')):.2f} | | | | | |")
     command = card.get("command")
     if not command and entry.trainable:
-        command = {"sr": f"python -m training.train_sr --preset {name}",
+        command = {"denoise": "python -m training.train_denoiser",
+                   "sr": f"python -m training.train_sr --preset {name}",
                    "deblur": f"python -m training.train_deblur --preset {name}",
                    "restoration": f"python -m training.train_restoration --preset {name}"}.get(entry.task)
     first = (card.get("training") or {}).get("init_from")

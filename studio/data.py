@@ -11,10 +11,9 @@ import os
 from pathlib import Path
 
 import numpy as np
-import torch
 from tqdm.auto import tqdm
 
-from studio.imageio import ImageLoadError, list_images, load_image, to_uint8
+from studio.imageio import IMAGE_SUFFIXES, ImageLoadError, list_images, load_image, to_uint8
 
 # The shared datasets live beside the repository (../shared/datasets); STUDIO_DATASETS overrides.
 DATASETS = Path(os.environ.get("STUDIO_DATASETS", Path(__file__).resolve().parents[2] / "shared" / "datasets"))
@@ -71,6 +70,8 @@ class ImageBank:
 
     def random_crops(self, rng: np.random.Generator, count: int, size: int, augment: bool = True) -> torch.Tensor:
         """(count, 3, size, size) float tensor in [0, 1], with random flips and 90° rotations."""
+        import torch  # here: `python -m studio.data check` should not wait for torch to load
+
         patches = np.empty((count, size, size, 3), dtype=np.uint8)
         for i in range(count):
             image = self.images[rng.integers(len(self.images))]
@@ -83,3 +84,47 @@ class ImageBank:
                 patch = np.rot90(patch, k=int(rng.integers(4)))
             patches[i] = patch
         return torch.from_numpy(patches).permute(0, 3, 1, 2).float().div_(255.0)
+
+
+class MissingDataset(SystemExit):
+    """A command's data folder is absent: one line that names it and how to check them all."""
+
+
+def has_images(folder, depth: int = 3) -> bool:
+    """Whether ``folder`` holds an image, directly or in sub-folders down to ``depth`` levels (the
+    folder-per-class layout of the classifiers, GoPro's ``<sequence>/blur``); stops at the first one."""
+    level = [Path(folder)]
+    for _ in range(depth + 1):
+        below = []
+        for path in level:
+            try:
+                entries = list(os.scandir(path))
+            except OSError:
+                continue
+            for entry in entries:
+                if entry.is_file() and Path(entry.name).suffix.lower() in IMAGE_SUFFIXES:
+                    return True
+                if entry.is_dir():
+                    below.append(Path(entry.path))
+        level = sorted(below)
+    return False
+
+
+def require_dataset(folder, option: str = "--data") -> Path:
+    """``folder`` if it holds images (directly or in class/sequence sub-folders, see ``has_images``);
+    otherwise stop with one clear line that names it and the dataset check (no traceback)."""
+    path = Path(folder)
+    if not path.is_dir() or not has_images(path):
+        from studio.data_sources import dataset_of
+
+        known = dataset_of(path)
+        named = f"missing dataset folder: {known.name}" if known else "missing dataset folder"
+        raise MissingDataset(f"error: {option}: no images in {path} ({named}); "
+                             "run `python -m studio.data check` to see what each command needs and where it comes from")
+    return path
+
+
+if __name__ == "__main__":
+    from studio.data_sources import main
+
+    raise SystemExit(main())

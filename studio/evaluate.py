@@ -35,6 +35,7 @@ import torch
 from tqdm.auto import tqdm
 
 from studio.checkpoint import CheckpointError, update_card
+from studio.data import require_dataset
 from studio.imageio import ImageLoadError, list_images, load_image, quantize, save_png
 from studio.inference import DEFAULT_OVERLAP, PRECISIONS, run_model
 from studio.metrics import all_metrics
@@ -133,6 +134,8 @@ def evaluate(task_name: str, model_names: list[str], clean_dir, degraded_dir=Non
                              f"{clean.shape[1]}x{clean.shape[0]} at x{scale}")
         border = task.border(**params)
         input_scores = all_metrics(reference, clean, border=border)
+        if task.extra_scores is not None:
+            extra.update({f"input_{k}": v for k, v in task.extra_scores(reference, clean).items()})
         if save_outputs:
             out_dir = Path(save_outputs)
             save_png(clean, out_dir / "_clean" / f"{image_name}.png")
@@ -152,6 +155,8 @@ def evaluate(task_name: str, model_names: list[str], clean_dir, degraded_dir=Non
                                         precision=precision, **kwargs))
             seconds = time.perf_counter() - started
             scores = all_metrics(output, clean, border=border)
+            if task.extra_scores is not None:
+                scores.update(task.extra_scores(output, clean))
             rows.append({
                 "task": task_name, "model": name, "image": image_name, **scores,
                 "input_psnr": input_scores["psnr"], "input_psnr_y": input_scores["psnr_y"],
@@ -185,6 +190,11 @@ def summarize(rows: list[dict]) -> dict[str, dict[str, float]]:
                  for key in ("psnr", "ssim", "psnr_y", "ssim_y", "input_psnr", "input_psnr_y", "seconds")}
         means["gain_psnr_y"] = means["psnr_y"] - means["input_psnr_y"]
         means["gain_psnr"] = means["psnr"] - means["input_psnr"]
+        for key in mine[0]:  # a task's extra scores and their input reference (deblur: psnr_shift)
+            if key.startswith("input_") and key[6:] in mine[0] and key not in means:
+                means[key[6:]] = float(np.mean([row[key[6:]] for row in mine]))
+                means[key] = float(np.mean([row[key] for row in mine]))
+                means[f"gain_{key[6:]}"] = means[key[6:]] - means[key]
         means["images"] = len(mine)
         summary[name] = means
     return summary
@@ -192,10 +202,13 @@ def summarize(rows: list[dict]) -> dict[str, dict[str, float]]:
 
 def print_summary(summary: dict) -> None:
     width = max([14] + [len(name) + 1 for name in summary])
-    print(f"{'model':<{width}}{'PSNR':>8}{'SSIM':>8}{'PSNR-Y':>9}{'SSIM-Y':>9}{'ΔY vs input':>13}{'ms/img':>9}")
+    shift = all("psnr_shift" in m for m in summary.values())  # deblur: also up to a shift
+    print(f"{'model':<{width}}{'PSNR':>8}{'SSIM':>8}{'PSNR-Y':>9}{'SSIM-Y':>9}{'ΔY vs input':>13}"
+          + (f"{'Δ up to shift':>15}" if shift else "") + f"{'ms/img':>9}")
     for name, m in summary.items():
         print(f"{name:<{width}}{m['psnr']:8.2f}{m['ssim']:8.4f}{m['psnr_y']:9.2f}{m['ssim_y']:9.4f}"
-              f"{m['gain_psnr_y']:+13.2f}{m['seconds'] * 1000:9.0f}")
+              f"{m['gain_psnr_y']:+13.2f}" + (f"{m['gain_psnr_shift']:+15.2f}" if shift else "")
+              + f"{m['seconds'] * 1000:9.0f}")
 
 
 def main(argv=None):
@@ -218,6 +231,9 @@ def main(argv=None):
     parser.add_argument("--update-cards", action="store_true", help="record the means in each model's card")
     args = parser.parse_args(argv)
     names = [n.strip() for n in args.models.split(",") if n.strip()]
+    for folder, option in ((args.clean, "--clean"), (args.degraded, "--degraded")):
+        if folder is not None:
+            require_dataset(folder, option)
     try:
         rows = evaluate(args.task, names, args.clean, args.degraded, args.scale, args.seed, args.save_outputs,
                         args.tile, args.overlap, args.limit, precision=args.precision)

@@ -18,10 +18,10 @@ from studio.checkpoint import CARD_FILE, WEIGHTS_FILE, CheckpointError, load_wei
 
 ROOT = Path(__file__).resolve().parent.parent
 CHECKPOINT_DIR = ROOT / "checkpoints"
-TASKS = ("sr", "deblur", "restoration", "classification")
+TASKS = ("sr", "deblur", "restoration", "classification", "denoise")
 # Model files that register themselves on import.
 MODEL_MODULES = ("models.srresnet", "models.classical_sr", "models.vgg", "models.unet_standard",
-                 "models.unet_light", "models.classical_deblur", "models.dilated_cnn", "models.resnet_dropout",
+                 "models.unet_light", "models.classical_deblur", "models.drunet_lite", "models.pnp_deblur", "models.dilated_cnn", "models.resnet_dropout",
                  "models.vae_unet", "models.pix2pix", "models.cnn_two_stage", "models.classical_restoration")
 
 
@@ -33,10 +33,24 @@ class ModelEntry:
     config: dict = field(default_factory=dict)
     description: str = ""
     trainable: bool = True  # False for classical baselines: nothing to load
+    #: a pipeline whose only learned part is another registered model: (that model, the attribute
+    #: of this one that holds it); its weights come from that model's checkpoint
+    weights_from: tuple[str, str] | None = None
 
     @property
     def checkpoint_dir(self) -> Path:
         return CHECKPOINT_DIR / self.name
+
+    @property
+    def weights_path(self) -> Path:
+        """Where this model's trained weights are (or would be)."""
+        owner = self.weights_from[0] if self.weights_from else self.name
+        return CHECKPOINT_DIR / owner / WEIGHTS_FILE
+
+    @property
+    def has_weights(self) -> bool:
+        """Whether this checkout can run it: classical, or its weights are shipped."""
+        return (not self.trainable) or self.weights_path.is_file()
 
 
 _REGISTRY: dict[str, ModelEntry] = {}
@@ -44,12 +58,12 @@ _loaded = False
 
 
 def register_model(name: str, task: str, builder, config: dict | None = None, description: str = "",
-                   trainable: bool = True) -> None:
+                   trainable: bool = True, weights_from: tuple[str, str] | None = None) -> None:
     if task not in TASKS:
         raise ValueError(f"unknown task {task!r}; expected one of {TASKS}")
     if name in _REGISTRY:
         raise ValueError(f"model {name!r} is already registered")
-    _REGISTRY[name] = ModelEntry(name, task, builder, dict(config or {}), description, trainable)
+    _REGISTRY[name] = ModelEntry(name, task, builder, dict(config or {}), description, trainable, weights_from)
 
 
 def _ensure_loaded() -> None:
@@ -96,12 +110,13 @@ def create_model(name: str, pretrained: bool = True, checkpoint: str | Path | No
     entry = get_entry(name)
     model = build_model(name)
     if entry.trainable and (pretrained or checkpoint is not None):
-        path = Path(checkpoint) if checkpoint is not None else entry.checkpoint_dir
+        path = Path(checkpoint) if checkpoint is not None else entry.weights_path
         if path.is_dir():
             path = path / WEIGHTS_FILE
         if not path.is_file():
+            owner = f" (the weights of {entry.weights_from[0]!r})" if entry.weights_from else ""
             raise CheckpointError(
-                f"no trained weights for {name!r} at {path}; train it (see README) or pass pretrained=False"
+                f"no trained weights for {name!r}{owner} at {path}; train it (see README) or pass pretrained=False"
             )
-        load_weights(model, path)
+        load_weights(getattr(model, entry.weights_from[1]) if entry.weights_from else model, path)
     return model.eval()

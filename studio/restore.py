@@ -11,7 +11,9 @@ PSNR from fp32's) and in fp32 elsewhere; ``--precision fp32`` gives exactly what
 ``studio.evaluate`` measures.
 Each output is ``<output>/<stem>_<model>.png`` (lossless). An unreadable file is reported and
 skipped; the exit code is 1 if any file failed. A model that needs the true blur kernel
-(``wiener-oracle``) takes it from ``--kernel`` (a .npy array or a grayscale image of the kernel).
+(``wiener-oracle``, ``pnp-oracle``) takes it from ``--kernel`` (a .npy array or a grayscale image of the
+kernel); a blind one (``pnp-blind``, ``wiener-blind``) also saves the kernel it estimated as
+``<stem>_<model>_kernel.png`` (scaled to its maximum).
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from pathlib import Path
 from tqdm.auto import tqdm
 
 from studio.checkpoint import CheckpointError
+from studio.deconvolution import DeconvolutionError
 from studio.evaluate import load_for_task
 from studio.imageio import ImageLoadError, list_images, load_image, save_png
 from studio.inference import DEFAULT_OVERLAP, PRECISIONS, is_learned, resolve_precision, run_model
@@ -95,11 +98,19 @@ def main(argv=None) -> int:
             continue
         started = time.perf_counter()
         extra = {"kernel": kernel} if kernel is not None else {}
-        output = run_model(model, image, scale=scale, tile=args.tile, overlap=args.overlap,
-                           precision=args.precision, **extra)
+        try:
+            output = run_model(model, image, scale=scale, tile=args.tile, overlap=args.overlap,
+                               precision=args.precision, **extra)
+        except DeconvolutionError as err:  # e.g. a flat photo, or one smaller than the max kernel
+            print(f"skipped: {path}: {err}", file=sys.stderr)
+            failures += 1
+            continue
         target = save_png(output, Path(args.output) / f"{path.stem}_{args.model}.png")
         print(f"{path.name}: {image.shape[1]}x{image.shape[0]} -> {output.shape[1]}x{output.shape[0]} "
               f"in {time.perf_counter() - started:.2f} s, saved {target}")
+        if kernel is None and getattr(model, "last_kernels", None):  # a blind model: its estimate too
+            estimate = model.last_kernels[0]
+            print(f"  estimated kernel: {save_png(estimate / estimate.max(), Path(args.output) / f'{path.stem}_{args.model}_kernel.png')}")
     return 1 if failures else 0
 
 

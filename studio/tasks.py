@@ -15,6 +15,7 @@ import numpy as np
 from studio.degradations import blur as blur_degradation
 from studio.degradations import sr as sr_degradation
 from studio.imageio import quantize
+from studio.metrics import psnr_up_to_shift
 
 
 @dataclass
@@ -40,6 +41,9 @@ class TaskSpec:
     pair_info: Callable[[Path, Path], dict] | None = None
     #: real pairs may name the degraded file "<clean stem>_<anything>" (levin2009's im_1_ker_3)
     match_prefix: bool = False
+    #: optional (output, clean) -> {column: score}: figures this task adds to every evaluation row
+    #: (computed for the input reference too, as ``input_<column>``)
+    extra_scores: Callable[[np.ndarray, np.ndarray], dict] | None = None
 
 
 def _sr_input_reference(lr: np.ndarray, scale: int = 4, **_) -> np.ndarray:
@@ -111,6 +115,7 @@ TASKS: dict[str, TaskSpec] = {
         degrade_info=_deblur_degrade_info,
         pair_info=_deblur_pair_info,
         match_prefix=True,
+        extra_scores=lambda output, clean: {"psnr_shift": psnr_up_to_shift(output, clean)},
     ),
 }
 

@@ -19,7 +19,8 @@ SAMPLES = ROOT / "data" / "samples"
 CLEAN = "Clean photo: degrade it, restore it, score against it"
 NO_REFERENCE = "Already degraded photo: restore only (no reference, so no scores)"
 # outputs of /compare_<task>
-SUMMARY, GRID, TABLE, LEFT, RIGHT, SLIDER, ERRORS, COLORBAR, WHERE, X, Y, CROPS, PD, SPECTRUM, DOWNLOAD, RUN = range(16)
+SUMMARY, GRID, TABLE, LEFT, RIGHT, SLIDER, ERRORS, COLORBAR, WHERE, X, Y, CROPS, PD, SPECTRUM, DOWNLOAD, RUN, KERNELS = \
+    range(17)
 
 
 def _free_port() -> int:
@@ -119,15 +120,23 @@ def test_no_reference_mode_shows_outputs_without_scores(client, tmp_path):
 
 
 def test_deblur_clean_mode_with_chosen_kernel_and_real_blur_without_reference(client, photo):
-    out = client.predict(handle_file(str(photo)), CLEAN, ["unsharp-mask", "wiener-oracle"], 3, "linear", 9, 45, 0.0,
-                         api_name="/compare_deblur")
+    out = client.predict(handle_file(str(photo)), CLEAN, ["unsharp-mask", "wiener-oracle", "wiener-blind"], 3,
+                         "linear", 9, 45, 0.0, 15, api_name="/compare_deblur")
     assert "linear-9px-45deg" in out[SUMMARY]
     rows = {row[0]: row for row in out[TABLE]["data"]}
     assert rows["wiener-oracle"][4] > 1  # the oracle, given the true kernel, gains over the blurred input
+    # the true kernel beside the blind model's estimate, at the maximum size asked for
+    kernels = [item["caption"] for item in out[KERNELS]["value"]]
+    assert kernels[0].startswith("true kernel (linear-9px-45deg)")
+    assert kernels[1].startswith("wiener-blind: estimated") and "15x15 px" in kernels[1]
+    assert "kernel estimated (15 px)" in rows["wiener-blind"][6]
+    with pytest.raises(Exception, match="odd"):
+        client.predict(handle_file(str(photo)), CLEAN, ["wiener-blind"], 3, "linear", 9, 45, 0.0, 16,
+                       api_name="/compare_deblur")
     # a real blurred frame: no ground truth, and the oracle (which needs the true kernel) is not run
     real = SAMPLES / "real_blur" / "lai2016_bridge.jpg"
     out = client.predict(handle_file(str(real)), NO_REFERENCE, ["unsharp-mask", "wiener-oracle"], 0, "evaluation", 15, 0,
-                         0.005, api_name="/compare_deblur")
+                         0.005, 31, api_name="/compare_deblur")
     assert [row[0] for row in out[TABLE]["data"]] == ["input", "unsharp-mask"]
     assert "wiener-oracle: needs the true blur kernel" in out[SUMMARY]
 

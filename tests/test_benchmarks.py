@@ -6,6 +6,8 @@ import csv
 
 from benchmarks.bench_sr import COLUMNS, ROOT, main
 
+# The benchmarks' default photos are in the datasets folder; the tests use the shipped samples of the same sets.
+SAMPLES = ROOT / "data" / "samples"
 REQUIRED = ["model", "variant", "out_width", "out_height", "median_ms", "min_ms", "gflops", "gflops_per_s",
             "peak_rss_mb", "speedup_vs_fp32", "psnr_vs_fp32_db"]
 
@@ -19,7 +21,7 @@ def test_bench_sr_tiny_run(tmp_path, capsys):
     before = _results_snapshot()
     out = tmp_path / "bench.csv"
     main(["--models", "bicubic,srresnet", "--random-weights", "--sizes", "32x32", "--repeats", "1",
-          "--warmup", "0", "--out", str(out), "--no-progress"])
+          "--warmup", "0", "--out", str(out), "--no-progress", "--image", str(SAMPLES / "set14_comic.png")])
 
     with out.open(newline="") as handle:
         reader = csv.DictReader(handle)
@@ -56,18 +58,19 @@ def test_bench_sr_tiny_run(tmp_path, capsys):
 
 def test_bench_deblur_tiny_run(tmp_path):
     """--task deblur: the frame is the input (scale 1), times compare with unsharp-mask, and the oracle
-    (which needs a kernel the frame does not have) is skipped with a note."""
+    (which needs a kernel the frame does not have) is timed with a Levin kernel, said in a note."""
     from benchmarks.bench_inference import main as bench_main
 
     out = tmp_path / "deblur.csv"
     bench_main(["--task", "deblur", "--models", "unsharp-mask,wiener-oracle,unet-light-v1", "--random-weights",
                 "--sizes", "48x32", "--variants", "fp32", "--repeats", "1", "--warmup", "0", "--out", str(out),
-                "--no-progress", "--isolation", "none"])
+                "--no-progress", "--isolation", "none", "--image", str(SAMPLES / "real_blur" / "gopro_seq_id3_frame1.png")])
     with out.open(newline="") as handle:
         rows = list(csv.DictReader(handle))
-    assert [(r["model"], r["variant"]) for r in rows] == [("unsharp-mask", "fp32"), ("unet-light-v1", "fp32")]
+    assert [(r["model"], r["variant"]) for r in rows] == [("unsharp-mask", "fp32"), ("wiener-oracle", "fp32"),
+                                                          ("unet-light-v1", "fp32")]
     assert all((r["out_width"], r["out_height"]) == ("48", "32") for r in rows)
-    assert float(rows[1]["gflops"]) > 0
+    assert float(rows[2]["gflops"]) > 0
     markdown = out.with_suffix(".md").read_text()
-    assert "Summary vs unsharp-mask" in markdown and "wiener-oracle: SKIPPED" in markdown
+    assert "Summary vs unsharp-mask" in markdown and "timed with Levin k4 (27 px) as the known kernel" in markdown
     assert "python -m benchmarks.bench_inference --task deblur" in markdown

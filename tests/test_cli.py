@@ -1,5 +1,5 @@
 """The evaluation and restoration CLIs (studio.evaluate, studio.restore) with the classical
-baselines, on two Set5 images."""
+baselines, on two of the sample photos the repository ships."""
 
 from __future__ import annotations
 
@@ -25,30 +25,25 @@ def read_csv(path):
 
 
 @pytest.fixture(scope="module")
-def set5(datasets):
-    return datasets / "set5"
-
-
-@pytest.fixture(scope="module")
-def synthetic(set5, tmp_path_factory):
-    out = tmp_path_factory.mktemp("eval") / "sr_set5.csv"
-    evaluate.main(["--task", "sr", "--models", "bicubic,lanczos", "--clean", str(set5), "--limit", "2",
+def synthetic(photos, tmp_path_factory):
+    out = tmp_path_factory.mktemp("eval") / "sr_photos.csv"
+    evaluate.main(["--task", "sr", "--models", "bicubic,lanczos", "--clean", str(photos), "--limit", "2",
                    "--out", str(out)])
     return read_csv(out)
 
 
-def test_evaluate_csv_columns_and_rows(synthetic, set5):
+def test_evaluate_csv_columns_and_rows(synthetic, photos):
     columns, rows = synthetic
     assert columns[:len(DOCUMENTED)] == DOCUMENTED
-    first_two = [p.stem for p in list_images(set5)[:2]]
+    first_two = [p.stem for p in list_images(photos)[:2]]
     assert sorted((r["model"], r["image"]) for r in rows) == sorted(
         (m, i) for m in ("bicubic", "lanczos") for i in first_two)
     for row in rows:
-        assert row["task"] == "sr" and row["scale"] == "4" and row["dataset"] == "set5"
+        assert row["task"] == "sr" and row["scale"] == "4" and row["dataset"] == photos.name
         for key in NUMERIC + ["seconds"]:
             assert np.isfinite(float(row[key])), key
         assert 15 < float(row["psnr_y"]) < 50 and 0 < float(row["ssim_y"]) <= 1
-        clean = load_image(set5 / f"{row['image']}.png")
+        clean = load_image(photos / f"{row['image']}.png")
         assert (int(row["height"]), int(row["width"])) == (clean.shape[0] // 4 * 4, clean.shape[1] // 4 * 4)
 
 
@@ -64,13 +59,13 @@ def test_bicubic_equals_the_input_reference(synthetic):
     assert all(len(values) == 1 for values in by_image.values())
 
 
-def test_degraded_folder_gives_the_same_numbers(synthetic, set5, tmp_path):
+def test_degraded_folder_gives_the_same_numbers(synthetic, photos, tmp_path):
     _, rows = synthetic
     lr_dir = tmp_path / "lr"
-    for path in list_images(set5)[:2]:
+    for path in list_images(photos)[:2]:
         save_png(downscale(load_image(path), 4), lr_dir / f"{path.stem}.png")
     out = tmp_path / "degraded.csv"
-    evaluate.main(["--task", "sr", "--models", "bicubic,lanczos", "--clean", str(set5), "--degraded", str(lr_dir),
+    evaluate.main(["--task", "sr", "--models", "bicubic,lanczos", "--clean", str(photos), "--degraded", str(lr_dir),
                    "--out", str(out)])
     _, degraded_rows = read_csv(out)
     key = lambda row: (row["model"], row["image"])  # noqa: E731
@@ -81,28 +76,28 @@ def test_degraded_folder_gives_the_same_numbers(synthetic, set5, tmp_path):
             assert row[column] == synthetic_by_key[key(row)][column], (key(row), column)
 
 
-def test_degraded_folder_with_no_matching_stem(set5, tmp_path):
+def test_degraded_folder_with_no_matching_stem(photos, tmp_path):
     lr_dir = tmp_path / "lr"
     save_png(np.zeros((8, 8, 3), np.float32), lr_dir / "unrelated.png")
     with pytest.raises(SystemExit) as err:
-        evaluate.main(["--task", "sr", "--models", "bicubic", "--clean", str(set5), "--degraded", str(lr_dir),
+        evaluate.main(["--task", "sr", "--models", "bicubic", "--clean", str(photos), "--degraded", str(lr_dir),
                        "--out", str(tmp_path / "x.csv")])
     assert "shares a stem" in str(err.value.code)
 
 
-def test_degraded_input_of_wrong_size_is_reported(set5, tmp_path):
+def test_degraded_input_of_wrong_size_is_reported(photos, tmp_path):
     lr_dir = tmp_path / "lr"
-    save_png(np.zeros((10, 10, 3), np.float32), lr_dir / "baby.png")
+    save_png(np.zeros((10, 10, 3), np.float32), lr_dir / "bird.png")
     with pytest.raises(SystemExit) as err:
-        evaluate.main(["--task", "sr", "--models", "bicubic", "--clean", str(set5), "--degraded", str(lr_dir),
+        evaluate.main(["--task", "sr", "--models", "bicubic", "--clean", str(photos), "--degraded", str(lr_dir),
                        "--out", str(tmp_path / "x.csv")])
-    assert "baby.png" in str(err.value.code) and "size" in str(err.value.code)
+    assert "bird.png" in str(err.value.code) and "size" in str(err.value.code)
 
 
-def test_unknown_model_exits_with_message(set5, tmp_path):
+def test_unknown_model_exits_with_message(photos, tmp_path):
     out = tmp_path / "x.csv"
     with pytest.raises(SystemExit) as err:
-        evaluate.main(["--task", "sr", "--models", "bicubic,no-such-model", "--clean", str(set5), "--out", str(out)])
+        evaluate.main(["--task", "sr", "--models", "bicubic,no-such-model", "--clean", str(photos), "--out", str(out)])
     message = str(err.value.code)
     assert message.startswith("error:") and "no-such-model" in message and "bicubic" in message
     assert not out.exists()
@@ -118,9 +113,9 @@ def test_missing_clean_folder_exits_with_message(tmp_path):
 # ---- restore -------------------------------------------------------------------------------------
 
 @pytest.fixture
-def small_inputs(set5, tmp_path):
+def small_inputs(photos, tmp_path):
     folder = tmp_path / "inputs"
-    save_png(load_image(set5 / "bird.png")[:24, :20], folder / "good.png")
+    save_png(load_image(photos / "bird.png")[:24, :20], folder / "good.png")
     (folder / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n this is not really a png")
     (folder / "notes.txt").write_text("not an image")
     return folder

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -13,16 +15,19 @@ from studio.datasets_deblur import (GoProPairs, JointTransform, SyntheticBlur, c
 from studio.degradations import blur as B
 from studio.imageio import list_images, load_image, save_png
 
+SAMPLES = Path(__file__).resolve().parent.parent / "data" / "samples"
 SEQUENCES = 10
 FRAMES = 3
 
 
 @pytest.fixture(scope="module")
-def gopro_root(tmp_path_factory, datasets):
+def gopro_root(tmp_path_factory):
     """A small GoPro-layout folder: each sequence is a short 'video' panning over one real photo
-    (consecutive frames nearly identical, as in GoPro), its blurred frames made with a kernel."""
+    (consecutive frames nearly identical, as in GoPro), its blurred frames made with a kernel.
+    The photos are the repository's samples, one scene each."""
     root = tmp_path_factory.mktemp("gopro")
-    photos = list_images(datasets / "bsds500" / "val")[:SEQUENCES]
+    photos = (list_images(SAMPLES) + list_images(SAMPLES / "real_blur"))[:SEQUENCES]
+    assert len(photos) == SEQUENCES
     kernels = B.load_levin_kernels()
     for s, photo in enumerate(photos):
         image = load_image(photo)
@@ -193,8 +198,8 @@ def test_gopro_sampling_and_validation(gopro_root):
 # ---- synthetic blur --------------------------------------------------------------------------
 
 @pytest.fixture(scope="module")
-def bank(datasets):
-    return ImageBank(datasets / "set5", progress=False)
+def bank(photos):
+    return ImageBank(photos, progress=False)
 
 
 def test_synthetic_blur_pairs(bank):
@@ -226,9 +231,9 @@ def test_synthetic_blur_is_the_kernel_applied_to_the_sharp_crop(bank):
     np.testing.assert_allclose(blurred[inner:-inner, inner:-inner], reblurred, atol=1 / 255)
 
 
-def test_synthetic_validation_set_is_fixed(datasets):
-    a = synthetic_validation_set(datasets / "set5", count=3, crop=40)
-    b = synthetic_validation_set(datasets / "set5", count=3, crop=40)
+def test_synthetic_validation_set_is_fixed(photos):
+    a = synthetic_validation_set(photos, count=3, crop=40)
+    b = synthetic_validation_set(photos, count=3, crop=40)
     assert [i["kernel"] for i in a] == ["val-traj-0", "val-traj-1", "val-traj-2"]
     for x, y in zip(a, b):
         np.testing.assert_array_equal(x["blurred"], y["blurred"])

@@ -136,12 +136,12 @@ def test_tiling_equals_untiled_without_norm(rng):
     assert np.abs(whole - image).mean() > 0.01  # and the model is not the identity
 
 
-def test_tiling_with_instance_norm_is_seamless(datasets):
+def test_tiling_with_instance_norm_is_seamless(photos):
     # InstanceNorm normalises per tile, so tiles cannot equal the whole image exactly; the blend
     # must still leave no seam: the tiled output stays close to the untiled one everywhere.
     model = _random_light_unet("instance")
     torch.nn.init.normal_(model.tail.weight, std=0.02)
-    image = load_image(datasets / "set5" / "baby.png")[:300, :260]
+    image = load_image(photos / "astronaut.png")[:300, :260]
     whole = run_model(model, image, tile=0)
     tiled = run_model(model, image, tile=176, overlap=80)
     assert tiled.shape == image.shape and np.all(np.isfinite(tiled))
@@ -192,10 +192,10 @@ def test_unsharp_mask_sharpens_and_keeps_flat_areas():
         assert model(torch.rand(1, 3, *size)).shape == (1, 3, *size)
 
 
-def test_wiener_oracle_needs_the_kernel_and_uses_it(datasets):
+def test_wiener_oracle_needs_the_kernel_and_uses_it(photos):
     model = build_model("wiener-oracle")
     assert getattr(model, "needs_kernel", False)
-    sharp = load_image(datasets / "set5" / "head.png")[:120, :120]
+    sharp = load_image(photos / "butterfly.png")[:120, :120]
     kernel = B.load_levin_kernels()["k2"]
     blurred = B.apply_blur(sharp, kernel, np.random.default_rng(0), 0.002).image
     with pytest.raises(ValueError, match="kernel"):

@@ -52,11 +52,11 @@ def test_overrides_win_over_presets():
     assert (args.lr, args.patch, args.steps, args.weight_decay) == (5e-4, 64, 3, 1e-3)
 
 
-def test_two_step_run_exports_a_loadable_model(tmp_path, datasets):
+def test_two_step_run_exports_a_loadable_model(tmp_path, photos):
     export = tmp_path / "export"
     argv = ["--preset", "unet-light-v1", "--steps", "2", "--patch", "32", "--batch-size", "2", "--grad-accum", "2",
             "--val-count", "2", "--val-every", "2", "--log-every", "1", "--ckpt-every", "2", "--max-kernel", "9",
-            "--data", str(datasets / "set5"), "--val", str(datasets / "set14"), "--runs-dir", str(tmp_path / "runs"),
+            "--data", str(photos), "--val", str(photos), "--runs-dir", str(tmp_path / "runs"),
             "--run-name", "tiny", "--export", str(export), "--threads", "1"]
     td.main(argv)
     card = json.loads((export / CARD_FILE).read_text())
@@ -79,18 +79,18 @@ def test_two_step_run_exports_a_loadable_model(tmp_path, datasets):
         assert model(torch.rand(1, 3, 9, 11)).shape == (1, 3, 9, 11)
 
 
-def test_time_step_prints_and_trains_nothing(tmp_path, datasets, capsys):
+def test_time_step_prints_and_trains_nothing(tmp_path, photos, capsys):
     seconds = td.main(["--preset", "unet-light-nonorm", "--time-step", "--patch", "32", "--batch-size", "2",
-                       "--max-kernel", "9", "--data", str(datasets / "set5"), "--val", str(datasets / "set5"),
+                       "--max-kernel", "9", "--data", str(photos), "--val", str(photos),
                        "--val-count", "1", "--runs-dir", str(tmp_path / "runs"), "--export", str(tmp_path / "x")])
     assert len(seconds) == 3 and all(s > 0 for s in seconds)
     assert "s/step" in capsys.readouterr().out
     assert not (tmp_path / "x").exists() and not (tmp_path / "runs").exists()
 
 
-def test_task_batches_are_a_function_of_the_generator(datasets):
-    args = _args("unet-light-v3", "--patch", "32", "--max-kernel", "9", "--data", str(datasets / "set5"),
-                 "--val", str(datasets / "set5"), "--val-count", "2")
+def test_task_batches_are_a_function_of_the_generator(photos):
+    args = _args("unet-light-v3", "--patch", "32", "--max-kernel", "9", "--data", str(photos),
+                 "--val", str(photos), "--val-count", "2")
     task = td.DeblurTask("unet-light-v3", args)
     a = task.sample_batch(np.random.default_rng([0, 0, 5]), 3, "cpu")
     b = task.sample_batch(np.random.default_rng([0, 0, 5]), 3, "cpu")
@@ -100,9 +100,9 @@ def test_task_batches_are_a_function_of_the_generator(datasets):
     assert isinstance(task.build_modules(None)["g"], type(build_model("unet-light-v3")))
 
 
-def test_second_stage_starts_from_the_first_and_its_card_names_it(tmp_path, datasets):
+def test_second_stage_starts_from_the_first_and_its_card_names_it(tmp_path, photos):
     common = ["--preset", "unet-light-v1", "--steps", "1", "--patch", "32", "--batch-size", "2", "--val-count", "1",
-              "--val-every", "1", "--max-kernel", "9", "--data", str(datasets / "set5"), "--val", str(datasets / "set5"),
+              "--val-every", "1", "--max-kernel", "9", "--data", str(photos), "--val", str(photos),
               "--runs-dir", str(tmp_path / "runs"), "--threads", "1"]
     td.main([*common, "--run-name", "stage1", "--export", "none"])
     stage1 = tmp_path / "runs" / "stage1"

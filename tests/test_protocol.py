@@ -35,11 +35,11 @@ def eurosat(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def sr_data(datasets, tmp_path_factory):
+def sr_data(photos, tmp_path_factory):
     root = tmp_path_factory.mktemp("sr")
-    for name in ("t1", "t2"):
-        save_png(load_image(datasets / "t91" / f"{name}.png")[:64, :64], root / "train" / f"{name}.png")
-    save_png(load_image(datasets / "set5" / "baby.png")[200:264, 200:264], root / "val" / "baby.png")
+    for name in ("bird", "butterfly"):
+        save_png(load_image(photos / f"{name}.png")[64:128, 64:128], root / "train" / f"{name}.png")
+    save_png(load_image(photos / "astronaut.png")[200:264, 200:264], root / "val" / "astronaut.png")
     return root
 
 

@@ -61,8 +61,8 @@ def test_register_twice_raises(scratch_registry):
 
 def test_register_unknown_task_raises(scratch_registry):
     with pytest.raises(ValueError, match="unknown task"):
-        register_model("test-denoiser", "denoise", nn.Identity)
-    assert "test-denoiser" not in list_models()
+        register_model("test-inpainter", "inpaint", nn.Identity)
+    assert "test-inpainter" not in list_models()
 
 
 def test_scratch_registry_does_not_leak():

@@ -167,7 +167,7 @@ def test_upscale_bicubic_clips(rng):
     assert up.min() >= 0.0 and up.max() <= 1.0
 
 
-def test_bicubic_set5_x4_matches_published(datasets):
+def test_bicubic_set5_x4_matches_published(benchmark_set):
     """Bicubic x4 on Set5, PSNR on Y with a 4-pixel border: 28.42 dB in the literature.
 
     This pins the downscaler (antialiased MATLAB bicubic + 8-bit rounding), the upscaler and
@@ -175,7 +175,7 @@ def test_bicubic_set5_x4_matches_published(datasets):
     """
     from studio.evaluate import evaluate
 
-    rows = evaluate("sr", ["bicubic"], datasets / "set5", scale=4, progress=False)
+    rows = evaluate("sr", ["bicubic"], benchmark_set("set5"), scale=4, progress=False)
     assert [row["image"] for row in rows] == ["baby", "bird", "butterfly", "head", "woman"]
     mean_y = float(np.mean([row["psnr_y"] for row in rows]))
     assert mean_y == pytest.approx(28.42, abs=0.1)

@@ -27,10 +27,10 @@ def residual(noise: str, clean: np.ndarray, level: float = 0.05, **overrides) ->
 
 
 @pytest.fixture(scope="module")
-def photo(datasets):
+def photo(photos):
     from studio.imageio import load_image
 
-    return load_image(datasets / "mcmaster" / "01.tif")
+    return load_image(photos / "bird.png")
 
 
 def test_gaussian_is_additive_white_noise_of_the_level():

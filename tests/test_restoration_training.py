@@ -22,14 +22,14 @@ TINY = ["--steps", "3", "--patch", "24", "--batch-size", "2", "--val-every", "3"
 
 
 @pytest.fixture(scope="module")
-def runs(tmp_path_factory, datasets):
-    """One tiny run per preset, on set5 (training) and set14 (validation)."""
+def runs(tmp_path_factory, photos):
+    """One tiny run per preset, on the shipped sample photos (training and validation)."""
     root = tmp_path_factory.mktemp("restoration")
     out = {}
     for preset in tr.PRESETS:
         export = root / "ckpt" / preset
         warmup = ["--warmup-steps", "1"] if preset == "pix2pix-gan" else []
-        tr.main(["--preset", preset, *TINY, *warmup, "--data", str(datasets / "set5"), "--val", str(datasets / "set14"),
+        tr.main(["--preset", preset, *TINY, *warmup, "--data", str(photos), "--val", str(photos),
                  "--runs-dir", str(root / "runs"), "--export", str(export)])
         with (root / "runs" / preset / "metrics.csv").open() as handle:
             rows = list(csv.DictReader(handle))
@@ -71,7 +71,7 @@ def test_export_card_and_weights_load(runs):
         assert card["task"] == "restoration" and card["trained"] and card["parameters"] > 0
         assert card["supports"]["128px"] and card["supports"]["full_resolution"]
         assert card["command"].startswith("python -m training.train_restoration --preset " + preset)
-        assert card["training"]["data"]["excluded_benchmark_ids"]["count"] == 68
+        assert card["training"]["data"]["excluded_benchmark_ids"]["count"] == len(tr.benchmark_ids())  # 68 with cbsd68
         model = create_model(preset, checkpoint=run.export)
         x = np.repeat(np.random.default_rng(0).random((21, 30, 1)), 3, axis=-1).astype(np.float32)
         from studio.inference import run_model
@@ -91,11 +91,13 @@ def test_gan_does_one_d_then_two_g_updates_and_vae_beta_anneals():
     assert [vae.beta(s) for s in (0, 25, 50, 99)] == pytest.approx([0.0, 0.005, 0.01, 0.01])
 
 
-def test_cbsd68_ids_are_bsds_val_images_kept_out_of_training(datasets):
+def test_cbsd68_ids_are_bsds_val_images_kept_out_of_training(benchmark_set):
+    benchmark_set("cbsd68")
+    bsds = benchmark_set("bsds500")
     ids = tr.benchmark_ids()
     assert len(ids) == 68
-    val = {p.stem for p in (datasets / "bsds500" / "val").iterdir()}
-    train = {p.stem for split in ("train", "test") for p in (datasets / "bsds500" / split).iterdir()}
+    val = {p.stem for p in (bsds / "val").iterdir()}
+    train = {p.stem for split in ("train", "test") for p in (bsds / split).iterdir()}
     assert ids <= val and not ids & train
 
 
@@ -108,24 +110,24 @@ def test_bad_recipe_values_are_refused():
         tr.parse_args(["--preset", "esrgan"])
 
 
-def test_evaluate_restoration_rows_and_cli(datasets, tmp_path):
-    kwargs = dict(model_names=["classical"], clean_dir=datasets / "mcmaster", limit=2, progress=False)
+def test_evaluate_restoration_rows_and_cli(photos, tmp_path):
+    kwargs = dict(model_names=["classical"], clean_dir=photos, limit=2, progress=False)
     rows = ev.evaluate("restoration", **kwargs)
     again = ev.evaluate("restoration", **kwargs)
     assert [(r["psnr"], r["input_psnr"]) for r in rows] == [(r["psnr"], r["input_psnr"]) for r in again]
     for row in rows:
-        assert row["task"] == "restoration" and row["dataset"] == "mcmaster" and row["scale"] == 1
+        assert row["task"] == "restoration" and row["dataset"] == photos.name and row["scale"] == 1
         assert (row["height"], row["width"]) == (128, 128)
         assert "salt_pepper" in row["degradation"] and np.isfinite(row["psnr_y"])
         assert np.isfinite(row["input_psnr_y"]) and row["input_psnr"] < row["input_psnr_y"]  # gray vs colour
     task = get_task("restoration")
     from studio.imageio import list_images, load_image
 
-    clean = task.prepare_clean(load_image(list_images(datasets / "mcmaster")[0]))
+    clean = task.prepare_clean(load_image(list_images(photos)[0]))
     degraded, _ = task.degrade_info(clean, rng=np.random.default_rng([0, 0]))
     assert rows[0]["input_psnr"] == pytest.approx(psnr(degraded, clean))
     out = tmp_path / "rest.csv"
-    ev.main(["--task", "restoration", "--models", "classical", "--clean", str(datasets / "mcmaster"),
+    ev.main(["--task", "restoration", "--models", "classical", "--clean", str(photos),
              "--out", str(out), "--limit", "1"])
     with out.open() as handle:
         reader = csv.DictReader(handle)

@@ -1,5 +1,6 @@
-"""The super-resolution training CLI end to end, on tiny settings: 3 real 64x64 crops, 32 px
-patches, batch 2, 3 steps; the exported folder must be a loadable, documented model."""
+"""The super-resolution training CLI end to end, on tiny settings: 3 real 64x64 crops of the shipped
+sample photos, 32 px patches, batch 2, 3 steps; the exported folder must be a loadable, documented
+model."""
 
 from __future__ import annotations
 
@@ -17,12 +18,12 @@ from training import train_sr
 
 
 @pytest.fixture(scope="module")
-def tiny_data(datasets, tmp_path_factory):
+def tiny_data(photos, tmp_path_factory):
     root = tmp_path_factory.mktemp("sr_data")
     train, val = root / "train", root / "val"
-    for name in ("t1", "t2", "t3"):
-        save_png(load_image(datasets / "t91" / f"{name}.png")[:64, :64], train / f"{name}.png")
-    save_png(load_image(datasets / "set5" / "baby.png")[200:264, 200:264], val / "baby.png")
+    for name in ("bird", "butterfly", "comic"):
+        save_png(load_image(photos / f"{name}.png")[64:128, 64:128], train / f"{name}.png")
+    save_png(load_image(photos / "astronaut.png")[200:264, 200:264], val / "astronaut.png")
     return train, val
 
 

@@ -54,7 +54,7 @@ import torch
 import torch.nn.functional as F
 
 from studio.checkpoint import WEIGHTS_FILE, CheckpointError, load_weights, read_card
-from studio.data import DATASETS
+from studio.data import DATASETS, require_dataset
 from studio.engine import STATE_FILE, TrainConfig, Trainer, TrainingDiverged, TrainingTask
 from studio.registry import CHECKPOINT_DIR, get_entry, list_models
 from models.srresnet import Discriminator
@@ -207,6 +207,7 @@ class ClassifierFamily:
             data = self.args.data or [str(DATASETS / "tiny_imagenet_subset")]
             if len(data) != 1:
                 raise ValueError("a classifier takes one --data folder (train/val layout or one folder per class)")
+            require_dataset(data[0], "--data")
             self._data = load_classifier_data(data[0], self.args.classes, self.args.image_size,
                                               self.args.val_fraction, self.args.test_fraction, self.args.split_seed,
                                               progress=not self.args.quiet)
@@ -288,6 +289,8 @@ class SRFamily:
     @property
     def base(self) -> SuperResolutionTask:
         if self._base is None:
+            for folder in (*self.sr_args.data, self.sr_args.val):
+                require_dataset(folder, "--data/--val")
             self._base = SuperResolutionTask(self.model, self.sr_args)
         return self._base
 
@@ -401,7 +404,7 @@ def sr_baselines(args) -> list[dict]:
     from studio.evaluate import evaluate, summarize
 
     entry = get_entry(args.model)
-    clean = args.clean or args.val or str(DATASETS / "set5")
+    clean = require_dataset(args.clean or args.val or str(DATASETS / "set5"), "--clean/--val")
     classical = [m for m in list_models(entry.task) if not get_entry(m).trainable]
     rows_eval = evaluate(entry.task, classical, clean, scale=args.scale, seed=args.seed, progress=not args.quiet)
     summary = summarize(rows_eval)
@@ -859,6 +862,7 @@ def cmd_evaluate(args, family) -> dict:
     described = card.get("dataset") or {}
     split = described.get("split", {})
     root = Path(args.data[0]) if args.data else dataset_root(described.get("root", str(DATASETS / "tiny_imagenet_subset")))
+    require_dataset(root, "--data")
     data = load_classifier_data(root, card["classes"], described.get("image_size", args.image_size),
                                 split.get("val_fraction", args.val_fraction),
                                 split.get("test_fraction", args.test_fraction), split.get("seed", args.split_seed),
@@ -906,7 +910,7 @@ def sr_evaluate(args) -> dict:
     from studio.evaluate import evaluate, summarize, write_csv as write_eval_csv
 
     entry = get_entry(args.model)
-    clean = args.clean or args.val or str(DATASETS / "set5")
+    clean = require_dataset(args.clean or args.val or str(DATASETS / "set5"), "--clean/--val")
     classical = [m for m in list_models(entry.task) if not get_entry(m).trainable]
     image_rows = evaluate(entry.task, [args.model, *classical], clean, scale=args.scale, seed=args.seed,
                           progress=not args.quiet)

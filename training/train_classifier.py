@@ -35,7 +35,7 @@ import torch
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
-from studio.data import DATASETS, display_argv, display_path
+from studio.data import DATASETS, display_argv, display_path, require_dataset
 from studio.checkpoint import count_parameters, save_model
 from studio.engine import TrainConfig, Trainer, TrainingTask
 from studio.imageio import ImageLoadError, list_images, load_image, to_uint8
@@ -379,6 +379,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv=None) -> dict:
     argv = sys.argv[1:] if argv is None else argv
     args = build_parser().parse_args(argv)
+    require_dataset(args.data, "--data")
     overrides = parse_overrides(args.set)
     data = load_classifier_data(args.data, args.classes, args.image_size, args.val_fraction, args.test_fraction,
                                 args.split_seed)

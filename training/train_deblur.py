@@ -35,7 +35,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from studio.data import DATASETS, ImageBank, display_path
+from studio.data import DATASETS, ImageBank, display_path, require_dataset
 from studio.datasets_deblur import (GoProPairs, JointTransform, SyntheticBlur, gopro_validation_set,
                                     sample_pairs, synthetic_validation_set, to_batch)
 from studio.degradations import blur as blur_degradation
@@ -211,6 +211,8 @@ def time_steps(trainer: Trainer, task: DeblurTask, cfg: TrainConfig, count: int 
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else argv
     args = parse_args(argv)
+    for folder in ([args.gopro] if args.gopro else [*args.data, args.val]):
+        require_dataset(folder, "--gopro" if args.gopro else "--data/--val")
     task = DeblurTask(args.preset, args)
     cfg = TrainConfig(
         run_name=args.run_name, runs_dir=args.runs_dir, max_steps=args.steps, batch_size=args.batch_size,

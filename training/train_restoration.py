@@ -47,7 +47,7 @@ import torch.nn.functional as F
 from models.gray_input import luminance
 from models.pix2pix import DISCRIMINATOR, PatchDiscriminator
 from models.vae_unet import kl_divergence
-from studio.data import DATASETS, ImageBank, display_path
+from studio.data import DATASETS, ImageBank, display_path, require_dataset
 from studio.degradations import restoration as R
 from studio.engine import TrainConfig, Trainer, TrainingTask, add_run_arguments
 from studio.imageio import list_images, load_image, quantize
@@ -351,6 +351,8 @@ def export_model(trainer: Trainer, task: RestorationTask) -> torch.nn.Module:
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else argv
     args = parse_args(argv)
+    for folder in (*args.data, args.val):
+        require_dataset(folder, "--data/--val")
     task = RestorationTask(args.preset, args)
     cfg = TrainConfig(
         run_name=args.run_name, runs_dir=args.runs_dir, max_steps=args.steps, batch_size=args.batch_size,

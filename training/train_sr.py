@@ -22,7 +22,7 @@ import torch
 import torch.nn.functional as F
 
 from models.srresnet import Discriminator, SRResNet
-from studio.data import DATASETS, ImageBank, display_path
+from studio.data import DATASETS, ImageBank, display_path, require_dataset
 from studio.degradations.sr import downscale, mod_crop
 from studio.engine import TrainConfig, Trainer, TrainingTask, add_run_arguments, load_initial_weights
 from studio.imageio import list_images, load_image, quantize
@@ -144,6 +144,8 @@ def parse_args(argv=None):
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else argv
     args = parse_args(argv)
+    for folder in (*args.data, args.val):
+        require_dataset(folder, "--data/--val")
     task = SuperResolutionTask(args.preset, args)
     cfg = TrainConfig(
         run_name=args.run_name, runs_dir=args.runs_dir, max_steps=args.steps, batch_size=args.batch_size,

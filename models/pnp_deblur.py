@@ -1,0 +1,124 @@
+"""Deblurring by physics plus a small learned prior: estimate the kernel, then deconvolve.
+
+The end-to-end U-Nets (``models/unet_light.py``) must learn blur inversion from data, which takes
+tens of GPU-hours. For uniform camera-shake blur the image formation is known, ``y = k * x + n``,
+so the work splits in two (``studio.deconvolution``):
+
+1. **kernel**: the true one (an oracle, only where it is known) or a blind estimate from the
+   photo itself (coarse-to-fine, L0 gradient prior, Fourier-domain kernel fits);
+2. **deconvolution**: plug-and-play HQS, whose only learned part is ``drunet-lite``, a Gaussian
+   denoiser that never saw a blur -- or classical Wiener, to show what the prior adds.
+
+Registered models (all take and return (B, 3, H, W) tensors in [0, 1]):
+
+* ``pnp-blind``   estimated kernel + HQS with the learned prior (the headline);
+* ``pnp-oracle``  true kernel + HQS with the learned prior (``needs_kernel``, beside ``wiener-oracle``);
+* ``wiener-blind`` estimated kernel + Wiener (classical, blind): the prior's contribution is the gap
+  to ``pnp-blind``, the kernel estimate's is the gap between the blind and oracle rows.
+
+The blind models never receive the true kernel: their ``forward`` has no such argument. After a
+call, ``last_kernels`` holds the kernel used for each image of the batch (the app shows it).
+Deconvolution is global, so the models are never tiled (``default_tile = 0``).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch import nn
+
+from studio.deconvolution import check_max_size, estimate_kernel, hqs_deconvolve, wiener_deconvolve
+from studio.degradations.blur import normalize_kernel
+from studio.metrics import estimate_noise_sigma
+from studio.registry import build_model, register_model
+
+PRIORS = ("drunet-lite", "wiener")
+
+
+class BlindDeconvolution(nn.Module):
+    """Estimate the kernel of each image, then deconvolve it with ``prior``."""
+
+    default_tile = 0  # global deconvolution: never tiled
+    channels_last = False
+    needs_kernel = False
+
+    def __init__(self, prior: str = "drunet-lite", max_kernel: int = 31, iterations: int = 8,
+                 noise_floor: float = 0.01, wiener_balance: float = 0.02):
+        super().__init__()
+        if prior not in PRIORS:
+            raise ValueError(f"unknown prior {prior!r} (expected one of {PRIORS})")
+        self.prior_name = prior
+        self.max_kernel = check_max_size(max_kernel)
+        self.iterations, self.noise_floor, self.wiener_balance = int(iterations), float(noise_floor), float(wiener_balance)
+        # the learned prior is a registered model of its own; create_model loads its weights here
+        self.prior = build_model("drunet-lite") if prior == "drunet-lite" else None
+        self.last_kernels: list[np.ndarray] = []
+        self.progress = None  # optional callable(fraction, text), set by the app
+
+    def _denoise(self, image: np.ndarray, sigma: float) -> np.ndarray:
+        x = torch.from_numpy(np.ascontiguousarray(image.transpose(2, 0, 1), dtype=np.float32))[None]
+        with torch.no_grad():
+            out = self.prior(x, sigma).float()
+        return out[0].permute(1, 2, 0).numpy().astype(np.float64)
+
+    def restore(self, image: np.ndarray, kernel: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """One HxWx3 image in [0, 1] -> (deblurred image, the kernel used)."""
+        if kernel is None:
+            kernel = estimate_kernel(image, self.max_kernel, progress=self._stage(0.0, 0.6)).kernel
+        kernel = normalize_kernel(kernel)
+        if self.prior is None:
+            out = wiener_deconvolve(image, kernel, self.wiener_balance)
+        else:
+            # the noise the data step must tolerate: the photo's own, or more where the kernel is an
+            # estimate (its errors behave like extra noise)
+            noise = estimate_noise_sigma(image.mean(axis=-1))
+            if not self.needs_kernel:
+                noise = max(noise, self.noise_floor)
+            out = hqs_deconvolve(image, kernel, self._denoise, noise, self.iterations,
+                                 progress=self._stage(0.0 if self.needs_kernel else 0.6, 1.0))
+        return np.clip(out, 0, 1).astype(np.float32), kernel
+
+    def _stage(self, start: float, end: float):
+        if self.progress is None:
+            return None
+        return lambda fraction, text: self.progress(start + (end - start) * fraction, text)
+
+    def forward(self, x: torch.Tensor, **oracle) -> torch.Tensor:
+        if self.needs_kernel and oracle.get("kernel") is None:
+            raise ValueError(f"{type(self).__name__} needs the true blur kernel (kernel=...); it only runs where the blur is "
+                             "known (synthetic blur, levin2009)")
+        if not self.needs_kernel and oracle:
+            raise TypeError(f"a blind model takes no {', '.join(oracle)}: it estimates the kernel itself")
+        kernel = oracle.get("kernel")
+        if torch.is_tensor(kernel):
+            kernel = kernel.detach().cpu().numpy()
+        array = x.detach().float().cpu().permute(0, 2, 3, 1).numpy()
+        outputs, self.last_kernels = [], []
+        for image in array:
+            restored, used = self.restore(image, kernel)
+            outputs.append(restored)
+            self.last_kernels.append(used)
+        return torch.from_numpy(np.stack(outputs)).permute(0, 3, 1, 2).to(x.device, x.dtype)
+
+
+class OracleDeconvolution(BlindDeconvolution):
+    """The same deconvolution given the true kernel (``kernel=``): what a perfect estimate would give."""
+
+    needs_kernel = True
+
+
+register_model("pnp-blind", "deblur", BlindDeconvolution,
+               dict(prior="drunet-lite", max_kernel=31, iterations=8, noise_floor=0.01),
+               "Blind plug-and-play deblurring: kernel estimated from the photo (coarse-to-fine, L0 gradient prior), "
+               "then 8 HQS iterations with the learned drunet-lite denoiser as the image prior.",
+               weights_from=("drunet-lite", "prior"))
+register_model("pnp-oracle", "deblur", OracleDeconvolution,
+               dict(prior="drunet-lite", iterations=8),
+               "Plug-and-play deblurring with the TRUE kernel (oracle): 8 HQS iterations with the learned drunet-lite "
+               "denoiser. What the learned prior does when the kernel is exact; compare with wiener-oracle.",
+               weights_from=("drunet-lite", "prior"))
+register_model("wiener-blind", "deblur", BlindDeconvolution,
+               dict(prior="wiener", max_kernel=31, wiener_balance=0.02),
+               "Blind classical deblurring: the same estimated kernel as pnp-blind, then Wiener deconvolution "
+               "(noise-to-signal 0.02). The gap to pnp-blind is what the learned prior adds.",
+               trainable=False)
