@@ -15,12 +15,13 @@ from __future__ import annotations
 import json
 import os
 import traceback
+import weakref
 from functools import wraps
 
 import gradio as gr
 from gradio.components.plot import PlotData
 
-from studio import app_benchmark, app_core, app_models
+from studio import app_benchmark, app_core, app_limits, app_models
 from studio.app_core import MODE_CLEAN, MODE_NO_REFERENCE, MODES, StudioError
 from studio.app_samples import samples_for
 from studio.tasks import TASKS
@@ -36,19 +37,57 @@ TASK_BLURBS = {
     "restoration": "A clean colour photo becomes an old damaged one (gray, noise, blur, JPEG, 128×128 as the "
                    "source project); every model restores it, colours included, and is scored against the original.",
 }
-#: uploads above this are refused by the server before any decoding (a 40 MP PNG fits)
+#: uploads above this are refused by the server before any decoding (a 12 MP JPEG or PNG photo fits)
 MAX_FILE_SIZE = "25mb"
-HEAVY = "models"  # concurrency group: one model-running job at a time on a small CPU
+HEAVY = "models"  # concurrency group of the model-running jobs (app_limits.MODEL_SLOTS at a time)
+UPLOAD_LABEL = "Your photo (PNG, JPEG, TIFF, WebP, BMP; up to 25 MB and {mp:g} megapixels)"
+QUEUE_NOTE = ("*{slots} comparison{s} run{verb} at a time on this server; while others are ahead of you, "
+              "the results panel shows your place in the queue (and, once the server has timed a comparison, "
+              "an estimated wait).*")
 CSS = """
 .caption-label { font-size: 0.8em !important; }
 #studio-title h1 { margin-bottom: 0; }
 """
 
 
+def served_folders() -> list[str]:
+    """The folders whose files the app hands out: its run folders and the Benchmark tab's scratch
+    folder, nothing around them (Gradio also serves its own cache and the working directory)."""
+    return [str(app_core.RUN_ROOT), str(app_benchmark.scratch_root())]
+
+
 def launch_kwargs() -> dict:
     """What ``launch`` needs besides the server address (shared by ``__main__``, tests and the benchmark)."""
     return dict(max_file_size=MAX_FILE_SIZE, theme=gr.themes.Soft(), css=CSS, show_error=True,
-                allowed_paths=[str(app_core.RUN_ROOT.parent)])
+                allowed_paths=served_folders())
+
+
+#: the pages built in this process, whose Gradio cache ``sweep_disk`` keeps within its limits
+_demos: "weakref.WeakSet[gr.Blocks]" = weakref.WeakSet()
+
+
+def sweep_disk() -> None:
+    """Prune every folder the app writes (``studio.app_limits``): run folders, benchmark scratch
+    and the files Gradio cached for this app. Called after each model-running job, before Gradio
+    copies that job's own outputs, so they are never the ones deleted."""
+    app_core.sweep_runs()
+    app_limits.prune(app_benchmark.scratch_root())
+    for demo in list(_demos):
+        app_limits.prune_gradio_cache(demo)
+
+
+def sweeps(fn):
+    @wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            try:
+                sweep_disk()
+            except Exception:  # noqa: BLE001 -- cleaning up must never cost the user their result
+                traceback.print_exc()
+
+    return wrapper
 
 
 def user_errors(fn):
@@ -78,11 +117,20 @@ def plotly_json(figure: dict) -> PlotData:
 
 # ---- task tabs ------------------------------------------------------------------------------------
 
+def _slider(param, label: str, value=None):
+    """A slider over a task parameter's own range (``studio.tasks.Param``), so the page offers
+    exactly what ``TaskSpec.parse_params`` accepts."""
+    return gr.Slider(param.low, param.high, value=param.default if value is None else value, step=param.step,
+                     label=label)
+
+
 def task_controls(task: str):
-    """(components, function values -> params) of a task's degradation controls."""
+    """(components, function values -> raw params) of a task's degradation controls; the values are
+    checked and typed by ``app_core.compare`` (``TaskSpec.parse_params``), where API calls land too."""
+    spec = TASKS[task]
     if task == "sr":
         scale = gr.Radio([2, 3, 4], value=4, label="SR scale (the learned models are trained for x4 only)")
-        return [scale], lambda s: {"scale": int(s or 4)}
+        return [scale], lambda s: {"scale": s}
     if task == "deblur":
         from studio.degradations.blur import LEVIN_NAMES
 
@@ -91,24 +139,21 @@ def task_controls(task: str):
             + [(f"Levin {name} (real camera shake)", f"levin-{name}") for name in LEVIN_NAMES]
             + [("straight motion: length and angle", "linear"), ("random camera shake: length (shape from the seed)", "shake")],
             value="levin-k2", label="Blur kernel")
-        length = gr.Slider(3, 41, value=15, step=1, label="Blur length (px), for straight motion and camera shake")
-        angle = gr.Slider(0, 180, value=30, step=5, label="Angle (degrees), for straight motion")
-        noise = gr.Slider(0, 0.05, value=0.005, step=0.001, label="Noise σ (on [0, 1])")
-        max_kernel = gr.Slider(3, 75, value=31, step=2, label="Max kernel size (px) the blind models estimate "
-                                                                 "(both modes; larger blur needs a larger size)")
+        length = _slider(spec.param("blur_length"), "Blur length (px), for straight motion and camera shake")
+        angle = _slider(spec.param("blur_angle"), "Angle (degrees), for straight motion")
+        noise = _slider(spec.param("noise_sigma"), "Noise σ (on [0, 1])")
+        max_kernel = _slider(spec.param("max_kernel"), "Max kernel size (px) the blind models estimate "
+                                                       "(both modes; larger blur needs a larger size)")
         return [kernel, length, angle, noise, max_kernel], lambda k, ln, a, n, mk: {
-            "blur_kernel": k or "evaluation", "blur_length": float(ln), "blur_angle": float(a), "noise_sigma": float(n),
-            "max_kernel": int(mk)}
+            "blur_kernel": k or "evaluation", "blur_length": ln, "blur_angle": a, "noise_sigma": n, "max_kernel": mk}
     if task == "restoration":
-        from studio.degradations import restoration
-
-        bench = restoration.BENCHMARK
-        noises = gr.CheckboxGroup(list(restoration.NOISE_TYPES), value=list(bench.noises), label="Noise types")
-        level = gr.Slider(0, 0.3, value=bench.noise_level, step=0.01, label="Noise strength")
-        blur = gr.Slider(0, 3, value=bench.blur_sigma, step=0.1, label="Blur σ (px)")
-        jpeg = gr.Slider(0, 100, value=bench.jpeg_quality, step=1, label="JPEG quality (0 = no JPEG)")
+        noise_types = spec.param("noises")
+        noises = gr.CheckboxGroup(list(noise_types.choices), value=list(noise_types.default), label="Noise types")
+        level = _slider(spec.param("noise_level"), "Noise strength")
+        blur = _slider(spec.param("blur_sigma"), "Blur σ (px)")
+        jpeg = _slider(spec.param("jpeg_quality"), "JPEG quality (0 = no JPEG)")
         return [noises, level, blur, jpeg], lambda ns, lv, b, q: {
-            "noises": list(ns or []), "noise_level": float(lv), "blur_sigma": float(b), "jpeg_quality": int(q)}
+            "noises": list(ns or []), "noise_level": lv, "blur_sigma": b, "jpeg_quality": q}
     return [], lambda: {}
 
 
@@ -147,7 +192,7 @@ def build_task_tab(task: str):
             picker = gr.Gallery([(str(s.path), s.title + (" · real, no ground truth" if s.degraded else "")) for s in samples],
                                 label="Sample photos: click one (or upload your own below)", columns=4, height=230,
                                 allow_preview=False, object_fit="cover", format="png")
-            upload = gr.File(label="Your photo (PNG, JPEG, TIFF, WebP, BMP; up to 25 MB)", file_types=["image"],
+            upload = gr.File(label=UPLOAD_LABEL.format(mp=app_limits.MAX_UPLOAD_MP), file_types=["image"],
                              type="filepath", height=140)
             preview = gr.Image(label="Selected photo", type="numpy", format="png", interactive=False, height=200)
             info = gr.Markdown()
@@ -155,8 +200,11 @@ def build_task_tab(task: str):
             models = gr.CheckboxGroup(choices, value=[value for _, value in choices], label="Models to compare")
             with gr.Accordion("Degradation (clean-photo mode)", open=True):
                 controls, to_params = task_controls(task)
-                seed = gr.Number(0, precision=0, minimum=0, label="Seed (noise and random kernels)")
+                # no `precision`: Gradio would round a NaN into a crash; app_core.compare checks the seed
+                seed = gr.Number(0, minimum=0, step=1, label="Seed (noise and random kernels)")
             run = gr.Button("Compare", variant="primary", size="lg")
+            slots = app_limits.MODEL_SLOTS
+            gr.Markdown(QUEUE_NOTE.format(slots=slots, s="" if slots == 1 else "s", verb="s" if slots == 1 else ""))
         with gr.Column(scale=2):
             summary = gr.Markdown("Pick a photo, then press **Compare**.")
             grid = gr.Gallery(label="Input, ground truth and every model (lossless PNG; click to enlarge)", columns=4,
@@ -168,8 +216,10 @@ def build_task_tab(task: str):
     with gr.Row():
         with gr.Column(scale=1, min_width=260):
             gr.Markdown("### Compare two\nPick any two images; drag the handle, scroll to zoom (both sides together).")
-            left = gr.Dropdown([], label="Left")
-            right = gr.Dropdown([], label="Right")
+            # Any name is accepted (an API client knows the names from its comparison, without the
+            # choices this page fills in); on_pair checks it against the run.
+            left = gr.Dropdown([], label="Left", allow_custom_value=True)
+            right = gr.Dropdown([], label="Right", allow_custom_value=True)
         with gr.Column(scale=3):
             slider = gr.ImageSlider(label="Left | Right", type="filepath", format="png", interactive=False, max_height=640)
     gr.Markdown("### Error maps\n|output − ground truth|, averaged over RGB, all on **one colour scale** "
@@ -184,8 +234,8 @@ def build_task_tab(task: str):
             where = gr.Image(label="Click to choose the region", type="filepath", format="png", interactive=False,
                              height=300)
             crop_size = gr.Slider(16, 256, value=64, step=8, label="Region size (px)")
-            crop_x = gr.Number(0, label="x (centre, px)", precision=0)
-            crop_y = gr.Number(0, label="y (centre, px)", precision=0)
+            crop_x = gr.Number(0, label="x (centre, px)", step=1)  # checked by app_core.crop_view
+            crop_y = gr.Number(0, label="y (centre, px)", step=1)
         with gr.Column(scale=3):
             crops = gr.Gallery(label="Zoomed crops", columns=4, height="auto", format="png", object_fit="contain")
     with gr.Row():
@@ -219,10 +269,11 @@ def build_task_tab(task: str):
 
     upload.change(show_preview, upload, [preview, info], api_visibility="private")
 
+    @sweeps
     @user_errors
     def on_compare(path, mode_value, chosen, seed_value, *values, progress=gr.Progress()):
         params = to_params(*values)
-        comparison = app_core.compare(task, path, mode_value, chosen, params, int(seed_value or 0),
+        comparison = app_core.compare(task, path, mode_value, chosen, params, seed_value,
                                       progress=lambda f, d: progress(f, desc=d))
         v = app_core.views(comparison)
         names = app_core.image_choices(comparison)
@@ -239,7 +290,8 @@ def build_task_tab(task: str):
     run.click(on_compare, [upload, mode, models, seed, *controls],
               [summary, grid, table, left, right, slider, errors, colorbar, where, crop_x, crop_y, crops, pd_plot,
                spectrum, download, run_id, kernels],
-              api_name=f"compare_{task}", concurrency_id=HEAVY, concurrency_limit=1)
+              api_name=f"compare_{task}", concurrency_id=HEAVY, concurrency_limit=app_limits.MODEL_SLOTS,
+              show_progress="full")
 
     @user_errors
     def on_pair(rid, a, b):
@@ -253,7 +305,8 @@ def build_task_tab(task: str):
     @user_errors
     def on_crop(rid, x, y, size):
         comparison = app_core.get_run(rid)
-        items, marked = app_core.crop_view(comparison, float(x or 0), float(y or 0), int(size or 64))
+        items, marked = app_core.crop_view(comparison, 0 if x is None else x, 0 if y is None else y,
+                                           64 if size is None else size)
         return items, marked
 
     def on_click(rid, size, evt: gr.SelectData):
@@ -278,14 +331,16 @@ def build_benchmark_tab():
     with gr.Row():
         task = gr.Dropdown([(TAB_TITLES[t], t) for t in tasks], value=first_task, label="Task")
         sets = app_benchmark.test_sets(first_task)
-        test_set = gr.Dropdown(sets, value=sets[0] if sets else None, label="Test set")
+        # any name: the page fills in one task's sets, an API client may ask for another's
+        # (app_benchmark.load_frame checks it and lists the available ones)
+        test_set = gr.Dropdown(sets, value=sets[0] if sets else None, label="Test set", allow_custom_value=True)
     description = gr.Markdown()
     histogram = gr.Plot(label="PSNR per image, every model overlaid")
     table = gr.Dataframe(headers=app_benchmark.summary_headers(first_task), label="Summary", interactive=False)
     extremes = gr.Dataframe(headers=app_benchmark.best_worst_headers(first_task),
                             label="Best and worst image per model (ranked by Δ vs input)", interactive=False)
     with gr.Row():
-        case_model = gr.Dropdown([], label="Model")
+        case_model = gr.Dropdown([], label="Model", allow_custom_value=True)  # checked by app_benchmark.cases
         show = gr.Button("Show its best and worst case (input / output / ground truth / error map)")
     case_notes = gr.Markdown()
     case_gallery = gr.Gallery(label="Best (first row) and worst (second row)", columns=4, height="auto", format="png",
@@ -319,6 +374,7 @@ def build_benchmark_tab():
     task.change(user_errors(on_task), task, [test_set, *outputs], api_visibility="private")
     test_set.input(on_view, [task, test_set], outputs, api_name="benchmark")
 
+    @sweeps
     @user_errors
     def on_cases(task_value, set_value, model):
         if not model:
@@ -326,8 +382,9 @@ def build_benchmark_tab():
         return app_benchmark.cases(task_value, set_value, model)[::-1]
 
     show.click(on_cases, [task, test_set, case_model], [case_notes, case_gallery], api_name="benchmark_cases",
-               concurrency_id=HEAVY, concurrency_limit=1)
+               concurrency_id=HEAVY, concurrency_limit=app_limits.MODEL_SLOTS)
 
+    @sweeps
     @user_errors
     def on_recompute(task_value, progress=gr.Progress(track_tqdm=True)):
         progress(0, desc="loading models")
@@ -336,7 +393,7 @@ def build_benchmark_tab():
         return (gr.update(choices=app_benchmark.test_sets(task_value), value=name), *on_view(task_value, name), str(path))
 
     recompute.click(on_recompute, task, [test_set, *outputs, recomputed_csv], api_name="recompute_benchmark",
-                    concurrency_id=HEAVY, concurrency_limit=1)
+                    concurrency_id=HEAVY, concurrency_limit=app_limits.MODEL_SLOTS)
     return (task, test_set), view, outputs
 
 
@@ -374,7 +431,9 @@ def first_tab() -> str:
 
 def build_demo() -> gr.Blocks:
     app_core.configure_threads()
-    with gr.Blocks(title="Restoration Studio") as demo:
+    sweep_disk()  # what a previous server left beyond the limits
+    age = int(app_limits.CACHE_MAX_AGE_S)
+    with gr.Blocks(title="Restoration Studio", delete_cache=(int(app_limits.CACHE_SWEEP_S), age)) as demo:
         gr.Markdown("# Restoration Studio\nSee how image-restoration models differ: pick a photo (or upload yours), "
                     "press **Compare**, then slide between any two results, zoom, and read the error maps. Every "
                     "number is measured on the spot or read from a shipped evaluation file.", elem_id="studio-title")
@@ -394,7 +453,8 @@ def build_demo() -> gr.Blocks:
         # so start-up builds no figure.
         demo.load(user_errors(view), [task, test_set], outputs, api_visibility="private")
         demo.load(on_model, model, model_outputs, api_visibility="private")
-    demo.queue(default_concurrency_limit=2, max_size=16)
+    demo.queue(default_concurrency_limit=2, max_size=app_limits.QUEUE_SIZE)
+    _demos.add(demo)
     return demo
 
 

@@ -56,10 +56,13 @@ class BlindDeconvolution(nn.Module):
         self.progress = None  # optional callable(fraction, text), set by the app
 
     def _denoise(self, image: np.ndarray, sigma: float) -> np.ndarray:
+        # channels-last: the dense 3x3 convolutions of the prior run 2-3x faster in that layout on CPU
+        # (oneDNN), most of all under bf16 autocast; the pipeline itself stays NCHW (numpy FFTs)
         x = torch.from_numpy(np.ascontiguousarray(image.transpose(2, 0, 1), dtype=np.float32))[None]
         with torch.no_grad():
-            out = self.prior(x, sigma).float()
-        return out[0].permute(1, 2, 0).numpy().astype(np.float64)
+            out = self.prior.to(memory_format=torch.channels_last)(
+                x.contiguous(memory_format=torch.channels_last), sigma).float()
+        return out[0].permute(1, 2, 0).numpy()
 
     def restore(self, image: np.ndarray, kernel: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
         """One HxWx3 image in [0, 1] -> (deblurred image, the kernel used)."""
@@ -69,11 +72,11 @@ class BlindDeconvolution(nn.Module):
         if self.prior is None:
             out = wiener_deconvolve(image, kernel, self.wiener_balance)
         else:
-            # the noise the data step must tolerate: the photo's own, or more where the kernel is an
-            # estimate (its errors behave like extra noise)
-            noise = estimate_noise_sigma(image.mean(axis=-1))
-            if not self.needs_kernel:
-                noise = max(noise, self.noise_floor)
+            # the noise the data step must tolerate: the photo's own, at least ``noise_floor`` (8-bit
+            # rounding and model mismatch add to it; a kernel estimate's errors act as more noise, so the
+            # blind floor is higher). Both floors were chosen on bsds500/val crops blurred with the
+            # validation kernels, never on an evaluation set.
+            noise = max(estimate_noise_sigma(image.mean(axis=-1)), self.noise_floor)
             out = hqs_deconvolve(image, kernel, self._denoise, noise, self.iterations,
                                  progress=self._stage(0.0 if self.needs_kernel else 0.6, 1.0))
         return np.clip(out, 0, 1).astype(np.float32), kernel
@@ -113,7 +116,7 @@ register_model("pnp-blind", "deblur", BlindDeconvolution,
                "then 8 HQS iterations with the learned drunet-lite denoiser as the image prior.",
                weights_from=("drunet-lite", "prior"))
 register_model("pnp-oracle", "deblur", OracleDeconvolution,
-               dict(prior="drunet-lite", iterations=8),
+               dict(prior="drunet-lite", iterations=8, noise_floor=0.006),
                "Plug-and-play deblurring with the TRUE kernel (oracle): 8 HQS iterations with the learned drunet-lite "
                "denoiser. What the learned prior does when the kernel is exact; compare with wiener-oracle.",
                weights_from=("drunet-lite", "prior"))

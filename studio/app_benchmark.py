@@ -10,6 +10,7 @@ the case does not reproduce, it says so instead.
 from __future__ import annotations
 
 import math
+import os
 import tempfile
 import threading
 from dataclasses import dataclass
@@ -214,8 +215,9 @@ def locate(dataset: str, image: str):
     return None
 
 
-def render_case(task_name: str, row: pd.Series, out_dir: Path) -> tuple[list[tuple[str, str]], str]:
-    """Re-run one (model, image) row: [(input, output, ground truth, error map) PNGs], and a note."""
+def render_case(task_name: str, row: pd.Series, out_dir) -> tuple[list[tuple[str, str]], str]:
+    """Re-run one (model, image) row: [(input, output, ground truth, error map) PNGs], and a note.
+    ``out_dir`` is a folder, or a callable that makes one (only called when there is something to save)."""
     from studio import app_core, app_views
     from studio.imageio import load_image, quantize, save_png
     from studio.inference import run_model
@@ -256,6 +258,7 @@ def render_case(task_name: str, row: pd.Series, out_dir: Path) -> tuple[list[tup
         output = np.repeat(output[..., None], 3, axis=-1)
     scores = all_metrics(output, clean, border=border)
     colored, means, vmax = app_views.error_maps({"input": reference, "output": output}, clean)
+    out_dir = Path(out_dir() if callable(out_dir) else out_dir)
     stem = f"{name}_{row['image']}"
     items = [
         (str(save_png(reference, out_dir / f"{stem}_input.png")), f"{row['image']} · input · {label} {input_scores[metric]:.2f} dB"),
@@ -274,7 +277,13 @@ def cases(task: str, test_set: str, model: str) -> tuple[list[tuple[str, str]], 
     group = frame[frame["model"].astype(str) == str(model)]
     if group.empty:
         raise ValueError(f"no rows for model {model!r} in {test_set}")
-    out_dir = Path(tempfile.mkdtemp(prefix="cases-", dir=_scratch()))
+    made: list[Path] = []
+
+    def out_dir() -> Path:  # made on first use: a checkout without the images writes nothing
+        if not made:
+            made.append(Path(tempfile.mkdtemp(prefix="cases-", dir=scratch_root(create=True))))
+        return made[0]
+
     items, notes = [], []
     for which, index in (("best", group["_delta"].idxmax()), ("worst", group["_delta"].idxmin())):
         row = group.loc[index]
@@ -285,10 +294,16 @@ def cases(task: str, test_set: str, model: str) -> tuple[list[tuple[str, str]], 
     return items, "\n".join(f"- {n}" for n in notes)
 
 
-def _scratch() -> Path:
-    folder = Path(tempfile.gettempdir()) / "restoration-studio" / "benchmark"
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
+#: where the re-run cases and recomputed CSVs go (pruned with the other folders the app writes,
+#: see ``studio.app_limits``); ``STUDIO_SCRATCH_DIR`` moves it
+SCRATCH_ROOT = Path(os.environ.get("STUDIO_SCRATCH_DIR")
+                    or Path(tempfile.gettempdir()) / "restoration-studio" / "benchmark")
+
+
+def scratch_root(create: bool = False) -> Path:
+    if create:
+        SCRATCH_ROOT.mkdir(parents=True, exist_ok=True)
+    return SCRATCH_ROOT
 
 
 # ---- recompute ----------------------------------------------------------------------------------
@@ -306,7 +321,7 @@ def recompute(task: str, models: list[str] | None = None, progress=None) -> tupl
     rows = evaluate(task, models, clean_dir, progress=progress is not None)
     frame = pd.DataFrame(rows)
     frame["dataset"] = "samples"
-    path = write_csv(rows, _scratch() / f"{task}_samples_recomputed.csv")
+    path = write_csv(rows, scratch_root(create=True) / f"{task}_samples_recomputed.csv")
     with _lock:
         _recomputed[task] = frame
     return frame, path

@@ -10,8 +10,10 @@ A comparison takes a photo and a mode:
 
 Each run is kept (a bounded number of them) with its images written as lossless PNG in its own
 folder, so the follow-up views -- the two-image slider, zoomed crops, the download -- read the
-same pixels the grid shows. Models are loaded on first use and cached; models without shipped
-weights are never run (they are listed as "not trained in this checkout").
+same pixels the grid shows; once its views are drawn, a run's pixels live only in those PNGs (a
+kept run costs no memory), and the run folders are pruned by age and size (``studio.app_limits``).
+Models are loaded on first use and cached; models without shipped weights are never run (they are
+listed as "not trained in this checkout").
 """
 
 from __future__ import annotations
@@ -35,7 +37,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from studio import app_views
+from studio import app_limits, app_views
 from studio.app_samples import file_digest, sample_digests
 from studio.checkpoint import CheckpointError
 from studio.deconvolution import DeconvolutionError, check_max_size
@@ -44,7 +46,7 @@ from studio.inference import resolve_precision, run_model
 from studio.metrics import psnr, ssim
 from studio.registry import get_entry, list_models
 from studio.resize import imresize_to
-from studio.tasks import get_task
+from studio.tasks import ParamError, get_task, parse_number, parse_seed
 
 MODE_CLEAN = "Clean photo: degrade it, restore it, score against it"
 MODE_NO_REFERENCE = "Already degraded photo: restore only (no reference, so no scores)"
@@ -60,6 +62,8 @@ PRECISION = os.environ.get("STUDIO_PRECISION", "auto")
 #: runs kept for the follow-up views (slider, crops, download); older ones are deleted
 MAX_RUNS = 24
 RUN_ROOT = Path(os.environ.get("STUDIO_RUN_DIR") or Path(tempfile.gettempdir()) / "restoration-studio" / "runs")
+#: the zoomed-crop region sizes offered (px)
+CROP_SIZES = (16, 256)
 #: which metric a task reports first (SR: the Y channel, as the literature does)
 HEADLINE = {"sr": ("psnr_y", "ssim_y", "PSNR-Y", "SSIM-Y")}
 DEFAULT_HEADLINE = ("psnr", "ssim", "PSNR", "SSIM")
@@ -156,7 +160,7 @@ def read_upload(path) -> tuple[np.ndarray, list[str]]:
         raise StudioError("Pick a sample photo or upload an image first.")
     path = Path(path)
     try:
-        image = load_image(path)
+        image = load_image(path, max_pixels=app_limits.max_upload_pixels())
     except ImageLoadError as err:
         raise StudioError(f"This file cannot be used: {str(err).replace(str(path), path.name)}") from None
     notes = []
@@ -201,13 +205,21 @@ def _gray(image: np.ndarray) -> np.ndarray:
 class Result:
     key: str  # file-safe: "ground_truth", "input" or the model name
     label: str
-    image: np.ndarray
+    pixels: np.ndarray | None  # in memory until ``Comparison.release``; then read back from ``path``
     role: str  # "ground truth" | "input" | "learned" | "classical"
     scores: dict | None = None
     delta: float | None = None
     ms: float | None = None
     note: str = ""
     path: Path | None = None
+
+    @property
+    def image(self) -> np.ndarray:
+        if self.pixels is not None:
+            return self.pixels
+        if self.path is None or not self.path.is_file():
+            raise StudioError("These results were deleted to save space: run the comparison again.")
+        return load_image(self.path)  # lossless 8-bit PNG of an 8-bit image: the same values
 
 
 @dataclass
@@ -248,6 +260,12 @@ class Comparison:
     @property
     def input(self) -> Result:
         return next(r for r in self.results if r.role == "input")
+
+    def release(self) -> None:
+        """Drop the pixels from memory once every result is saved; ``Result.image`` reads the PNG."""
+        for result in self.results:
+            if result.path is not None and result.path.is_file():
+                result.pixels = None
 
 
 def normalize_mode(mode) -> str:
@@ -293,12 +311,26 @@ def _store(comparison: Comparison) -> None:
             _, old = _runs.popitem(last=False)
             if old.folder is not None:
                 shutil.rmtree(old.folder, ignore_errors=True)
+    sweep_runs(keep=[comparison.folder] if comparison.folder is not None else [])
+
+
+def sweep_runs(keep=()) -> list[Path]:
+    """Prune the run folders by age and size (``studio.app_limits``; the newest one always stays),
+    and forget the runs whose folder went (their follow-up views then ask for a new comparison)."""
+    removed = app_limits.prune(RUN_ROOT, keep=keep)
+    with _runs_lock:
+        gone = [rid for rid, c in _runs.items() if c.folder is not None and not c.folder.is_dir()]
+        for rid in gone:
+            del _runs[rid]
+        for key in [k for k, rid in _example_cache.items() if rid not in _runs]:
+            del _example_cache[key]
+    return removed
 
 
 def get_run(run_id: str) -> Comparison:
     with _runs_lock:
         comparison = _runs.get(str(run_id or ""))
-    if comparison is None:
+    if comparison is None or (comparison.folder is not None and not comparison.folder.is_dir()):
         raise StudioError("Run a comparison first (or again: older results are not kept).")
     return comparison
 
@@ -333,8 +365,11 @@ def compare(task_name: str, path, mode: str, model_names, params: dict | None = 
     """
     task = get_task(task_name)
     mode = normalize_mode(mode)
-    params = dict(params or {})
-    seed = int(seed or 0)
+    try:
+        params = task.parse_params(params)
+        seed = parse_seed(seed)
+    except ParamError as err:
+        raise StudioError(f"Cannot use that setting: {err}.") from None
     statuses = {s.name: s for s in model_statuses(task_name)}
     names = [n for n in dict.fromkeys(model_names or []) if n]
     unknown = [n for n in names if n not in statuses]
@@ -351,9 +386,9 @@ def compare(task_name: str, path, mode: str, model_names, params: dict | None = 
         cache_key = (digest, task_name, mode, tuple(names), json.dumps(params, sort_keys=True, default=str), seed)
         with _runs_lock:
             run_id = _example_cache.get(cache_key)
-            if run_id in _runs:
+            cached = _runs.get(run_id)
+            if cached is not None and cached.folder is not None and cached.folder.is_dir():
                 _runs.move_to_end(run_id)
-                cached = _runs[run_id]
                 cached.cached = True
                 return cached
 
@@ -595,9 +630,14 @@ def kernel_view(comparison: Comparison) -> list[tuple[str, str]] | None:
 
 def crop_view(comparison: Comparison, cx: float, cy: float, size: int):
     """Zoomed crops of the same region of every image: ([(PNG, caption)], the input with the box drawn)."""
+    try:
+        cx, cy = parse_number(cx, "x"), parse_number(cy, "y")  # outside the image: clamped by crop_box
+        size = parse_number(size, "region size", *CROP_SIZES, integer=True)
+    except ParamError as err:
+        raise StudioError(f"Cannot zoom there: {err}.") from None
     base = comparison.input.image
     height, width = base.shape[:2]
-    box = app_views.crop_box(height, width, float(cx), float(cy), int(size))
+    box = app_views.crop_box(height, width, cx, cy, size)
     folder = comparison.folder / "crops"
     tag = f"{box[1]}_{box[0]}_{box[3] - box[1]}"
     items = []
@@ -680,7 +720,10 @@ class Views:
 
 
 def views(comparison: Comparison) -> Views:
+    """Every view of a comparison; afterwards its pixels are released (``Comparison.release``)."""
     errors, bar = error_view(comparison)
     kernels = kernel_view(comparison)  # before the bundle, which includes the kernel PNGs
-    return Views(errors, bar, perception_distortion(comparison), spectra(comparison), str(_write_bundle(comparison)),
-                 kernels)
+    result = Views(errors, bar, perception_distortion(comparison), spectra(comparison),
+                   str(_write_bundle(comparison)), kernels)
+    comparison.release()
+    return result

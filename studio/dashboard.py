@@ -5,7 +5,9 @@
 
 Torch-free on purpose (Streamlit's file watcher trips over torch): it reads only the CSV/JSON files
 that the engine and ``training.protocol`` write, through ``studio.dashboard_data``. A malformed or
-partial file is reported by name and skipped; every other view keeps working. With "Live refresh"
+partial file is reported by name and skipped; an odd value (a blank count, text where a number
+belongs) is named and left out of its figure; a part of a page that still fails says so in place
+(``part``), and the rest of the page is drawn. With "Live refresh"
 on, the selected page re-reads its files every few seconds (``st.fragment(run_every=...)``), so
 curves grow while a training is running.
 """
@@ -14,6 +16,7 @@ from __future__ import annotations
 
 import math
 import sys
+from contextlib import contextmanager
 from pathlib import Path
 
 if str(Path(__file__).resolve().parent.parent) not in sys.path:  # `streamlit run studio/dashboard.py`
@@ -59,6 +62,16 @@ def report(table: data.Table) -> bool:
     return True
 
 
+@contextmanager
+def part(what: str):
+    """One part of a page: if it fails on a file nobody foresaw, it says so in place, and the parts
+    after it are still drawn."""
+    try:
+        yield
+    except Exception as err:  # noqa: BLE001 -- one odd file must not cost the whole page
+        st.error(f"{what}: could not draw this part ({type(err).__name__}: {err}); the rest of the page is shown")
+
+
 def chart(fig: go.Figure, key: str) -> None:
     fig.update_layout(margin=dict(l=10, r=10, t=40, b=10), legend=dict(orientation="h", y=-0.2))
     st.plotly_chart(fig, key=key, width="stretch")
@@ -80,52 +93,66 @@ def page_runs(root: Path) -> None:
     frames: dict[str, pd.DataFrame] = {}
     baselines = []
     for run in chosen:
-        metrics_path, config_path = data.run_paths(root, run)
-        table = load(metrics_path, root)
-        if not report(table):
-            continue
-        config, config_error = data.read_json(config_path)
-        if config_error:
-            st.warning(config_error)
-        frames[run] = table.frame
-        if data.run_kind(table.frame) in ("restoration", "gan"):
-            found = data.input_psnr_baseline(root, run, table.frame, config)
-            if found:
-                baselines.append((run, *found))
+        with part(f"run {run}"):
+            metrics_path, config_path = data.run_paths(root, run)
+            table = load(metrics_path, root)
+            if not report(table):
+                continue
+            config, config_error = data.read_json(config_path)
+            if config_error:
+                st.warning(config_error)
+            frames[run] = table.frame
+            if data.run_kind(table.frame) in ("restoration", "gan"):
+                notes: list[str] = []
+                found = data.input_psnr_baseline(root, run, table.frame, config, notes=notes)
+                for note in notes:
+                    st.warning(note)
+                if found:
+                    baselines.append((run, *found))
     if not frames:
         return
     for group, title in (("loss", "Loss"), ("metric", "Validation / training metric"), ("psnr", "PSNR (dB)"),
                          ("lr", "Learning rate")):
-        fig = go.Figure()
-        for run, frame in frames.items():
-            groups = data.curve_groups(frame)
-            psnr = [c for c in groups["metric"] if "psnr" in c and not c.startswith("val_input_psnr")]
-            columns = {"psnr": psnr, "metric": [c for c in groups["metric"] if "psnr" not in c]}.get(group)
-            for column in (columns if columns is not None else groups[group]):
-                series = frame[["step", column]].dropna()
-                if series.empty:
-                    continue
-                dashed = column.startswith("val_") and group == "loss"
-                fig.add_trace(go.Scatter(x=series["step"], y=series[column], name=f"{run} · {column}",
-                                         mode="lines+markers" if len(series) < 30 else "lines",
-                                         line=dict(dash="dash" if dashed else "solid")))
-        if group == "psnr":
-            for run, value, source in baselines:
-                fig.add_hline(y=value, line_dash="dot", line_color="gray",
-                              annotation_text=f"input PSNR {value:.2f} dB · {run}",  # SR: the bicubic-upscaled input
-                              annotation_position="bottom right")
-        if not fig.data:
-            continue
-        fig.update_layout(title=title, xaxis_title="step", yaxis_type="log" if group == "lr" else None)
-        chart(fig, key=f"runs_{group}")
+        with part(f"{title} chart"):
+            _runs_chart(frames, baselines, group, title)
+    with part("best validation PSNR"):
+        _best_psnr(frames, baselines)
+    with part("last logged rows"), st.expander("Last logged row of each run"):
+        st.dataframe(pd.DataFrame({run: frame.ffill().iloc[-1] for run, frame in frames.items()}).T, width="stretch")
+
+
+def _runs_chart(frames: dict, baselines: list, group: str, title: str) -> None:
+    fig = go.Figure()
+    for run, frame in frames.items():
+        groups = data.curve_groups(frame)
+        psnr = [c for c in groups["metric"] if "psnr" in c and not c.startswith("val_input_psnr")]
+        columns = {"psnr": psnr, "metric": [c for c in groups["metric"] if "psnr" not in c]}.get(group)
+        for column in (columns if columns is not None else groups[group]):
+            series = frame[["step", column]].dropna()
+            if series.empty:
+                continue
+            dashed = column.startswith("val_") and group == "loss"
+            fig.add_trace(go.Scatter(x=series["step"], y=series[column], name=f"{run} · {column}",
+                                     mode="lines+markers" if len(series) < 30 else "lines",
+                                     line=dict(dash="dash" if dashed else "solid")))
+    if group == "psnr":
+        for run, value, source in baselines:
+            fig.add_hline(y=value, line_dash="dot", line_color="gray",
+                          annotation_text=f"input PSNR {value:.2f} dB · {run}",  # SR: the bicubic-upscaled input
+                          annotation_position="bottom right")
+    if not fig.data:
+        return
+    fig.update_layout(title=title, xaxis_title="step", yaxis_type="log" if group == "lr" else None)
+    chart(fig, key=f"runs_{group}")
+
+
+def _best_psnr(frames: dict, baselines: list) -> None:
     for run, value, source in baselines:
         frame = frames[run]
         metric = next((c for c in ("val_psnr_y", "val_psnr") if c in frame.columns), None)
         if metric and frame[metric].notna().any():
             best = float(frame[metric].max())
             st.metric(f"{run}: best {metric}", f"{best:.2f} dB", f"{best - value:+.2f} dB vs input ({source})")
-    with st.expander("Last logged row of each run"):
-        st.dataframe(pd.DataFrame({run: frame.ffill().iloc[-1] for run, frame in frames.items()}).T, width="stretch")
 
 
 def page_grid(root: Path) -> None:
@@ -145,13 +172,15 @@ def page_grid(root: Path) -> None:
     shown = frame.rename(columns={p: p[len("params_"):] for p in params})
     names = [p[len("params_"):] for p in params]
     metric = str(frame["metric"].dropna().iloc[0]) if "metric" in frame.columns and frame["metric"].notna().any() else "value"
-    if best is not None:
-        row = shown.loc[best]
-        st.success(f"Best: trial {row['trial']} · {metric} = {row['value']:.4g} · "
-                   + ", ".join(f"{n} = {row[n]}" for n in names))
-    styled = shown.style.apply(lambda r: [BEST_STYLE if r.name == best else "" for _ in r], axis=1)
-    st.caption("Click a column header to sort; the best trial is highlighted.")
-    st.dataframe(styled, width="stretch", hide_index=True)
+    with part("best trial"):
+        if best is not None:
+            row = shown.loc[best]
+            st.success(f"Best: trial {row['trial']} · {metric} = {data.fmt(row['value'], '.4g')} · "
+                       + ", ".join(f"{n} = {row[n]}" for n in names))
+    with part("trial table"):
+        styled = shown.style.apply(lambda r: [BEST_STYLE if r.name == best else "" for _ in r], axis=1)
+        st.caption("Click a column header to sort; the best trial is highlighted.")
+        st.dataframe(styled, width="stretch", hide_index=True)
     finished = shown.dropna(subset=["value"])
     if len(finished) < 2 or not names:
         return
@@ -165,27 +194,40 @@ def page_grid(root: Path) -> None:
         elif values.notna().all():
             plot[name] = values
             dims.append(name)
-        else:
-            codes = {v: i for i, v in enumerate(sorted(plot[name].astype(str).unique()))}
-            plot[f"{name} (code)"] = plot[name].astype(str).map(codes)
+        else:  # words, blanks or a mix with numbers: one code per distinct label, said in a caption
+            text = data.labels(plot[name])
+            codes = {v: i for i, v in enumerate(sorted(text.unique()))}
+            plot[f"{name} (code)"] = text.map(codes)
             dims.append(f"{name} (code)")
-    fig = px.parallel_coordinates(plot, dimensions=dims + ["value"], color="value",
-                                  color_continuous_scale=px.colors.sequential.Viridis,
-                                  labels={"value": metric})
-    fig.update_layout(title="Each hyperparameter's effect (parallel coordinates)")
-    chart(fig, key="grid_parallel")
+            st.caption(f"{name} is not numeric in every trial: drawn as codes "
+                       + ", ".join(f"{i} = {v}" for v, i in codes.items()))
+    with part("parallel coordinates"):
+        fig = px.parallel_coordinates(plot, dimensions=dims + ["value"], color="value",
+                                      color_continuous_scale=px.colors.sequential.Viridis,
+                                      labels={"value": metric})
+        fig.update_layout(title="Each hyperparameter's effect (parallel coordinates)")
+        chart(fig, key="grid_parallel")
     if len(names) >= 2:
-        left, right = st.columns(2)
-        x = left.selectbox("Heatmap x", names, index=0, key="grid_hx")
-        y = right.selectbox("Heatmap y", names, index=1, key="grid_hy")
-        if x != y:
-            pivot = finished.pivot_table(index=y, columns=x, values="value", aggfunc="max")
-            heat = px.imshow(pivot, text_auto=".3g", aspect="auto", color_continuous_scale="Viridis",
-                             labels=dict(color=f"best {metric}"))
-            heat.update_layout(title=f"best {metric} by {x} x {y} (max over the other hyperparameters)")
-            heat.update_xaxes(type="category")
-            heat.update_yaxes(type="category")
-            chart(heat, key="grid_heat")
+        with part("heatmap"):
+            _grid_heatmap(finished, names, metric)
+
+
+def _grid_heatmap(finished: pd.DataFrame, names: list[str], metric: str) -> None:
+    left, right = st.columns(2)
+    x = left.selectbox("Heatmap x", names, index=0, key="grid_hx")
+    y = right.selectbox("Heatmap y", names, index=1, key="grid_hy")
+    if x == y:
+        return
+    for axis in (x, y):  # an axis with words or blanks: every value as a label ("(blank)" for none)
+        numbers = pd.to_numeric(finished[axis], errors="coerce")
+        finished = finished.assign(**{axis: numbers if numbers.notna().all() else data.labels(finished[axis])})
+    pivot = finished.pivot_table(index=y, columns=x, values="value", aggfunc="max")
+    heat = px.imshow(pivot, text_auto=".3g", aspect="auto", color_continuous_scale="Viridis",
+                     labels=dict(color=f"best {metric}"))
+    heat.update_layout(title=f"best {metric} by {x} x {y} (max over the other hyperparameters)")
+    heat.update_xaxes(type="category")
+    heat.update_yaxes(type="category")
+    chart(heat, key="grid_heat")
 
 
 def page_lr_finder(root: Path) -> None:
@@ -219,8 +261,11 @@ def page_lr_finder(root: Path) -> None:
                       annotation_position="top left" if index % 2 else "top right")
     low, high = frame["smoothed_loss"].min(), frame["smoothed_loss"].quantile(0.9)
     fig.update_layout(title=f"{experiment}: loss vs learning rate", xaxis_type="log", xaxis_title="learning rate",
-                      yaxis_title="loss", yaxis_range=[low - 0.05 * abs(low), high + 0.25 * abs(high - low) + 1e-9])
-    chart(fig, key="lr_curve")
+                      yaxis_title="loss")
+    if data.as_number(low) is not None and data.as_number(high) is not None:  # else plotly's own range
+        fig.update_layout(yaxis_range=[low - 0.05 * abs(low), high + 0.25 * abs(high - low) + 1e-9])
+    with part("loss vs learning rate"):
+        chart(fig, key="lr_curve")
     if suggestions:
         st.dataframe(pd.DataFrame(suggestions), width="stretch", hide_index=True)
 
@@ -245,70 +290,96 @@ def page_sanity(root: Path) -> None:
         table = load(path, root)
         return table if report(table) else None
 
-    baselines = section("Baselines", "baselines.csv")
-    if baselines is not None:
-        st.dataframe(baselines.frame, width="stretch", hide_index=True)
-    check = section("Initial loss (check-init)", "check-init.csv")
-    if check is not None:
-        frame = check.frame
-        summary = frame[frame["batch"].astype(str) == "mean"]
-        if len(summary):
-            row = summary.iloc[-1]
-            cols = st.columns(3)
-            cols[0].metric("initial loss", f"{row['loss']:.4f}", f"{row['loss'] - row['expected_loss']:+.4f} vs expected")
-            cols[1].metric("expected", f"{row['expected_loss']:.4f}", str(row.get("expected_source", "")),
-                           delta_color="off")
-            if "zero_grad_tensors" in row:
-                cols[2].metric("parameter tensors with zero gradient", f"{int(row['zero_grad_tensors'])}",
-                               f"of {int(row['param_tensors'])}", delta_color="off")
-            passed = str(row.get("passed", "")).lower() == "true"
-            (st.success if passed else st.warning)(
-                f"initial loss {'within' if passed else 'outside'} {row.get('tolerance', float('nan')):.3g} of the "
-                f"expected value")
-        st.dataframe(frame[frame["batch"].astype(str) != "mean"], width="stretch", hide_index=True)
-    gradients = section("Gradients at initialisation", "check-init-gradients.csv")
-    if gradients is not None:
-        frame = gradients.frame
-        zero = frame[frame["grad_norm"].fillna(0) == 0]
-        if len(zero):
-            st.error(f"{len(zero)} parameter tensor(s) received no gradient: {', '.join(zero['parameter'].astype(str))}")
-        fig = px.bar(frame, x="parameter", y="grad_norm", log_y=True, title="gradient norm per parameter tensor")
-        chart(fig, key="sanity_grads")
-    overfit = section("Overfit a small subset", "overfit-small.csv")
-    if overfit is not None:
-        row = overfit.frame.iloc[-1]
-        reached = str(row.get("reached", "")).lower() == "true"
-        (st.success if reached else st.warning)(
-            f"{int(row['n_examples'])} examples: loss {row.get('initial_loss', float('nan')):.4g} -> "
-            f"{row['final_loss']:.4g} in {int(row['steps_taken'])} steps (target {row.get('target_loss', float('nan')):.3g}"
-            f": {'reached' if reached else 'not reached'})")
-        run = row.get("run")
-        if isinstance(run, str):
-            metrics_path, _ = data.run_paths(root, run)
-            if metrics_path.is_file():
-                curve = load(metrics_path, root)
-                if report(curve):
-                    loss = next((c for c in ("loss", "loss_g") if c in curve.frame.columns), None)
-                    if loss:
-                        fig = px.line(curve.frame, x="step", y=loss, log_y=True, title=f"{run}: training loss")
-                        chart(fig, key="sanity_overfit")
-    evaluation = section("Test evaluation", "evaluate.csv")
-    if evaluation is not None:
-        st.dataframe(evaluation.frame, width="stretch", hide_index=True)
-    confusion = section("Confusion matrix", "evaluate-confusion.csv")
-    if confusion is not None:
-        frame = confusion.frame
-        splits = list(dict.fromkeys(frame["split"].astype(str)))
-        split = st.radio("Split", splits, horizontal=True, key="sanity_split") if len(splits) > 1 else splits[0]
-        part = frame[frame["split"].astype(str) == split]
-        matrix = part.drop(columns=[c for c in ("split", "true_index") if c in part.columns]).set_index("true_class")
-        matrix = matrix.apply(pd.to_numeric, errors="coerce")
-        fig = px.imshow(matrix, text_auto=True, aspect="auto", color_continuous_scale="Blues",
-                        labels=dict(x="predicted", y="true", color="count"))
-        fig.update_layout(title=f"confusion matrix ({split})")
-        chart(fig, key="sanity_confusion")
+    with part("Baselines"):
+        baselines = section("Baselines", "baselines.csv")
+        if baselines is not None:
+            st.dataframe(baselines.frame, width="stretch", hide_index=True)
+    with part("Initial loss (check-init)"):
+        check = section("Initial loss (check-init)", "check-init.csv")
+        if check is not None:
+            _check_init(check)
+    with part("Gradients at initialisation"):
+        gradients = section("Gradients at initialisation", "check-init-gradients.csv")
+        if gradients is not None:
+            frame = gradients.frame
+            zero = frame[frame["grad_norm"].fillna(0) == 0]
+            if len(zero):
+                st.error(f"{len(zero)} parameter tensor(s) received no gradient: "
+                         f"{', '.join(zero['parameter'].astype(str))}")
+            fig = px.bar(frame, x="parameter", y="grad_norm", log_y=True, title="gradient norm per parameter tensor")
+            chart(fig, key="sanity_grads")
+    with part("Overfit a small subset"):
+        overfit = section("Overfit a small subset", "overfit-small.csv")
+        if overfit is not None:
+            _overfit(root, overfit)
+    with part("Test evaluation"):
+        evaluation = section("Test evaluation", "evaluate.csv")
+        if evaluation is not None:
+            st.dataframe(evaluation.frame, width="stretch", hide_index=True)
+    with part("Confusion matrix"):
+        confusion = section("Confusion matrix", "evaluate-confusion.csv")
+        if confusion is not None:
+            frame = confusion.frame
+            splits = list(dict.fromkeys(frame["split"].astype(str)))
+            split = st.radio("Split", splits, horizontal=True, key="sanity_split") if len(splits) > 1 else splits[0]
+            rows = frame[frame["split"].astype(str) == split]
+            matrix = rows.drop(columns=[c for c in ("split", "true_index") if c in rows.columns])
+            matrix = matrix.set_index(data.labels(matrix["true_class"])).drop(columns="true_class")
+            matrix = matrix.apply(pd.to_numeric, errors="coerce")
+            fig = px.imshow(matrix, text_auto=True, aspect="auto", color_continuous_scale="Blues",
+                            labels=dict(x="predicted", y="true", color="count"))
+            fig.update_layout(title=f"confusion matrix ({split})")
+            chart(fig, key="sanity_confusion")
     if not found:
         st.info(f"results/protocol/{experiment} has no sanity-check files yet.")
+
+
+def _blank(row: pd.Series, columns, filename: str) -> None:
+    """Name the cells of ``row`` that are not numbers (so what is left out is said, not guessed)."""
+    odd = [c for c in columns if c in row.index and data.as_number(row[c]) is None]
+    if odd:
+        st.caption(f"{filename}: {', '.join(odd)} blank or not a number in this row; shown as ?")
+
+
+def _check_init(check: data.Table) -> None:
+    frame = check.frame
+    summary = frame[frame["batch"].astype(str) == "mean"]
+    if len(summary):
+        row = summary.iloc[-1]
+        _blank(row, ("loss", "expected_loss", "tolerance", "param_tensors", "zero_grad_tensors"), "check-init.csv")
+        loss, expected = data.as_number(row["loss"]), data.as_number(row["expected_loss"])
+        cols = st.columns(3)
+        cols[0].metric("initial loss", data.fmt(loss, ".4f"),
+                       f"{loss - expected:+.4f} vs expected" if loss is not None and expected is not None else None)
+        cols[1].metric("expected", data.fmt(expected, ".4f"), str(row.get("expected_source", "")), delta_color="off")
+        if "zero_grad_tensors" in row:
+            cols[2].metric("parameter tensors with zero gradient", data.fmt(row["zero_grad_tensors"], "d"),
+                           f"of {data.fmt(row.get('param_tensors'), 'd')}", delta_color="off")
+        passed = str(row.get("passed", "")).lower() == "true"
+        (st.success if passed else st.warning)(
+            f"initial loss {'within' if passed else 'outside'} {data.fmt(row.get('tolerance'), '.3g')} of the "
+            f"expected value")
+    st.dataframe(frame[frame["batch"].astype(str) != "mean"], width="stretch", hide_index=True)
+
+
+def _overfit(root: Path, overfit: data.Table) -> None:
+    row = overfit.frame.iloc[-1]
+    _blank(row, ("n_examples", "initial_loss", "final_loss", "steps_taken", "target_loss"), "overfit-small.csv")
+    reached = str(row.get("reached", "")).lower() == "true"
+    (st.success if reached else st.warning)(
+        f"{data.fmt(row['n_examples'], 'd')} examples: loss {data.fmt(row.get('initial_loss'), '.4g')} -> "
+        f"{data.fmt(row['final_loss'], '.4g')} in {data.fmt(row['steps_taken'], 'd')} steps "
+        f"(target {data.fmt(row.get('target_loss'), '.3g')}: {'reached' if reached else 'not reached'})")
+    run = row.get("run")
+    if isinstance(run, str):
+        metrics_path, _ = data.run_paths(root, run)
+        if metrics_path.is_file():
+            curve = load(metrics_path, root)
+            if report(curve):
+                loss = next((c for c in ("loss", "loss_g") if c in curve.frame.columns), None)
+                if loss:
+                    fig = px.line(curve.frame, x="step", y=loss, log_y=True, title=f"{run}: training loss")
+                    chart(fig, key="sanity_overfit")
 
 
 def page_gan(root: Path) -> None:
@@ -324,30 +395,35 @@ def page_gan(root: Path) -> None:
         return
     chosen = st.multiselect("GAN runs", gan_runs, default=gan_runs[:2], key="gan_pick")
     for run in chosen:
-        metrics_path, _ = data.run_paths(root, run)
-        table = load(metrics_path, root)
-        if not report(table):
-            continue
-        frame = table.frame
-        st.subheader(run)
-        losses = [c for c in ("loss_d", "loss_adv", "loss_g", "loss_pixel", "loss_l1", "loss_perceptual") if c in frame.columns]
-        long = frame.melt(id_vars="step", value_vars=losses, var_name="loss", value_name="value").dropna()
-        fig = px.line(long, x="step", y="value", color="loss", title="discriminator vs generator losses")
-        chart(fig, key=f"gan_losses_{run}")
-        balance = [c for c in ("d_real", "d_fake") if c in frame.columns]
-        if balance:
-            long = frame.melt(id_vars="step", value_vars=balance, var_name="output", value_name="D(x)").dropna()
-            fig = px.line(long, x="step", y="D(x)", color="output",
-                          title="D's mean output on real and generated images (0.5 = cannot tell)")
-            fig.add_hline(y=0.5, line_dash="dot", line_color="gray")
-            fig.update_yaxes(range=[0, 1])
-            chart(fig, key=f"gan_balance_{run}")
-            last = frame[balance].dropna()
-            if len(last):
-                gap = float(last["d_real"].iloc[-1] - last["d_fake"].iloc[-1]) if len(balance) == 2 else float("nan")
-                verdict = ("D wins easily (generator starved of signal)" if gap > 0.6 else
-                           "balanced" if gap < 0.3 else "D ahead")
-                st.metric("last D(real) - D(fake)", f"{gap:.3f}", verdict, delta_color="off")
+        with part(f"run {run}"):
+            _gan_run(root, run)
+
+
+def _gan_run(root: Path, run: str) -> None:
+    metrics_path, _ = data.run_paths(root, run)
+    table = load(metrics_path, root)
+    if not report(table):
+        return
+    frame = table.frame
+    st.subheader(run)
+    losses = [c for c in ("loss_d", "loss_adv", "loss_g", "loss_pixel", "loss_l1", "loss_perceptual") if c in frame.columns]
+    long = frame.melt(id_vars="step", value_vars=losses, var_name="loss", value_name="value").dropna()
+    fig = px.line(long, x="step", y="value", color="loss", title="discriminator vs generator losses")
+    chart(fig, key=f"gan_losses_{run}")
+    balance = [c for c in ("d_real", "d_fake") if c in frame.columns]
+    if balance:
+        long = frame.melt(id_vars="step", value_vars=balance, var_name="output", value_name="D(x)").dropna()
+        fig = px.line(long, x="step", y="D(x)", color="output",
+                      title="D's mean output on real and generated images (0.5 = cannot tell)")
+        fig.add_hline(y=0.5, line_dash="dot", line_color="gray")
+        fig.update_yaxes(range=[0, 1])
+        chart(fig, key=f"gan_balance_{run}")
+        last = frame[balance].dropna()
+        if len(last):
+            gap = float(last["d_real"].iloc[-1] - last["d_fake"].iloc[-1]) if len(balance) == 2 else float("nan")
+            verdict = ("D wins easily (generator starved of signal)" if gap > 0.6 else
+                       "balanced" if gap < 0.3 else "D ahead")
+            st.metric("last D(real) - D(fake)", f"{gap:.3f}", verdict, delta_color="off")
 
 
 # ---- layout ----------------------------------------------------------------------------------

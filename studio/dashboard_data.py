@@ -4,7 +4,8 @@ Only pandas and the standard library: Streamlit's file watcher trips over torch,
 (or in ``studio/dashboard.py``) may import it, even indirectly. Every reader returns a ``Table``:
 the frame when the file is usable, plus an ``error`` (unusable: say which file and why) or
 ``warnings`` (used with a caveat: a partial last row dropped, text in a numeric column), so one bad
-file never takes the rest of the dashboard down.
+file never takes the rest of the dashboard down. Values are read per cell (``as_number``,
+``fmt``): a blank or non-numeric cell becomes a gap or a "?" and is named, never an exception.
 
 Layout read (see docs/protocol.md for the column schemas):
     results/runs/<run>/metrics.csv, config.json        engine logs (studio.engine.CSVLog)
@@ -59,9 +60,39 @@ NUMERIC = {
     "lr-find.csv": ["lr", "loss", "smoothed_loss"],
     "lr-find-suggestions.csv": ["lr"],
     "grid-search.csv": ["value"],
-    "check-init.csv": ["loss", "expected_loss"],
+    "check-init.csv": ["loss", "expected_loss", "tolerance", "param_tensors", "zero_grad_tensors"],
     "check-init-gradients.csv": ["grad_norm"],
+    "overfit-small.csv": ["n_examples", "steps_taken", "initial_loss", "final_loss", "target_loss"],
 }
+
+
+def as_number(value) -> float | None:
+    """A cell or JSON value as a finite float, or None (blank, text such as "x4", NaN, a list...)."""
+    if isinstance(value, bool) or value is None:
+        return None
+    if isinstance(value, str):
+        try:
+            value = float(value.strip())
+        except ValueError:
+            return None
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    return number if math.isfinite(number) else None
+
+
+def fmt(value, spec: str = "g", missing: str = "?") -> str:
+    """``value`` formatted with ``spec`` ("d" rounds to an integer), or ``missing`` when it is no number."""
+    number = as_number(value)
+    if number is None:
+        return missing
+    return f"{round(number):d}" if spec == "d" else format(number, spec)
+
+
+def labels(series: pd.Series, missing: str = "(blank)") -> pd.Series:
+    """A column as text labels (numbers, words and blanks alike), for categorical axes."""
+    return series.map(lambda v: missing if v is None or (not isinstance(v, str) and pd.isna(v)) else str(v))
 
 
 def results_root() -> Path:
@@ -200,17 +231,27 @@ def is_gan(frame: pd.DataFrame) -> bool:
 
 
 def input_psnr_baseline(root: Path, run: str, frame: pd.DataFrame | None, config: dict | None,
-                        checkpoints: Path | None = None) -> tuple[float, str] | None:
+                        checkpoints: Path | None = None, notes: list | None = None) -> tuple[float, str] | None:
     """The 'no model' PSNR on the run's validation set, and where it comes from: the run's own log
     (``val_input_psnr_y``/``val_input_psnr``), else an evaluation CSV or a model card for the same
-    validation folder and scale."""
+    validation folder and scale. What it had to skip (a config value that is not usable) is
+    appended to ``notes``."""
     if frame is not None:
         for column in ("val_input_psnr_y", "val_input_psnr"):
             if column in frame.columns and frame[column].notna().any():
                 return float(frame[column].dropna().iloc[-1]), f"{column} in the run log"
-    extra = (config or {}).get("extra") or {}
-    val, scale = extra.get("val"), extra.get("scale")
-    if not val:
+    config = config if isinstance(config, dict) else {}
+    extra = config.get("extra") if isinstance(config.get("extra"), dict) else {}
+    val, raw_scale = extra.get("val"), extra.get("scale")
+    scale = as_number(raw_scale)
+    if raw_scale is not None and scale is None:
+        if notes is not None:
+            notes.append(f"runs/{run}/config.json: scale {raw_scale!r} is not a number, so no input-PSNR baseline "
+                         "is looked up for this run")
+        return None
+    if scale is not None and scale.is_integer():
+        scale = int(scale)
+    if not val or not isinstance(val, str):
         return None
     dataset = Path(str(val)).name
     eval_dir = Path(root) / "eval"
@@ -223,12 +264,12 @@ def input_psnr_baseline(root: Path, run: str, frame: pd.DataFrame | None, config
             if "task" in rows.columns:
                 rows = rows[rows["task"].astype(str) == "sr"]
             if scale is not None and "scale" in rows.columns:
-                rows = rows[pd.to_numeric(rows["scale"], errors="coerce") == float(scale)]
+                rows = rows[pd.to_numeric(rows["scale"], errors="coerce") == scale]
             if len(rows) and rows["input_psnr_y"].notna().any():
                 per_image = rows.groupby("image")["input_psnr_y"].first() if "image" in rows.columns else rows["input_psnr_y"]
                 return float(per_image.mean()), f"input_psnr_y of {dataset} in {path.name}"
     preset = extra.get("preset")
-    if preset and scale is not None:
+    if isinstance(preset, str) and preset and scale is not None:
         card, _ = read_json(Path(checkpoints or checkpoints_root()) / preset / "card.json")
         entry = ((card or {}).get("metrics") or {}).get(f"{dataset}_x{scale}") or {}
         if isinstance(entry, dict) and isinstance(entry.get("input_psnr_y"), (int, float)):

@@ -25,6 +25,7 @@ import math
 from dataclasses import dataclass, field
 
 import numpy as np
+from scipy import fft as sfft
 from scipy import ndimage
 
 from studio.degradations.blur import normalize_kernel
@@ -42,18 +43,27 @@ class DeconvolutionError(ValueError):
 
 # ---- Fourier helpers ---------------------------------------------------------------------------
 
+def fft2(x: np.ndarray) -> np.ndarray:
+    return sfft.fft2(x, workers=-1)
+
+
+def ifft2(x: np.ndarray) -> np.ndarray:
+    """The real part of the inverse transform (every image here is real)."""
+    return np.real(sfft.ifft2(x, workers=-1))
+
+
 def psf2otf(kernel: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
     """The transfer function of ``kernel`` on a ``shape`` grid (kernel centre moved to the origin)."""
     padded = np.zeros(shape, dtype=np.float64)
     kh, kw = kernel.shape
     padded[:kh, :kw] = kernel
     padded = np.roll(padded, (-(kh // 2), -(kw // 2)), axis=(0, 1))
-    return np.fft.fft2(padded)
+    return fft2(padded)
 
 
 def otf2psf(otf: np.ndarray, size: int) -> np.ndarray:
     """The ``size`` x ``size`` spatial kernel of a transfer function (inverse of ``psf2otf``)."""
-    full = np.real(np.fft.ifft2(otf))
+    full = ifft2(otf)
     full = np.roll(full, (size // 2, size // 2), axis=(0, 1))
     return full[:size, :size]
 
@@ -103,7 +113,7 @@ def l0_latent(blurred: np.ndarray, kernel: np.ndarray, weight: float, beta_max: 
     shape = blurred.shape
     otf = psf2otf(kernel, shape)
     dx, dy = _gradient_otfs(shape)
-    numerator_data = np.conj(otf) * np.fft.fft2(blurred)
+    numerator_data = np.conj(otf) * fft2(blurred)
     denominator_data = np.abs(otf) ** 2
     denominator_grad = np.abs(dx) ** 2 + np.abs(dy) ** 2
     x, beta = blurred.copy(), 2 * weight
@@ -111,8 +121,8 @@ def l0_latent(blurred: np.ndarray, kernel: np.ndarray, weight: float, beta_max: 
         gx, gy = _grad(x)
         keep = (gx ** 2 + gy ** 2) >= weight / beta
         gx, gy = gx * keep, gy * keep
-        numerator = numerator_data + beta * (np.conj(dx) * np.fft.fft2(gx) + np.conj(dy) * np.fft.fft2(gy))
-        x = np.real(np.fft.ifft2(numerator / (denominator_data + beta * denominator_grad)))
+        numerator = numerator_data + beta * (np.conj(dx) * fft2(gx) + np.conj(dy) * fft2(gy))
+        x = ifft2(numerator / (denominator_data + beta * denominator_grad))
         beta *= 2
     return x
 
@@ -125,8 +135,8 @@ def fit_kernel(latent: np.ndarray, blurred: np.ndarray, size: int, weight: float
     counting only the gradients inside ``mask`` (where the circular model holds),
     then non-negative, weak values (< max/20) and weak isolated blobs removed, centred, summing to 1."""
     weight_map = 1.0 if mask is None else mask  # gradients outside the mask (a padded band) do not count
-    lx, ly = (np.fft.fft2(g * weight_map) for g in _grad(latent))
-    bx, by = (np.fft.fft2(g * weight_map) for g in _grad(blurred))
+    lx, ly = (fft2(g * weight_map) for g in _grad(latent))
+    bx, by = (fft2(g * weight_map) for g in _grad(blurred))
     shape = latent.shape
     gram = np.abs(lx) ** 2 + np.abs(ly) ** 2
     rhs = otf2psf(np.conj(lx) * bx + np.conj(ly) * by, size)
@@ -169,15 +179,16 @@ def delta_kernel(size: int) -> np.ndarray:
     return kernel
 
 
-def center_kernel(kernel: np.ndarray) -> np.ndarray:
-    """Shift a kernel (whole pixels) so its centre of mass sits on the centre pixel. Blind
-    estimation only knows the kernel up to a translation; centring keeps the deblurred image
-    registered with the input (and with the ground truth)."""
+def center_kernel(kernel: np.ndarray, subpixel: bool = False) -> np.ndarray:
+    """Shift a kernel so its centre of mass sits on the centre pixel: by whole pixels, or exactly
+    (``subpixel``, bilinear). Blind estimation only knows the kernel up to a translation; centring
+    keeps the deblurred image registered with the input, where the blur's centre of mass is."""
     size = kernel.shape[0]
     rows, cols = np.indices(kernel.shape)
-    shift_r = int(round(size // 2 - float((rows * kernel).sum())))
-    shift_c = int(round(size // 2 - float((cols * kernel).sum())))
-    shifted = ndimage.shift(kernel, (shift_r, shift_c), order=0, mode="constant")
+    shift = (size // 2 - float((rows * kernel).sum()), size // 2 - float((cols * kernel).sum()))
+    if not subpixel:
+        shift = tuple(round(v) for v in shift)
+    shifted = np.clip(ndimage.shift(kernel, shift, order=1 if subpixel else 0, mode="constant"), 0, None)
     return shifted / shifted.sum() if shifted.sum() > 0 else kernel
 
 
@@ -274,7 +285,7 @@ def estimate_kernel(image: np.ndarray, max_size: int = 31, iterations: int = 5, 
             lam = max(lam / 1.1, 1e-4)
         if progress is not None:
             progress((index + 1) / len(sizes), f"kernel estimation: level {index + 1}/{len(sizes)} ({level_size} px)")
-    return KernelEstimate(kernel=kernel, window=(rows, cols), levels=sizes)
+    return KernelEstimate(kernel=center_kernel(kernel, subpixel=True), window=(rows, cols), levels=sizes)
 
 
 # ---- non-blind deconvolution -------------------------------------------------------------------
@@ -300,10 +311,9 @@ def hqs_deconvolve(image: np.ndarray, kernel: np.ndarray, denoiser, noise_sigma:
     (the outside is unknown: real photos are blurred with scenery beyond their border). That
     masked least-squares problem is solved by ``cg_steps`` of conjugate gradients, preconditioned by
     the circular-boundary solution (one FFT division), warm-started from the previous iterate."""
-    from scipy import fft as sfft
-
-    kernel = normalize_kernel(kernel)
-    image = np.asarray(image, dtype=np.float64)
+    kernel = normalize_kernel(kernel).astype(np.float32)
+    # float32 throughout: twice the FFT speed of float64, and far below 8-bit precision
+    image = np.asarray(image, dtype=np.float32)
     squeeze = image.ndim == 2
     if squeeze:
         image = image[..., None]
@@ -329,33 +339,34 @@ def hqs_deconvolve(image: np.ndarray, kernel: np.ndarray, denoiser, noise_sigma:
     def blur_adjoint(x):
         return ifft(np.conj(otf) * fft(x))
 
-    observed_adjoint = blur_adjoint(np.where(inside, padded, 0.0))
+    observed_adjoint = blur_adjoint(np.where(inside, padded, np.float32(0)))
     sigmas, rhos = hqs_schedule(noise_sigma, iterations, lam=lam)
     estimate = padded.copy()
     for index, (sigma, rho) in enumerate(zip(sigmas, rhos)):
+        rho = np.float32(rho)
         # (K^T M K + rho) x = K^T M y + rho z, by preconditioned conjugate gradients
         solution = estimate.copy()
-        residual = observed_adjoint + rho * estimate - (blur_adjoint(np.where(inside, blur(solution), 0.0))
+        residual = observed_adjoint + rho * estimate - (blur_adjoint(np.where(inside, blur(solution), np.float32(0)))
                                                         + rho * solution)
         preconditioned = ifft(fft(residual) / (otf2 + rho))
         direction = preconditioned.copy()
         dot = float((residual * preconditioned).sum())
         for _ in range(cg_steps):
-            product = blur_adjoint(np.where(inside, blur(direction), 0.0)) + rho * direction
+            product = blur_adjoint(np.where(inside, blur(direction), np.float32(0))) + rho * direction
             denominator = float((direction * product).sum())
             if denominator <= 0 or dot <= 1e-30:
                 break
-            alpha = dot / denominator
+            alpha = np.float32(dot / denominator)
             solution += alpha * direction
             residual -= alpha * product
             preconditioned = ifft(fft(residual) / (otf2 + rho))
             new_dot = float((residual * preconditioned).sum())
-            direction = preconditioned + (new_dot / dot) * direction
+            direction = preconditioned + np.float32(new_dot / dot) * direction
             dot = new_dot
-        estimate = denoiser(solution, float(sigma))
+        estimate = np.asarray(denoiser(solution, float(sigma)), dtype=np.float32)
         if progress is not None:
             progress((index + 1) / len(sigmas), f"deconvolution: iteration {index + 1}/{len(sigmas)}")
-    out = estimate[pad:pad + height, pad:pad + width]
+    out = estimate[pad:pad + height, pad:pad + width].astype(np.float64)
     return out[..., 0] if squeeze else out
 
 

@@ -9,7 +9,10 @@ per run, atomic checkpoints and ``--resume``, a stop with a clear message on NaN
 multi-process data-parallel training when launched by ``torchrun`` (gloo on CPU).
 
 Batches are drawn from a generator seeded by ``(seed, rank, step)``, so a resumed run sees the
-same data as an uninterrupted one without saving any sampler state.
+same data as an uninterrupted one without saving any sampler state. The checkpoint also holds
+what the log needs -- the running averages of the current log window and the elapsed training
+time -- so a resumed run's ``metrics.csv`` equals an uninterrupted one's row for row, with
+``seconds`` counting on from the checkpoint (the time lost to the interruption is not counted).
 """
 
 from __future__ import annotations
@@ -29,8 +32,8 @@ import torch.distributed as dist
 from torch.nn.parallel import DistributedDataParallel
 from tqdm.auto import tqdm
 
-from studio.checkpoint import (CheckpointError, count_parameters, load_training_state, load_weights, save_model,
-                               save_training_state)
+from studio.checkpoint import (PICKLE_SUFFIXES, CheckpointError, count_parameters, load_training_state,
+                               load_weights, save_model, save_training_state)
 from studio.registry import CHECKPOINT_DIR
 
 STATE_FILE = "state.safetensors"
@@ -47,7 +50,28 @@ def init_source(source) -> Path:
         path = path / STATE_FILE if (path / STATE_FILE).is_file() else path / "model.safetensors"
     if not path.is_file():
         raise CheckpointError(f"--init-from {source}: no model folder, run folder or weights file there")
+    if path.suffix.lower() in PICKLE_SUFFIXES:
+        raise CheckpointError(f"--init-from {source}: pickle-based checkpoints are refused (they can run "
+                              "arbitrary code); convert it to .safetensors first")
     return path
+
+
+def check_run_start(runs_dir, run_name: str, resume: bool, export=None) -> None:
+    """What ``Trainer.fit`` would refuse, checked before a command loads its data: ``--resume``
+    without a checkpoint, a run name that already has one, and run or export folders that cannot
+    be written (``studio.cli.CommandError``)."""
+    from studio.cli import check_writable
+
+    run_dir = Path(runs_dir) / run_name
+    state = run_dir / STATE_FILE
+    if resume and not state.is_file():
+        raise FileNotFoundError(f"--resume: no checkpoint at {state}; start without --resume")
+    if not resume and state.exists():
+        raise FileExistsError(f"run {run_name!r} already has a checkpoint in {run_dir}; pass --resume to continue "
+                              "it or choose another --run-name")
+    check_writable(run_dir, "--runs-dir/--run-name", folder=True)
+    if export is not None and str(export) != "none":
+        check_writable(export, "--export", folder=True)
 
 
 def load_initial_weights(model: torch.nn.Module, source, module: str = "g") -> Path:
@@ -124,20 +148,23 @@ def add_run_arguments(parser, *, grad_clip: float = 1.0, val_every: int | None =
     ``--channels-last/--no-channels-last`` (default off) for families where it is a choice."""
     import argparse
 
-    parser.add_argument("--grad-accum", type=int, default=1)
-    parser.add_argument("--grad-clip", type=float, default=grad_clip, help="max gradient norm (0: no clipping)")
+    from studio.cli import number
+
+    parser.add_argument("--grad-accum", type=number(1), default=1)
+    parser.add_argument("--grad-clip", type=number(0, integer=False), default=grad_clip,
+                        help="max gradient norm (0: no clipping)")
     parser.add_argument("--amp", action="store_true",
                         help="bf16 autocast: ~3x faster on CPUs with native bf16 (AVX512-BF16, AMX), many times "
                         "slower where it is emulated (AVX2 only); see studio.inference.native_bf16")
     if channels_last_help is not None:
         parser.add_argument("--channels-last", action=argparse.BooleanOptionalAction, default=False,
                             help=channels_last_help)
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seed", type=number(0, 2**32 - 1), default=0)
     parser.add_argument("--device", default="auto", help="auto (cuda > mps > cpu), cpu, cuda, cuda:1, mps")
-    parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
-    parser.add_argument("--val-every", type=int, default=val_every)
-    parser.add_argument("--log-every", type=int, default=log_every)
-    parser.add_argument("--ckpt-every", type=int, default=ckpt_every)
+    parser.add_argument("--threads", type=number(0), default=0, help="torch CPU threads (0: torch's default)")
+    parser.add_argument("--val-every", type=number(1), default=val_every)
+    parser.add_argument("--log-every", type=number(1), default=log_every)
+    parser.add_argument("--ckpt-every", type=number(1), default=ckpt_every)
     parser.add_argument("--runs-dir", default="results/runs")
     parser.add_argument("--export", default=None,
                         help="folder to export the trained model to (default checkpoints/<preset>; 'none' to skip)")
@@ -276,6 +303,11 @@ class Trainer:
         self.step = 0
         self.best = {}
         self.created = time.time()
+        #: the log's state, checkpointed with the weights: per-key values since the last logged row,
+        #: and the training seconds before this process started (a resumed run counts on)
+        self.window: dict[str, list[float]] = {}
+        self.elapsed_before = 0.0
+        self._started = time.time()
 
     # ---- helpers available to tasks ----------------------------------------------------------
     def autocast(self):
@@ -314,16 +346,24 @@ class Trainer:
     def state_path(self) -> Path:
         return self.run_dir / STATE_FILE
 
+    def elapsed(self) -> float:
+        """Training seconds so far, across resumes."""
+        return self.elapsed_before + (time.time() - self._started)
+
     def save_state(self) -> None:
         if self.is_main:
             save_training_state(self.state_path, self.modules, self.optimizers, self.schedulers,
-                                {"step": self.step, "best": self.best, "config": asdict(self.cfg)})
+                                {"step": self.step, "best": self.best, "config": asdict(self.cfg),
+                                 "log_window": self.window, "elapsed": self.elapsed()})
 
     def _resume(self, log: CSVLog) -> None:
         if not self.state_path.is_file():
             raise FileNotFoundError(f"--resume: no checkpoint at {self.state_path}; start without --resume")
         extra = load_training_state(self.state_path, self.modules, self.optimizers, self.schedulers)
         self.step, self.best = int(extra["step"]), extra.get("best", {})
+        # a checkpoint without them resumes with an empty window and the clock at 0
+        self.window = {k: [float(v) for v in values] for k, values in (extra.get("log_window") or {}).items()}
+        self.elapsed_before = float(extra.get("elapsed") or 0.0)
         log.truncate_after(self.step)
 
     # ---- the loop ----------------------------------------------------------------------------
@@ -390,8 +430,7 @@ class Trainer:
             m.train()
         progress = tqdm(total=cfg.max_steps, initial=self.step, desc=cfg.run_name, disable=not self.is_main,
                         dynamic_ncols=True)
-        window: dict[str, list[float]] = {}
-        started = time.time()
+        self._started = time.time()
         try:
             while self.step < cfg.max_steps:
                 rng = np.random.default_rng([cfg.seed, self.rank, self.step])
@@ -406,14 +445,14 @@ class Trainer:
                         scheduler.step()
                 self.step += 1
                 for k, v in logs.items():
-                    window.setdefault(k, []).append(v)
+                    self.window.setdefault(k, []).append(v)
                 progress.update(1)
                 row = {}
                 if self.step % cfg.log_every == 0 or self.step == cfg.max_steps:
-                    row.update({k: float(np.mean(v)) for k, v in window.items()})
+                    row.update({k: float(np.mean(v)) for k, v in self.window.items()})
                     row.update({f"lr_{n}": self.lr(n) for n in self.optimizers})
-                    row["seconds"] = round(time.time() - started, 2)
-                    window = {}
+                    row["seconds"] = round(self.elapsed(), 2)
+                    self.window = {}
                     progress.set_postfix({k: f"{v:.4g}" for k, v in list(row.items())[:3]})
                 if self.step % cfg.val_every == 0 or self.step == cfg.max_steps:
                     val = self.validate()

@@ -18,7 +18,8 @@ blurred input's own, and models that declare ``needs_kernel`` (the oracle Wiener
 true kernel: the one applied (synthetic blur) or ``kY`` (levin2009); where it is unknown their
 rows are skipped with a warning. Scores crop the task's border (``scale`` pixels for SR, as the
 literature does). ``--update-cards`` writes the per-model means into each shipped model card,
-together with this command.
+together with this command. Every error is one line and a non-zero exit; ``--out`` and
+``--save-outputs`` are checked for writability before any image is evaluated.
 """
 
 from __future__ import annotations
@@ -34,13 +35,14 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from studio import cli
 from studio.checkpoint import CheckpointError, update_card
 from studio.data import require_dataset
 from studio.imageio import ImageLoadError, list_images, load_image, quantize, save_png
 from studio.inference import DEFAULT_OVERLAP, PRECISIONS, run_model
 from studio.metrics import all_metrics
 from studio.registry import build_model, create_model, get_entry, model_card
-from studio.tasks import TASKS, get_task
+from studio.tasks import TASKS, ParamError, get_task
 
 COLUMNS = ["task", "model", "image", "psnr", "ssim", "psnr_y", "ssim_y", "input_psnr", "input_psnr_y",
            "seconds", "height", "width", "scale", "seed", "dataset"]
@@ -211,36 +213,45 @@ def print_summary(summary: dict) -> None:
               + f"{m['seconds'] * 1000:9.0f}")
 
 
+@cli.one_line_errors(ImageLoadError, CheckpointError, FileNotFoundError, ParamError, ValueError, OSError)
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else argv
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = cli.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--task", required=True, choices=sorted(TASKS))
     parser.add_argument("--models", required=True, help="comma-separated registered model names")
     parser.add_argument("--clean", required=True, help="folder of ground-truth images")
     parser.add_argument("--degraded", help="folder of degraded inputs matched by file stem")
     parser.add_argument("--out", required=True, help="CSV file to write")
     parser.add_argument("--save-outputs", help="folder for the output PNGs (<model>/<image>.png)")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--scale", type=int, default=4)
-    parser.add_argument("--tile", type=int, default=None,
+    parser.add_argument("--seed", type=cli.number(0, 2**32 - 1), default=0)
+    scale = TASKS["sr"].param("scale")
+    parser.add_argument("--scale", type=cli.number(scale.low, scale.high), default=scale.default,
+                        help=f"SR scale ({scale.low}-{scale.high}; the other tasks ignore it)")
+    parser.add_argument("--tile", type=cli.number(0), default=None,
                         help="tile size in input pixels (default: the model's own; 0: never tile)")
-    parser.add_argument("--overlap", type=int, default=DEFAULT_OVERLAP)
+    parser.add_argument("--overlap", type=cli.number(0), default=DEFAULT_OVERLAP)
     parser.add_argument("--precision", choices=PRECISIONS, default="fp32",
                         help="fp32 (default: the published figures), bf16 autocast, or auto")
-    parser.add_argument("--limit", type=int, help="evaluate only the first N images")
+    parser.add_argument("--limit", type=cli.number(1), help="evaluate only the first N images")
     parser.add_argument("--update-cards", action="store_true", help="record the means in each model's card")
     args = parser.parse_args(argv)
     names = [n.strip() for n in args.models.split(",") if n.strip()]
+    if not names:
+        parser.error(f"--models {args.models!r}: no model name (a comma-separated list of registered models)")
+    if args.tile and args.tile <= 2 * args.overlap:
+        parser.error(f"--tile {args.tile} must be larger than twice --overlap ({args.overlap}), or 0 (never tile)")
+    # before any work: a bad output path must not cost the evaluation
+    cli.check_writable(args.out, "--out")
+    if args.save_outputs:
+        cli.check_writable(args.save_outputs, "--save-outputs", folder=True)
     for folder, option in ((args.clean, "--clean"), (args.degraded, "--degraded")):
         if folder is not None:
             require_dataset(folder, option)
-    try:
-        rows = evaluate(args.task, names, args.clean, args.degraded, args.scale, args.seed, args.save_outputs,
-                        args.tile, args.overlap, args.limit, precision=args.precision)
-    except KeyError as err:  # str(KeyError) adds quotes around the message
-        sys.exit(f"error: {err.args[0]}")
-    except (ImageLoadError, CheckpointError, FileNotFoundError, ValueError) as err:
-        sys.exit(f"error: {err}")
+    rows = evaluate(args.task, names, args.clean, args.degraded, args.scale, args.seed, args.save_outputs,
+                    args.tile, args.overlap, args.limit, precision=args.precision)
+    if not rows:
+        raise cli.CommandError(f"no row to write: none of {', '.join(names)} could run on {args.clean} "
+                               "(see the warnings above)")
     write_csv(rows, args.out)
     summary = summarize(rows)
     print_summary(summary)

@@ -4,7 +4,8 @@ Every image inside the studio is a float32 numpy array in [0, 1], shaped HxWx3 (
 or HxW (L). Loading accepts whatever Pillow reads (PNG, JPEG, TIFF, BMP, WebP, ...) and
 normalises the odd cases explicitly: EXIF orientation, alpha, palettes, CMYK, 16-bit and
 float images, grayscale. Anything unreadable raises ``ImageLoadError`` with a message a
-person can act on. Saving is always lossless PNG.
+person can act on. A float image with NaN or infinite pixels (a TIFF with missing values) is
+refused: no clipping can say what those pixels should be. Saving is always lossless PNG.
 """
 
 from __future__ import annotations
@@ -31,8 +32,9 @@ def _describe(source) -> str:
     return str(source) if isinstance(source, (str, os.PathLike)) else "uploaded image"
 
 
-def _open(source) -> Image.Image:
+def _open(source, max_pixels: int | None = None) -> Image.Image:
     name = _describe(source)
+    max_pixels = MAX_PIXELS if max_pixels is None else max_pixels
     if isinstance(source, (str, os.PathLike)):
         path = Path(source)
         if not path.exists():
@@ -50,10 +52,10 @@ def _open(source) -> Image.Image:
         Image.MAX_IMAGE_PIXELS = None
         image = Image.open(source)
         width, height = image.size
-        if width * height > MAX_PIXELS:
+        if width * height > max_pixels:
             raise ImageLoadError(
                 f"{name}: {width}x{height} is {width * height / 1e6:.1f} MP, above the "
-                f"{MAX_PIXELS / 1e6:.0f} MP limit; downscale it first"
+                f"{max_pixels / 1e6:g} MP limit; downscale it first"
             )
         image.load()
     except ImageLoadError:
@@ -97,16 +99,30 @@ def _flatten_alpha(image: Image.Image) -> Image.Image:
     return Image.alpha_composite(background, rgba).convert("RGB")
 
 
-def load_image(source, mode: str = "RGB") -> np.ndarray:
+def _check_finite(image: Image.Image, name: str) -> None:
+    # Only float ("F") images can hold NaN or infinity; np.clip would keep a NaN, and every score
+    # and model output computed from it would be NaN or garbage.
+    if image.mode != "F":
+        return
+    array = np.asarray(image, dtype=np.float32)
+    bad = int(np.count_nonzero(~np.isfinite(array)))
+    if bad:
+        raise ImageLoadError(f"{name}: {bad} of {array.size} pixels are NaN or infinite (a float image with "
+                             "missing values); fill them in first")
+
+
+def load_image(source, mode: str = "RGB", max_pixels: int | None = None) -> np.ndarray:
     """Load a path, bytes or PIL image as float32 in [0, 1].
 
     ``mode="RGB"`` gives HxWx3 (grayscale is replicated); ``mode="L"`` gives HxW luminance
-    (ITU-R 601-2, Pillow's conversion). 16-bit inputs keep their precision.
+    (ITU-R 601-2, Pillow's conversion). 16-bit inputs keep their precision. ``max_pixels``
+    (default ``MAX_PIXELS``) refuses larger files before they are decoded.
     """
     if mode not in ("RGB", "L"):
         raise ValueError(f"mode must be 'RGB' or 'L', got {mode!r}")
-    image = source if isinstance(source, Image.Image) else _open(source)
+    image = source if isinstance(source, Image.Image) else _open(source, max_pixels)
     name = _describe(source)
+    _check_finite(image, name)
     source_format = image.format  # exif_transpose returns a copy, which has no format
     try:
         image = ImageOps.exif_transpose(image)

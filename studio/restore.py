@@ -9,11 +9,12 @@ Large images are processed by overlapping tiles (``--tile``), so any size fits i
 bf16 natively (AVX512-BF16 or AMX: 1.2-2.5x faster in the benchmarks, 8-bit outputs 54-74 dB
 PSNR from fp32's) and in fp32 elsewhere; ``--precision fp32`` gives exactly what
 ``studio.evaluate`` measures.
-Each output is ``<output>/<stem>_<model>.png`` (lossless). An unreadable file is reported and
-skipped; the exit code is 1 if any file failed. A model that needs the true blur kernel
-(``wiener-oracle``, ``pnp-oracle``) takes it from ``--kernel`` (a .npy array or a grayscale image of the
-kernel); a blind one (``pnp-blind``, ``wiener-blind``) also saves the kernel it estimated as
-``<stem>_<model>_kernel.png`` (scaled to its maximum).
+Each output is ``<output>/<stem>_<model>.png`` (lossless). An unreadable file (or one with NaN
+pixels) is reported and skipped; the exit code is 1 if any file failed. A bad option or an output
+folder that cannot be written is one line and exit code 2, before any image is read. A model that
+needs the true blur kernel (``wiener-oracle``, ``pnp-oracle``) takes it from ``--kernel`` (a .npy
+array or a grayscale image of the kernel); a blind one (``pnp-blind``, ``wiener-blind``) also saves
+the kernel it estimated as ``<stem>_<model>_kernel.png`` (scaled to its maximum).
 """
 
 from __future__ import annotations
@@ -25,11 +26,12 @@ from pathlib import Path
 
 from tqdm.auto import tqdm
 
+from studio import cli
 from studio.checkpoint import CheckpointError
 from studio.deconvolution import DeconvolutionError
 from studio.evaluate import load_for_task
 from studio.imageio import ImageLoadError, list_images, load_image, save_png
-from studio.inference import DEFAULT_OVERLAP, PRECISIONS, is_learned, resolve_precision, run_model
+from studio.inference import DEFAULT_OVERLAP, DEFAULT_TILE, PRECISIONS, is_learned, resolve_precision, run_model
 from studio.tasks import TASKS, get_task
 
 
@@ -45,15 +47,17 @@ def _load_kernel(path):
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = cli.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--task", required=True, choices=sorted(TASKS))
     parser.add_argument("--model", required=True)
     parser.add_argument("--input", required=True, help="an image file or a folder of images")
     parser.add_argument("--output", required=True, help="folder for the restored PNGs")
-    parser.add_argument("--scale", type=int, default=4)
-    parser.add_argument("--tile", type=int, default=None,
+    scale = TASKS["sr"].param("scale")
+    parser.add_argument("--scale", type=cli.number(scale.low, scale.high), default=scale.default,
+                        help=f"SR scale ({scale.low}-{scale.high}; the other tasks ignore it)")
+    parser.add_argument("--tile", type=cli.number(0), default=None,
                         help="tile size in input pixels (default: the model's own; 0: never tile)")
-    parser.add_argument("--overlap", type=int, default=DEFAULT_OVERLAP)
+    parser.add_argument("--overlap", type=cli.number(0), default=DEFAULT_OVERLAP)
     parser.add_argument("--precision", choices=PRECISIONS, default="auto",
                         help="fp32, bf16 autocast, or auto: bf16 where the CPU has it natively (default)")
     parser.add_argument("--kernel", help="true blur kernel (.npy, or a grayscale image) for models that need it")
@@ -63,6 +67,11 @@ def main(argv=None) -> int:
     if not source.exists():
         print(f"error: {source} does not exist", file=sys.stderr)
         return 2
+    try:
+        cli.check_writable(args.output, "--output", folder=True)
+    except cli.CommandError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
     files = list_images(source) if source.is_dir() else [source]
     if not files:
         print(f"error: no images in {source}", file=sys.stderr)
@@ -70,7 +79,12 @@ def main(argv=None) -> int:
     try:
         model = load_for_task(args.model, args.task, args.scale)
     except (CheckpointError, KeyError, ValueError) as err:
-        print(f"error: {err}", file=sys.stderr)
+        print(f"error: {cli.one_line(err)}", file=sys.stderr)
+        return 2
+    tile = getattr(model, "default_tile", DEFAULT_TILE) if args.tile is None else args.tile
+    if tile and tile <= 2 * args.overlap:
+        print(f"error: the tile ({tile} px) must be larger than twice --overlap ({args.overlap}); pass a larger "
+              "--tile, a smaller --overlap, or --tile 0 (never tile)", file=sys.stderr)
         return 2
     kernel = None
     if getattr(model, "needs_kernel", False):
@@ -105,7 +119,11 @@ def main(argv=None) -> int:
             print(f"skipped: {path}: {err}", file=sys.stderr)
             failures += 1
             continue
-        target = save_png(output, Path(args.output) / f"{path.stem}_{args.model}.png")
+        try:
+            target = save_png(output, Path(args.output) / f"{path.stem}_{args.model}.png")
+        except OSError as err:  # e.g. the disk filled up: the next files would fail the same way
+            print(f"error: cannot write to {args.output}: {err.strerror or err}", file=sys.stderr)
+            return 1
         print(f"{path.name}: {image.shape[1]}x{image.shape[0]} -> {output.shape[1]}x{output.shape[0]} "
               f"in {time.perf_counter() - started:.2f} s, saved {target}")
         if kernel is None and getattr(model, "last_kernels", None):  # a blind model: its estimate too

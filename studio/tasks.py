@@ -1,14 +1,17 @@
 """Per-task evaluation protocol: how a clean image becomes a model input, and how it is scored.
 
 Families register a ``TaskSpec`` here so ``studio.evaluate``, ``studio.restore`` and the app
-treat every task the same way.
+treat every task the same way. A task's degradation controls are declared once (``Param``):
+``TaskSpec.parse_params`` is where every value from the app, its API and the CLIs enters, so a
+NaN, a string or an out-of-range number is refused there with a message that names the control.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 import numpy as np
 
@@ -16,6 +19,89 @@ from studio.degradations import blur as blur_degradation
 from studio.degradations import sr as sr_degradation
 from studio.imageio import quantize
 from studio.metrics import psnr_up_to_shift
+
+
+class ParamError(ValueError):
+    """A parameter value is unusable (not a number, NaN, out of range, unknown choice)."""
+
+
+#: the seed range: what numpy's generators accept, and what a JSON client can send exactly
+MAX_SEED = 2**32 - 1
+
+
+def parse_number(value, label: str, low: float | None = None, high: float | None = None,
+                 integer: bool = False, odd: bool = False):
+    """``value`` as a finite int (``integer``) or float within [low, high]; ``ParamError`` otherwise.
+
+    Accepts Python/numpy numbers and numeric strings (what a form or a JSON client sends); a whole
+    float (4.0) is a valid integer.
+    """
+    if isinstance(value, (bool, np.bool_)) or value is None:
+        raise ParamError(f"{label} must be a number, got {value!r}")
+    if isinstance(value, str):
+        try:
+            value = float(value.strip())
+        except ValueError:
+            raise ParamError(f"{label} must be a number, got {value!r}") from None
+    if isinstance(value, (int, np.integer)):
+        number = int(value)
+    elif isinstance(value, (float, np.floating)):
+        number = float(value)
+        if not math.isfinite(number):
+            raise ParamError(f"{label} must be a finite number, got {number}")
+        if integer:
+            if not number.is_integer():
+                raise ParamError(f"{label} must be a whole number, got {number:g}")
+            number = int(number)
+    else:
+        raise ParamError(f"{label} must be a number, got {type(value).__name__}")
+    if (low is not None and number < low) or (high is not None and number > high):
+        bounds = (f"between {low:g} and {high:g}" if low is not None and high is not None
+                  else f"at least {low:g}" if low is not None else f"at most {high:g}")
+        raise ParamError(f"{label} must be {bounds}, got {number:g}")
+    if odd and number % 2 == 0:
+        raise ParamError(f"{label} must be odd, got {number}")
+    return number if integer else float(number)
+
+
+def parse_seed(value) -> int:
+    """A seed from a form or a CLI: a whole number in [0, 2^32 - 1]; empty means 0."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return 0
+    return parse_number(value, "seed", 0, MAX_SEED, integer=True)
+
+
+@dataclass(frozen=True)
+class Param:
+    """One degradation control of a task: its type, default and range (the app's controls are
+    built from these, and ``TaskSpec.parse_params`` enforces them)."""
+
+    name: str
+    label: str
+    kind: str  # "int" | "float" | "choice" | "choices"
+    default: Any
+    low: float | None = None
+    high: float | None = None
+    choices: tuple = ()
+    odd: bool = False
+    step: float | None = None  # the app slider's step (a display hint, not enforced)
+
+    def parse(self, value):
+        if self.kind in ("int", "float"):
+            return parse_number(value, self.label, self.low, self.high, integer=self.kind == "int", odd=self.odd)
+        if self.kind == "choice":
+            if not isinstance(value, str) or value not in self.choices:
+                raise ParamError(f"{self.label} must be one of {', '.join(map(str, self.choices))}, got {value!r}")
+            return value
+        if self.kind == "choices":
+            items = [value] if isinstance(value, str) else value
+            if not isinstance(items, (list, tuple)):
+                raise ParamError(f"{self.label} must be a list of {', '.join(self.choices)}, got {value!r}")
+            unknown = [v for v in items if not isinstance(v, str) or v not in self.choices]
+            if unknown:
+                raise ParamError(f"{self.label}: unknown {unknown}; choose among {', '.join(self.choices)}")
+            return list(dict.fromkeys(items))
+        raise AssertionError(self.kind)
 
 
 @dataclass
@@ -44,6 +130,24 @@ class TaskSpec:
     #: optional (output, clean) -> {column: score}: figures this task adds to every evaluation row
     #: (computed for the input reference too, as ``input_<column>``)
     extra_scores: Callable[[np.ndarray, np.ndarray], dict] | None = None
+    #: the degradation controls a caller may set (the app's controls, the API, the CLIs)
+    params: tuple[Param, ...] = ()
+
+    def param(self, name: str) -> Param:
+        return next(p for p in self.params if p.name == name)
+
+    def parse_params(self, values: dict | None = None) -> dict:
+        """The checked, typed parameters of ``values``; ``ParamError`` names the first bad one.
+
+        A key given as None (or absent) keeps the task's own default, which for some tasks is not
+        a fixed value (restoration without parameters is the benchmark setting)."""
+        values = {k: v for k, v in dict(values or {}).items() if v is not None}
+        known = {p.name: p for p in self.params}
+        unknown = sorted(set(values) - set(known))
+        if unknown:
+            raise ParamError(f"unknown parameter(s) {', '.join(map(str, unknown))} for {self.title}; "
+                             f"it takes {', '.join(known) or 'none'}")
+        return {name: known[name].parse(value) for name, value in values.items()}
 
 
 def _sr_input_reference(lr: np.ndarray, scale: int = 4, **_) -> np.ndarray:
@@ -102,6 +206,7 @@ TASKS: dict[str, TaskSpec] = {
         border=lambda scale=4, **_: int(scale),
         scale=lambda scale=4, **_: int(scale),
         input_reference_name="bicubic-upscaled input",
+        params=(Param("scale", "SR scale", "int", 4, min(sr_degradation.SCALES), max(sr_degradation.SCALES)),),
     ),
     "deblur": TaskSpec(
         name="deblur",
@@ -116,6 +221,13 @@ TASKS: dict[str, TaskSpec] = {
         pair_info=_deblur_pair_info,
         match_prefix=True,
         extra_scores=lambda output, clean: {"psnr_shift": psnr_up_to_shift(output, clean)},
+        params=(
+            Param("blur_kernel", "blur kernel", "choice", "evaluation", choices=DEBLUR_KERNELS),
+            Param("blur_length", "blur length (px)", "float", 15.0, 3, 41, step=1),
+            Param("blur_angle", "blur angle (degrees)", "float", 30.0, 0, 180, step=5),
+            Param("noise_sigma", "noise sigma", "float", blur_degradation.EVAL_NOISE_SIGMA, 0, 0.05, step=0.001),
+            Param("max_kernel", "max kernel size (px)", "int", 31, 3, 75, odd=True, step=2),
+        ),
     ),
 }
 
@@ -158,6 +270,9 @@ def _gray_rgb(image: np.ndarray, **_) -> np.ndarray:
     return np.repeat(image[..., None], 3, axis=-1) if image.ndim == 2 else image
 
 
+from studio.degradations.restoration import BENCHMARK as _RESTORATION_BENCHMARK  # noqa: E402
+from studio.degradations.restoration import NOISE_TYPES as _NOISE_TYPES  # noqa: E402
+
 TASKS["restoration"] = TaskSpec(
     name="restoration",
     title="Restoration of degraded grayscale photos to colour",
@@ -168,4 +283,10 @@ TASKS["restoration"] = TaskSpec(
     scale=lambda **_: 1,
     input_reference_name="degraded gray input",
     degrade_info=_restoration_degrade_info,
+    params=(
+        Param("noises", "noise types", "choices", _RESTORATION_BENCHMARK.noises, choices=_NOISE_TYPES),
+        Param("noise_level", "noise strength", "float", _RESTORATION_BENCHMARK.noise_level, 0, 0.3, step=0.01),
+        Param("blur_sigma", "blur sigma (px)", "float", _RESTORATION_BENCHMARK.blur_sigma, 0, 3, step=0.1),
+        Param("jpeg_quality", "JPEG quality", "int", _RESTORATION_BENCHMARK.jpeg_quality, 0, 100, step=1),
+    ),
 )

@@ -54,6 +54,35 @@ def sr(client, path, mode=CLEAN, models=("bicubic", "lanczos", "srresnet"), seed
     return client.predict(handle_file(str(path)), mode, list(models), seed, scale, api_name="/compare_sr")
 
 
+def raw_call(client, api_name: str, body: str) -> tuple[str, str]:
+    """Call an endpoint with a hand-written JSON body (gradio_client cannot send NaN, a raw HTTP
+    client can): (event, data) of the answer, e.g. ("error", message) or ("complete", outputs)."""
+    import httpx
+
+    base = client.src.rstrip("/")
+    started = httpx.post(f"{base}/gradio_api/call/{api_name}", content=body,
+                         headers={"Content-Type": "application/json"}, timeout=60)
+    started.raise_for_status()
+    event = data = ""
+    with httpx.stream("GET", f"{base}/gradio_api/call/{api_name}/{started.json()['event_id']}", timeout=120) as answer:
+        for line in answer.iter_lines():
+            if line.startswith("event:"):
+                event = line[6:].strip()
+            elif line.startswith("data:") and event in ("error", "complete"):
+                return event, line[5:].strip()
+    return event, data
+
+
+def upload(client, path) -> str:
+    """A file uploaded the way a browser does it: its path on the server, for raw_call."""
+    import httpx
+
+    with open(path, "rb") as handle:
+        answer = httpx.post(f"{client.src.rstrip('/')}/gradio_api/upload", files={"files": handle}, timeout=60)
+    answer.raise_for_status()
+    return json.dumps({"path": answer.json()[0], "meta": {"_type": "gradio.FileData"}})
+
+
 def test_endpoints_are_named(client):
     names = set(client.view_api(print_info=False, return_format="dict")["named_endpoints"])
     for task in ("sr", "deblur", "restoration"):
@@ -262,3 +291,147 @@ def test_small_clean_photo_and_oversized_degraded_photo_are_explained(client, tm
         sr(client, wide, mode=NO_REFERENCE, models=("bicubic",))
     with pytest.raises(Exception, match="Select at least one model"):
         sr(client, tiny, models=())
+
+
+# ---- a public server: odd settings, fresh API sessions, what it serves and keeps --------------------
+
+def test_nan_settings_are_refused_by_name_and_the_server_keeps_serving(client, photo):
+    file = upload(client, photo)
+    cases = [
+        ("compare_deblur", f'[{file}, "{CLEAN}", ["unsharp-mask"], 0, "linear", 9, 45, NaN, 15]',
+         "noise sigma must be a finite number"),
+        ("compare_deblur", f'[{file}, "{CLEAN}", ["wiener-blind"], 0, "linear", 9, 45, 0.0, NaN]',
+         "max kernel size (px) must be a finite number"),
+        ("compare_sr", f'[{file}, "{CLEAN}", ["bicubic"], NaN, 4]', "seed must be a finite number"),
+        ("compare_sr", f'[{file}, "{CLEAN}", ["bicubic"], 2.5, 4]', "seed must be a whole number"),
+        ("compare_restoration", f'[{file}, "{CLEAN}", ["classical"], 0, ["gaussian"], 0.05, NaN, 80]',
+         "blur sigma (px) must be a finite number"),
+        ("compare_restoration", f'[{file}, "{CLEAN}", ["classical"], 0, ["gaussian"], 0.05, 0.5, NaN]',
+         "JPEG quality must be a finite number"),
+    ]
+    for api_name, data, message in cases:
+        event, said = raw_call(client, api_name, f'{{"data": {data}}}')
+        assert event == "error" and message in said, (api_name, said)
+    run = sr(client, photo, models=("bicubic",))[RUN]
+    event, said = raw_call(client, "crops_sr", f'{{"data": ["{run}", 10, NaN, 32]}}')
+    assert event == "error" and "y must be a finite number" in said, said
+    event, said = raw_call(client, "crops_sr", f'{{"data": ["{run}", Infinity, 10, 32]}}')
+    assert event == "error" and "x must be a finite number" in said, said
+    event, said = raw_call(client, "crops_sr", f'{{"data": ["{run}", 10, 20, 32]}}')
+    assert event == "complete", said
+
+
+def test_api_endpoints_take_what_a_client_knows_without_a_browser_session(client, photo):
+    """The slider's image names, the benchmark's models and other tasks' test sets are filled into the
+    page per browser session; a fresh gradio_client session must be able to use them all the same."""
+    run = sr(client, photo, models=("bicubic", "srresnet"))[RUN]
+    fresh = Client(client.src, verbose=False)
+    left, right = fresh.predict(run, "bicubic", "srresnet", api_name="/slider_sr")
+    assert np.asarray(Image.open(left)).shape == (96, 96, 3) and Path(right).suffix == ".png"
+    with pytest.raises(Exception, match="no image named 'nope'"):
+        fresh.predict(run, "nope", "srresnet", api_name="/slider_sr")
+    from studio.app_benchmark import test_sets
+
+    deblur_set = test_sets("deblur")[0]
+    description, *_ = Client(client.src, verbose=False).predict("deblur", deblur_set, api_name="/benchmark")
+    assert deblur_set in description
+    notes, gallery = Client(client.src, verbose=False).predict("sr", "sr_set5_x4", "srresnet",
+                                                                  api_name="/benchmark_cases")
+    assert gallery or "not in this checkout" in notes
+    with pytest.raises(Exception, match="no rows for model 'no-such-model'"):
+        fresh.predict("sr", "sr_set5_x4", "no-such-model", api_name="/benchmark_cases")
+    with pytest.raises(Exception, match="no evaluation results named 'nope'"):
+        fresh.predict("sr", "nope", api_name="/benchmark")
+
+
+def test_only_the_app_folders_are_served(client, photo):
+    """The run folder is served, the folder around it is not (STUDIO_RUN_DIR=/x/runs once served all of /x)."""
+    import uuid
+
+    import httpx
+
+    from studio import app_core
+
+    secret = app_core.RUN_ROOT.parent / f"secret-{uuid.uuid4().hex}.txt"
+    secret.write_text("not for the public")
+    try:
+        refused = httpx.get(f"{client.src.rstrip('/')}/gradio_api/file={secret}", timeout=30)
+        assert refused.status_code == 403
+    finally:
+        secret.unlink()
+    run = sr(client, photo, models=("bicubic",))[RUN]
+    png = next((app_core.RUN_ROOT / run).glob("*.png"))
+    assert httpx.get(f"{client.src.rstrip('/')}/gradio_api/file={png}", timeout=30).status_code == 200
+
+
+def test_uploads_above_the_decode_limit_are_refused_and_the_label_says_so(client, photo, tmp_path):
+    import httpx
+
+    from studio import app_limits
+
+    big = tmp_path / "thirteen.png"
+    Image.new("L", (4000, 3250)).save(big, optimize=True)  # 13 MP of black in a few kB
+    with pytest.raises(Exception, match=f"13.0 MP, above the {app_limits.MAX_UPLOAD_MP:g} MP limit"):
+        sr(client, big, models=("bicubic",))
+    config = httpx.get(f"{client.src.rstrip('/')}/config", timeout=30).json()
+    labels = [c.get("props", {}).get("label") or "" for c in config["components"]]
+    assert any(f"{app_limits.MAX_UPLOAD_MP:g} megapixels" in label for label in labels)
+    assert len(sr(client, photo, models=("bicubic",))[GRID]) == 3
+
+
+def test_run_folders_and_gradio_cache_stay_within_their_size(client, tmp_path, monkeypatch):
+    """With a cap below one comparison, each job deletes what the earlier ones left (the newest run
+    stays), and a deleted run's follow-up views ask for a new comparison."""
+    import app
+    from studio import app_core, app_limits
+
+    monkeypatch.setattr(app_limits, "CACHE_MAX_MB", 0.05)
+    demo = next(iter(app._demos))
+
+    def cached_files():
+        keep = {str(p) for block in demo.blocks.values() for p in getattr(block, "keep_in_cache", ())}
+        return {str(f) for files in demo.temp_file_sets for f in files if str(f) not in keep and Path(f).exists()}
+
+    runs = []
+    for offset in (0, 30, 60):
+        path = tmp_path / f"crop{offset}.png"
+        Image.open(SAMPLES / "set5_butterfly.png").convert("RGB").crop((offset, 40, offset + 64, 104)).save(path)
+        runs.append(sr(client, path, models=("bicubic",))[RUN])
+        if offset == 0:
+            first_files = cached_files()
+    # the first comparison's cached copies are gone (files with the same content, such as the colour
+    # bar, are cached under the same name and may come back with a later comparison)
+    first_truth = {f for f in first_files if f.endswith("ground_truth.png")}
+    assert first_truth and not first_truth & cached_files()
+    assert [(app_core.RUN_ROOT / run).is_dir() for run in runs] == [False, False, True]
+    with pytest.raises(Exception, match="Run a comparison first"):
+        client.predict(runs[0], "input", "bicubic", api_name="/slider_sr")
+    assert len(client.predict(runs[2], "input", "bicubic", api_name="/slider_sr")) == 2
+
+
+def test_a_waiting_user_gets_a_place_in_the_queue_and_an_estimate(client):
+    """One comparison at a time (STUDIO_CONCURRENCY): a second request waits, and its status says where
+    it stands and for about how long; the page says so next to the Compare button."""
+    import time
+
+    import httpx
+
+    from studio import app_limits
+
+    assert app_limits.MODEL_SLOTS == 1
+    args = (handle_file(str(SAMPLES / "skimage_chelsea.png")), CLEAN, ["wiener-blind"], 0, "linear", 9, 45, 0.0, 31)
+    client.predict(*args, api_name="/compare_deblur")  # a measured duration for the estimate
+    first = Client(client.src, verbose=False).submit(*args, api_name="/compare_deblur")
+    second = Client(client.src, verbose=False).submit(*args, api_name="/compare_deblur")
+    waiting, began = [], time.time()
+    while not second.done() and time.time() - began < 120:
+        status = second.status()
+        if status.code.name == "IN_QUEUE" and status.rank is not None:
+            waiting.append(status)
+        time.sleep(0.05)
+    first.result(), second.result()
+    assert waiting, "the second request never waited in the queue"
+    assert waiting[0].rank == 0 and waiting[0].queue_size >= 1 and waiting[0].eta is not None and waiting[0].eta > 0
+    config = httpx.get(f"{client.src.rstrip('/')}/config", timeout=30).json()
+    notes = [c.get("props", {}).get("value") or "" for c in config["components"] if c.get("type") == "markdown"]
+    assert any("1 comparison runs at a time" in str(n) and "place in the queue" in str(n) for n in notes)

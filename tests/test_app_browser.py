@@ -1,6 +1,7 @@
 """The studio in a real browser: ``python app.py`` on a loopback port, Debian's chromium driven by the
 PyPI playwright package (executable_path=/usr/bin/chromium, no browser download). Loads the page,
-picks a sample photo, runs one comparison, and saves a screenshot. Skipped, with the reason, where
+picks a sample photo, runs one comparison (after waiting behind another client's, with its place in
+the queue shown), and saves a screenshot. Skipped, with the reason, where
 chromium or playwright is missing.
 
     STUDIO_SCREENSHOT=docs/images/studio.png python -m pytest tests/test_app_browser.py
@@ -42,7 +43,23 @@ def test_studio_page_runs_a_comparison(tmp_path):
             # pick the first sample photo of the tab (Set5 butterfly); its size appears under the preview
             page.locator(".thumbnail-item:visible").first.click()
             page.get_by_text("256×256 px", exact=False).first.wait_for(timeout=30_000)
+            # two other users' slow comparisons hold the model slot: this page must show its place in the queue
+            from gradio_client import Client, handle_file
+
+            slow = (handle_file(str(ROOT / "data" / "samples" / "skimage_chelsea.png")),
+                    "Clean photo: degrade it, restore it, score against it", ["wiener-blind"], 0, "linear", 9, 45,
+                    0.0, 61)
+            ahead = [Client(f"http://127.0.0.1:{port}/", verbose=False).submit(*slow, api_name="/compare_deblur")
+                     for _ in range(2)]
+            while ahead[0].status().code.name not in ("PROCESSING", "FINISHED"):
+                page.wait_for_timeout(50)
             page.get_by_role("button", name="Compare", exact=True).locator("visible=true").first.click()
+            queued = []
+            while not queued and not ahead[1].done():
+                queued = [line for line in page.inner_text("body").splitlines() if line.startswith("queue: ")]
+                page.wait_for_timeout(100)
+            for job in ahead:
+                job.result()
             page.get_by_text("Highest fidelity here", exact=False).first.wait_for(timeout=120_000)
             page.get_by_text("srgan-v3 · PSNR-Y", exact=False).first.wait_for(timeout=30_000)
             page.wait_for_timeout(1500)  # let the images and plots paint
@@ -54,6 +71,7 @@ def test_studio_page_runs_a_comparison(tmp_path):
             browser.close()
     finally:
         stop(server)
+    assert queued and queued[0].split("|")[0].strip() in ("queue: 1/2", "queue: 2/2", "queue: 1/1"), queued
     assert "Clean-photo mode" in text and "Traceback" not in text and "Error" not in text.split("Error maps")[0]
     assert not errors, errors
     assert is_png(shot, 50_000)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pytest
 
@@ -159,3 +161,112 @@ def test_comparison_says_when_learned_models_ran_in_bf16(tmp_path, monkeypatch):
     assert notes["fp32"] == [] and len(notes["bf16"]) == 1
     classical_only = app_core.compare("sr", tmp_path / "big.png", app_core.MODE_CLEAN, ["bicubic"], {"scale": 4})
     assert not any("bf16" in note for note in classical_only.notes)  # nothing learned ran
+
+
+# ---- parameters, memory, disk and served folders of a public server --------------------------------
+
+def test_task_parameters_are_checked_where_they_enter():
+    from studio.tasks import ParamError, parse_seed
+
+    deblur = TASKS["deblur"]
+    assert deblur.parse_params({"blur_length": "9", "max_kernel": 15.0, "noise_sigma": None}) == {
+        "blur_length": 9.0, "max_kernel": 15}
+    for values, message in [({"noise_sigma": float("nan")}, "noise sigma must be a finite number"),
+                            ({"blur_length": float("inf")}, "blur length (px) must be a finite number"),
+                            ({"blur_length": 1e9}, "between 3 and 41"),
+                            ({"max_kernel": 16}, "must be odd"),
+                            ({"max_kernel": 15.5}, "whole number"),
+                            ({"blur_kernel": "levin-k9"}, "blur kernel must be one of"),
+                            ({"blur_angle": "ninety"}, "must be a number"),
+                            ({"blur_angle": True}, "must be a number"),
+                            ({"bogus": 1}, "unknown parameter(s) bogus")]:
+        with pytest.raises(ParamError, match=message.replace("(", r"\(").replace(")", r"\)")):
+            deblur.parse_params(values)
+    with pytest.raises(ParamError, match="noise types: unknown"):
+        TASKS["restoration"].parse_params({"noises": ["gaussian", "lasers"]})
+    with pytest.raises(ParamError, match="SR scale must be between 2 and 4"):
+        TASKS["sr"].parse_params({"scale": 0})
+    assert parse_seed(None) == 0 and parse_seed(7.0) == 7 and parse_seed("3") == 3
+    for bad in (float("nan"), -1, 2**32, 1.5, "x"):
+        with pytest.raises(ParamError, match="seed"):
+            parse_seed(bad)
+
+
+def test_the_app_controls_offer_exactly_the_parameter_ranges():
+    from studio.degradations import restoration
+
+    restoration_spec = TASKS["restoration"]
+    assert restoration_spec.param("noises").choices == restoration.NOISE_TYPES
+    assert tuple(restoration_spec.param("noises").default) == restoration.BENCHMARK.noises
+    # a value the page offers is one the parser accepts, and one step beyond is refused
+    for task in ("deblur", "restoration"):
+        for param in TASKS[task].params:
+            if param.kind in ("int", "float"):
+                TASKS[task].parse_params({param.name: param.low})
+                TASKS[task].parse_params({param.name: param.high})
+                with pytest.raises(ValueError):
+                    TASKS[task].parse_params({param.name: param.high + (param.step or 1)})
+
+
+def test_a_comparison_keeps_no_pixels_in_memory_once_drawn(tmp_path):
+    from PIL import Image
+
+    Image.open(app_samples.SAMPLES_DIR / "set5_bird.png").convert("RGB").crop((0, 0, 64, 48)).save(tmp_path / "b.png")
+    comparison = app_core.compare("sr", tmp_path / "b.png", app_core.MODE_CLEAN, ["bicubic"], {"scale": 4})
+    before = {r.key: r.image.copy() for r in comparison.results}
+    app_core.views(comparison)
+    assert all(r.pixels is None for r in comparison.results)
+    for r in comparison.results:  # read back from the lossless PNGs: the same values
+        assert np.array_equal(r.image, before[r.key]), r.key
+    items, _ = app_core.crop_view(comparison, 10, 10, 16)
+    assert len(items) == 3
+
+
+def test_prune_by_age_then_size_keeps_the_newest(tmp_path):
+    from studio import app_limits
+
+    now = 1_000_000.0
+    for index, (age, size) in enumerate([(5000, 10), (300, 400), (200, 400), (100, 400), (10, 400)]):
+        folder = tmp_path / f"run{index}"
+        folder.mkdir()
+        (folder / "a.png").write_bytes(b"x" * size)
+        os.utime(folder / "a.png", (now - age, now - age))
+        os.utime(folder, (now - age, now - age))
+    removed = app_limits.prune(tmp_path, max_age_s=3600, max_size=900, now=now)
+    # run0 is too old; then the oldest go until 900 bytes are left
+    assert sorted(p.name for p in removed) == ["run0", "run1", "run2"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["run3", "run4"]
+    # the newest entry stays even alone above the size, and so do the ones named in keep
+    assert app_limits.prune(tmp_path, max_age_s=3600, max_size=1, keep=[tmp_path / "run3"], now=now) == []
+    assert app_limits.prune(tmp_path, max_age_s=5, max_size=10**9, now=now) == [tmp_path / "run3"]
+
+
+def test_limits_come_from_the_environment_with_clear_errors(monkeypatch):
+    from studio import app_limits
+
+    monkeypatch.setenv("STUDIO_CACHE_MAX_MB", "250")
+    assert app_limits.env_number("STUDIO_CACHE_MAX_MB", 500, low=1) == 250
+    for raw in ("lots", "nan", "inf", "0"):
+        monkeypatch.setenv("STUDIO_CACHE_MAX_MB", raw)
+        with pytest.raises(ValueError, match=f"STUDIO_CACHE_MAX_MB={raw!r}"):
+            app_limits.env_number("STUDIO_CACHE_MAX_MB", 500, low=1)
+
+
+def test_served_folders_are_the_run_and_scratch_folders_only(tmp_path, monkeypatch):
+    import app
+    from studio import app_limits
+
+    monkeypatch.setattr(app_core, "RUN_ROOT", tmp_path / "x" / "runs")
+    monkeypatch.setattr(app_benchmark, "SCRATCH_ROOT", tmp_path / "y" / "scratch")
+    assert app.launch_kwargs()["allowed_paths"] == [str(tmp_path / "x" / "runs"), str(tmp_path / "y" / "scratch")]
+    demo = app.build_demo()
+    assert demo.delete_cache == (int(app_limits.CACHE_SWEEP_S), int(app_limits.CACHE_MAX_AGE_S))
+    assert demo._queue.max_size == app_limits.QUEUE_SIZE
+
+
+def test_benchmark_case_without_the_images_writes_nothing(tmp_path, monkeypatch):
+    monkeypatch.setattr(app_benchmark, "_datasets_root", lambda: tmp_path / "absent")
+    monkeypatch.setattr(app_benchmark, "SCRATCH_ROOT", tmp_path / "scratch")
+    items, notes = app_benchmark.cases("sr", "sr_set5_x4", "bicubic")
+    assert items == [] and "not in this checkout" in notes
+    assert not (tmp_path / "scratch").exists() or not any((tmp_path / "scratch").iterdir())

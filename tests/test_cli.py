@@ -180,3 +180,111 @@ def test_restore_precision_fp32_is_what_evaluate_measures(small_inputs, tmp_path
     with pytest.raises(SystemExit):
         restore.main(["--task", "sr", "--model", "srresnet", "--input", str(small_inputs / "good.png"),
                       "--output", str(tmp_path / "x"), "--precision", "fp16"])
+
+
+# ---- bad inputs and options: one line, a non-zero exit, and no work thrown away -------------------
+
+def _nan_tiff(path, value=float("nan")):
+    """A 32-bit float TIFF (what scientific cameras write) with missing values."""
+    array = np.random.default_rng(0).random((40, 48)).astype(np.float32)
+    array[5:9, 7:11] = value
+    Image.fromarray(array, mode="F").save(path)
+    return path
+
+
+@pytest.mark.parametrize("value", [float("nan"), float("inf")])
+def test_evaluate_refuses_non_finite_pixels(tmp_path, value):
+    clean = tmp_path / "clean"
+    clean.mkdir()
+    _nan_tiff(clean / "frame.tif", value)
+    out = tmp_path / "scores.csv"
+    with pytest.raises(SystemExit) as stop:
+        evaluate.main(["--task", "sr", "--models", "bicubic", "--clean", str(clean), "--out", str(out)])
+    assert "frame.tif" in str(stop.value.code) and "NaN or infinite" in str(stop.value.code)
+    assert not out.exists()  # no CSV of nan scores
+
+
+def test_restore_skips_an_image_with_nan_pixels(tmp_path, capsys):
+    out = tmp_path / "out"
+    code = restore.main(["--task", "sr", "--model", "bicubic", "--input", str(_nan_tiff(tmp_path / "frame.tif")),
+                         "--output", str(out)])
+    assert code == 1 and "NaN or infinite" in capsys.readouterr().err
+    assert not out.exists() or not any(out.iterdir())  # no garbage PNG
+
+
+@pytest.mark.parametrize("options, message", [
+    (["--scale", "0"], "argument --scale: must be between 2 and 4"),
+    (["--seed", "nan"], "argument --seed: expected a whole number"),
+    (["--tile", "-5"], "argument --tile: must be at least 0"),
+    (["--tile", "40", "--overlap", "32"], "larger than twice --overlap"),
+    (["--limit", "0"], "argument --limit: must be at least 1"),
+    (["--models", " , "], "--models"),
+])
+def test_evaluate_bad_options_are_one_line(photos, tmp_path, capsys, options, message):
+    argv = ["--task", "sr", "--models", "bicubic", "--clean", str(photos), "--out", str(tmp_path / "x.csv")]
+    with pytest.raises(SystemExit) as stop:
+        evaluate.main(argv + options)
+    assert stop.value.code == 2
+    err = capsys.readouterr().err
+    assert message in err and len(err.strip().splitlines()) == 1, err
+
+
+@pytest.mark.parametrize("option, target", [("--out", "a-file/x.csv"), ("--out", "folder"),
+                                            ("--save-outputs", "a-file/outputs")])
+def test_evaluate_checks_its_outputs_before_the_work(photos, tmp_path, monkeypatch, option, target):
+    (tmp_path / "a-file").write_text("")
+    (tmp_path / "folder").mkdir()
+    monkeypatch.setattr(evaluate, "evaluate", lambda *a, **k: pytest.fail("evaluated before checking " + option))
+    argv = ["--task", "sr", "--models", "bicubic", "--clean", str(photos), "--out", str(tmp_path / "x.csv")]
+    argv += [option, str(tmp_path / target)]
+    with pytest.raises(SystemExit) as stop:
+        evaluate.main(argv)
+    message = str(stop.value.code)
+    assert message.startswith(f"error: {option} ") and "\n" not in message
+
+
+def test_evaluate_with_no_usable_row_fails(photos, tmp_path):
+    """wiener-oracle needs the true kernel, which no --degraded photo here has: no row, no empty CSV."""
+    out = tmp_path / "x.csv"
+    with pytest.raises(SystemExit) as stop:
+        evaluate.main(["--task", "deblur", "--models", "wiener-oracle", "--clean", str(photos), "--degraded",
+                       str(photos), "--limit", "1", "--out", str(out)])
+    assert "no row to write" in str(stop.value.code) and not out.exists()
+
+
+@pytest.mark.parametrize("options, message", [
+    (["--output", "{tmp}/a-file"], "--output {tmp}/a-file: is a file, not a folder"),
+    (["--output", "{tmp}/a-file/out"], "is a file, so no folder can be made under it"),
+    (["--tile", "-5"], "argument --tile: must be at least 0"),
+    (["--tile", "50"], "the tile (50 px) must be larger than twice --overlap (32)"),
+    (["--scale", "0"], "argument --scale: must be between 2 and 4"),
+])
+def test_restore_bad_options_are_one_line(small_inputs, tmp_path, capsys, options, message):
+    (tmp_path / "a-file").write_text("")
+    argv = ["--task", "sr", "--model", "bicubic", "--input", str(small_inputs / "good.png"),
+            "--output", str(tmp_path / "out")] + [o.format(tmp=tmp_path) for o in options]
+    try:
+        code = restore.main(argv)
+    except SystemExit as stop:
+        code = stop.code
+    err = capsys.readouterr().err
+    assert code == 2 and message.format(tmp=tmp_path) in err and len(err.strip().splitlines()) == 1, err
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("module, argv", [
+    ("training.train_deblur", ["--preset", "unet-light-v1"]),
+    ("training.train_restoration", ["--preset", "vae-unet"]),
+    ("training.train_classifier", ["--model", "dilated-cnn"]),
+    ("training.train_sr", ["--preset", "srresnet"]),
+])
+def test_every_training_command_stops_in_one_line_before_its_data(module, argv, tmp_path):
+    import importlib
+
+    main = importlib.import_module(module).main
+    with pytest.raises(SystemExit) as stop:
+        main(argv + ["--resume", "--run-name", "never-ran", "--runs-dir", str(tmp_path), "--export", "none"])
+    assert str(stop.value.code).startswith("error: --resume: no checkpoint at") and "\n" not in str(stop.value.code)
+    with pytest.raises(SystemExit) as stop:
+        main(argv + ["--lr", "inf", "--runs-dir", str(tmp_path)])
+    assert stop.value.code == 2

@@ -146,6 +146,46 @@ def test_malformed_and_partial_csvs_are_named_and_isolated(results):
         assert not app.exception, page
 
 
+def test_odd_values_are_named_and_the_page_still_drawn(results):
+    """A config scale written "x4", blank counts in check-init and overfit-small, a grid parameter
+    that mixes words, numbers and a blank: each is named where it is left out; no page is lost."""
+    write(results / "runs" / "gan-run" / "config.json",
+          json.dumps({"run_name": "gan-run", "extra": {"preset": "srgan-v2", "val": "/x/set5", "scale": "x4"}}))
+    exp = results / "protocol" / "tiny-cnn"
+    check = (exp / "check-init.csv").read_text().replace(",True,20,0,True,", ",True,,,True,")
+    write(exp / "check-init.csv", check)
+    overfit = (exp / "overfit-small.csv").read_text().replace("classification,32,32,", "classification,,32,")
+    write(exp / "overfit-small.csv", overfit)
+    grid = (exp / "grid-search.csv").read_text()
+    grid = grid.replace(",0.001,0.0001,3,2,", ",0.001,0.0001,three,2,").replace(",0.003,1e-05,2,3,", ",,1e-05,2,3,")
+    write(exp / "grid-search.csv", grid)
+
+    app = render("Runs")
+    app.multiselect(key="runs_pick").set_value(["gan-run", "sr-run"])
+    app.run()
+    assert not app.exception and not app.error, texts(app.error)
+    assert any("runs/gan-run/config.json: scale 'x4' is not a number" in w for w in texts(app.warning))
+    assert plotly_count(app) >= 3  # the runs are still drawn, sr-run with its baseline
+    assert [m.label for m in app.metric] == ["sr-run: best val_psnr_y"]
+
+    render("Sanity checks", app)
+    assert not app.exception and not app.error, texts(app.error)
+    labels = {m.label: m.value for m in app.metric}
+    assert labels["initial loss"] == "2.3100" and labels["parameter tensors with zero gradient"] == "?"
+    captions = " | ".join(texts(app.caption))
+    assert "check-init.csv: param_tensors, zero_grad_tensors blank or not a number" in captions
+    assert "overfit-small.csv: n_examples blank or not a number" in captions
+    assert any(s.startswith("? examples: loss 2.31 -> 0.0093 in 41 steps") for s in texts(app.success))
+    assert plotly_count(app) >= 3  # gradients, overfit curve, confusion matrix
+
+    render("Grid search", app)
+    assert not app.exception and not app.error, texts(app.error)
+    assert plotly_count(app) == 2  # parallel coordinates + heatmap
+    captions = " | ".join(texts(app.caption))
+    assert "lr is not numeric in every trial" in captions and "(blank)" in captions
+    assert "blocks_per_stage is not numeric in every trial" in captions and "three" in captions
+
+
 def test_read_table_messages(tmp_path):
     good = write(tmp_path / "metrics.csv", "step,loss\n1,0.5\n2,oops\n")
     table = data.read_table(good, name="runs/x/metrics.csv")

@@ -190,6 +190,29 @@ def test_interrupted_run_resumes_exactly(tmp_path, interrupt_at):
     assert strip(rows_b) == strip(rows_a)
 
 
+@pytest.mark.parametrize("interrupt_at", [5, 10])
+def test_resumed_log_equals_an_uninterrupted_one_row_for_row(tmp_path, monkeypatch, interrupt_at):
+    """Logged every 2 steps, checkpointed every 3: the checkpoints of steps 3 and 9 fall inside a log
+    window, so the first row after the resume averages steps from both sides of the interruption.
+    A clock that ticks once per reading makes ``seconds`` comparable."""
+    clock = iter(range(1, 10**6))
+    monkeypatch.setattr("studio.engine.time.time", lambda: float(next(clock)))
+    common = dict(max_steps=10, scheduler="cosine", log_every=2, ckpt_every=3, val_every=4)
+    Trainer(TinyDenoise(), make_cfg(tmp_path, "a", **common)).fit()
+    with pytest.raises(KeyboardInterrupt):
+        Trainer(TinyDenoise(interrupt_at=interrupt_at), make_cfg(tmp_path, "b", **common)).fit()
+    Trainer(TinyDenoise(), make_cfg(tmp_path, "b", resume=True, **common)).fit()
+
+    cols_a, rows_a = read_rows(tmp_path / "runs" / "a" / "metrics.csv")
+    cols_b, rows_b = read_rows(tmp_path / "runs" / "b" / "metrics.csv")
+    assert cols_a == cols_b and [r["step"] for r in rows_b] == ["2", "4", "6", "8", "10"]
+    strip = lambda rows: [{k: v for k, v in r.items() if k != "seconds"} for r in rows]  # noqa: E731
+    assert strip(rows_b) == strip(rows_a)
+    # elapsed time counts on from the checkpoint instead of restarting at zero
+    seconds = [float(r["seconds"]) for r in rows_b]
+    assert seconds == sorted(seconds) and len(set(seconds)) == len(seconds), seconds
+
+
 def test_existing_checkpoint_without_resume_is_refused(tmp_path):
     Trainer(TinyDenoise(), make_cfg(tmp_path, max_steps=2)).fit()
     state = tmp_path / "runs" / "run" / STATE_FILE

@@ -273,6 +273,24 @@ def test_image_above_max_pixels(tmp_path, monkeypatch):
     assert load_image(tmp_path / "big.png").shape == (40, 50, 3)
 
 
+def test_max_pixels_argument_lowers_the_limit_before_decoding(tmp_path):
+    Image.new("L", (3000, 2000)).save(tmp_path / "six.png")  # 6 MP in a few kB
+    _load_error(tmp_path / "six.png", "3000x2000 is 6.0 MP, above the 5 MP limit", max_pixels=5_000_000)
+    assert load_image(tmp_path / "six.png", mode="L", max_pixels=6_000_000).shape == (2000, 3000)
+
+
+@pytest.mark.parametrize("bad", [float("nan"), float("inf"), -float("inf")])
+def test_float_tiff_with_non_finite_pixels_is_refused(tmp_path, bad):
+    data = np.random.default_rng(0).random((6, 7)).astype(np.float32)
+    data[2, 3] = bad
+    Image.fromarray(data, mode="F").save(tmp_path / "float.tif")
+    _load_error(tmp_path / "float.tif", "float.tif", "1 of 42 pixels are NaN or infinite")
+    _load_error(Image.fromarray(data, mode="F"), "uploaded image", "NaN or infinite", mode="L")
+    data[2, 3] = 0.5  # the same file without the bad pixel loads
+    Image.fromarray(data, mode="F").save(tmp_path / "float.tif")
+    assert np.isfinite(load_image(tmp_path / "float.tif")).all()
+
+
 def test_load_error_is_a_value_error():
     assert issubclass(ImageLoadError, ValueError)
 

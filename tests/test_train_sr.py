@@ -97,7 +97,7 @@ def test_srgan_v1_preset_tiny(tiny_data, tmp_path):
 def test_existing_run_needs_resume(tiny_data, tmp_path):
     run_preset("srresnet", tiny_data, tmp_path, "--export", "none")
     assert not (tmp_path / "exp").exists()
-    with pytest.raises(FileExistsError):
+    with pytest.raises(SystemExit, match="already has a checkpoint.*--resume"):
         run_preset("srresnet", tiny_data, tmp_path, "--export", "none")
     # --resume of the finished run trains nothing more and still exports
     run_preset("srresnet", tiny_data, tmp_path, "--resume")
@@ -116,3 +116,40 @@ def test_gan_stage_starts_from_the_pixel_stage(tiny_data, tmp_path):
                        tmp_path / "gan" / "model.safetensors")
     for key, value in pixel.state_dict().items():
         torch.testing.assert_close(gan.state_dict()[key], value)
+
+
+# ---- command-line errors: one line, a non-zero exit, and before the images are loaded --------------
+
+@pytest.fixture
+def no_loading(monkeypatch):
+    """Fails the test if the command gets as far as loading training images."""
+    def refuse(*args, **kwargs):
+        raise AssertionError("the command loaded its data before finding the error")
+
+    monkeypatch.setattr(train_sr, "ImageBank", refuse)
+
+
+@pytest.mark.parametrize("extra, message", [
+    (["--init-from", "{tmp}/weights.pth"], "pickle-based checkpoints are refused"),
+    (["--resume", "--run-name", "never-ran"], "--resume: no checkpoint at"),
+    (["--runs-dir", "{tmp}/a-file/runs"], "is a file, so no folder can be made under it"),
+    (["--export", "{tmp}/a-file/export"], "--export"),
+    (["--run-name", "earlier"], "run 'earlier' already has a checkpoint"),
+    (["--data", "{tmp}/nothing-here"], "--data/--val: no images in"),
+    (["--lr", "nan"], "argument --lr: expected a finite number"),
+    (["--steps", "-1"], "argument --steps: must be at least 0"),
+])
+def test_training_errors_are_one_line_before_any_work(tiny_data, tmp_path, capsys, no_loading, extra, message):
+    (tmp_path / "weights.pth").write_bytes(b"not a safetensors file")
+    (tmp_path / "a-file").write_text("")
+    (tmp_path / "runs" / "earlier").mkdir(parents=True)
+    (tmp_path / "runs" / "earlier" / "state.safetensors").write_bytes(b"")
+    train, val = tiny_data
+    argv = ["--preset", "srresnet", "--data", str(train), "--val", str(val), "--patch", "32", "--batch-size", "2",
+            "--steps", "1", "--runs-dir", str(tmp_path / "runs"), "--export", "none"]
+    argv += [item.format(tmp=tmp_path) for item in extra]  # a repeated option: the last one counts
+    with pytest.raises(SystemExit) as stop:
+        train_sr.main(argv)
+    said = str(stop.value.code) if isinstance(stop.value.code, str) else capsys.readouterr().err
+    assert stop.value.code != 0 and message in said, said
+    assert len(said.strip().splitlines()) == 1, said

@@ -53,6 +53,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from studio import cli
 from studio.checkpoint import WEIGHTS_FILE, CheckpointError, load_weights, read_card
 from studio.data import DATASETS, require_dataset
 from studio.engine import STATE_FILE, TrainConfig, Trainer, TrainingDiverged, TrainingTask
@@ -925,7 +926,7 @@ def sr_evaluate(args) -> dict:
 # ---- CLI -------------------------------------------------------------------------------------
 
 def build_parser() -> argparse.ArgumentParser:
-    common = argparse.ArgumentParser(add_help=False)
+    common = cli.ArgumentParser(add_help=False)
     common.add_argument("--model", required=True, help="a registered model name (python -m studio.registry lists them)")
     common.add_argument("--name", help="experiment name: results/protocol/<name>/ (default: the model name)")
     common.add_argument("--data", nargs="+", help="classifier: one dataset folder (train/val layout or one folder per "
@@ -949,8 +950,8 @@ def build_parser() -> argparse.ArgumentParser:
     common.add_argument("--runs-dir", default=RUNS_DIR, help="engine run logs (results/runs)")
     common.add_argument("--quiet", action="store_true", help="no progress bars while loading")
 
-    parser = argparse.ArgumentParser(prog="python -m training.protocol", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = cli.ArgumentParser(prog="python -m training.protocol", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
     baselines = sub.add_parser("baselines", parents=[common], help="majority / random; input / classical")
     baselines.add_argument("--clean", help="restoration: folder of clean images to score (default --val or set5)")
@@ -1064,8 +1065,8 @@ def main(argv=None):
             return result
     except KeyError as err:
         sys.exit(f"error: {err.args[0]}")
-    except (FileNotFoundError, ValueError, CheckpointError) as err:
-        sys.exit(f"error: {err}")
+    except (FileNotFoundError, FileExistsError, ValueError, CheckpointError, TrainingDiverged) as err:
+        sys.exit(f"error: {cli.one_line(err)}")
     raise AssertionError(args.command)
 
 

@@ -35,9 +35,10 @@ import torch
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
+from studio import cli
 from studio.data import DATASETS, display_argv, display_path, require_dataset
-from studio.checkpoint import count_parameters, save_model
-from studio.engine import TrainConfig, Trainer, TrainingTask
+from studio.checkpoint import CheckpointError, count_parameters, save_model
+from studio.engine import TrainConfig, Trainer, TrainingDiverged, TrainingTask, check_run_start
 from studio.imageio import ImageLoadError, list_images, load_image, to_uint8
 from studio.registry import CHECKPOINT_DIR, build_model, get_entry
 
@@ -345,7 +346,7 @@ def predict(model: torch.nn.Module, dataset: FolderDataset, batch_size: int = 25
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = cli.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", default="vgg-mini")
     parser.add_argument("--data", default=str(DATASETS / "tiny_imagenet_subset"))
     parser.add_argument("--classes", type=int, help="use only the first N classes (sorted)")
@@ -360,25 +361,28 @@ def build_parser() -> argparse.ArgumentParser:
                         help="architecture override, repeatable (e.g. --set dilation=3)")
     parser.add_argument("--no-augment", action="store_true", help="train without augmentation")
     parser.add_argument("--run-name")
-    parser.add_argument("--steps", type=int, default=600)
-    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--steps", type=cli.number(0), default=600)
+    parser.add_argument("--batch-size", type=cli.number(1), default=64)
     parser.add_argument("--lr", type=float, default=2e-3)
     parser.add_argument("--weight-decay", type=float, default=5e-4)
     parser.add_argument("--scheduler", default="cosine", choices=["cosine", "plateau", "none"])
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--threads", type=int, default=0)
+    parser.add_argument("--seed", type=cli.number(0, 2**32 - 1), default=0)
+    parser.add_argument("--threads", type=cli.number(0), default=0)
     parser.add_argument("--device", default="auto")
-    parser.add_argument("--val-every", type=int, default=200)
-    parser.add_argument("--log-every", type=int, default=20)
+    parser.add_argument("--val-every", type=cli.number(1), default=200)
+    parser.add_argument("--log-every", type=cli.number(1), default=20)
     parser.add_argument("--runs-dir", default="results/runs")
     parser.add_argument("--export", help="folder for the trained model (default checkpoints/<model>; 'none' to skip)")
     parser.add_argument("--resume", action="store_true")
     return parser
 
 
+@cli.one_line_errors(CheckpointError, TrainingDiverged, FileExistsError, FileNotFoundError, ImageLoadError, ValueError)
 def main(argv=None) -> dict:
     argv = sys.argv[1:] if argv is None else argv
     args = build_parser().parse_args(argv)
+    # what would stop the run later, checked before the images are loaded
+    check_run_start(args.runs_dir, args.run_name or args.model, args.resume, args.export or CHECKPOINT_DIR / args.model)
     require_dataset(args.data, "--data")
     overrides = parse_overrides(args.set)
     data = load_classifier_data(args.data, args.classes, args.image_size, args.val_fraction, args.test_fraction,

@@ -35,13 +35,16 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from studio import cli
+from studio.checkpoint import CheckpointError
 from studio.data import DATASETS, ImageBank, display_path, require_dataset
 from studio.datasets_deblur import (GoProPairs, JointTransform, SyntheticBlur, gopro_validation_set,
                                     sample_pairs, synthetic_validation_set, to_batch)
 from studio.degradations import blur as blur_degradation
-from studio.engine import (TrainConfig, Trainer, TrainingTask, add_run_arguments, describe_init,
+from studio.engine import (TrainConfig, Trainer, TrainingDiverged, TrainingTask, add_run_arguments, check_run_start,
+                           describe_init, init_source,
                            load_initial_weights)
-from studio.imageio import quantize
+from studio.imageio import ImageLoadError, quantize
 from studio.metrics import psnr
 from studio.registry import CHECKPOINT_DIR, build_model, get_entry
 
@@ -151,7 +154,7 @@ class DeblurTask(TrainingTask):
 
 
 def parse_args(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = cli.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--preset", required=True, choices=PRESETS)
     parser.add_argument("--recipe", choices=["cpu", "gpu"], default="cpu")
     parser.add_argument("--run-name", help="folder under results/runs (default: the preset name)")
@@ -208,9 +211,15 @@ def time_steps(trainer: Trainer, task: DeblurTask, cfg: TrainConfig, count: int 
     return seconds
 
 
+@cli.one_line_errors(CheckpointError, TrainingDiverged, FileExistsError, FileNotFoundError, ImageLoadError, ValueError)
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else argv
     args = parse_args(argv)
+    # what would stop the run later, checked before the images are loaded
+    if not args.time_step:
+        check_run_start(args.runs_dir, args.run_name, args.resume, args.export or CHECKPOINT_DIR / args.preset)
+    if args.init_from:
+        init_source(args.init_from)
     for folder in ([args.gopro] if args.gopro else [*args.data, args.val]):
         require_dataset(folder, "--gopro" if args.gopro else "--data/--val")
     task = DeblurTask(args.preset, args)

@@ -47,10 +47,12 @@ import torch.nn.functional as F
 from models.gray_input import luminance
 from models.pix2pix import DISCRIMINATOR, PatchDiscriminator
 from models.vae_unet import kl_divergence
+from studio import cli
+from studio.checkpoint import CheckpointError
 from studio.data import DATASETS, ImageBank, display_path, require_dataset
 from studio.degradations import restoration as R
-from studio.engine import TrainConfig, Trainer, TrainingTask, add_run_arguments
-from studio.imageio import list_images, load_image, quantize
+from studio.engine import TrainConfig, Trainer, TrainingDiverged, TrainingTask, add_run_arguments, check_run_start
+from studio.imageio import ImageLoadError, list_images, load_image, quantize
 from studio.losses import PerceptualLoss, gan_loss, load_feature_backbone
 from studio.metrics import psnr
 from studio.registry import CHECKPOINT_DIR, build_model, get_entry
@@ -272,7 +274,7 @@ class RestorationTask(TrainingTask):
 
 
 def parse_args(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = cli.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--preset", required=True, choices=PRESETS)
     parser.add_argument("--recipe", choices=["cpu", "gpu"], default="cpu")
     parser.add_argument("--run-name", help="folder under results/runs (default: the preset name)")
@@ -348,9 +350,12 @@ def export_model(trainer: Trainer, task: RestorationTask) -> torch.nn.Module:
     return model.to("cpu").to(memory_format=torch.contiguous_format).eval()
 
 
+@cli.one_line_errors(CheckpointError, TrainingDiverged, FileExistsError, FileNotFoundError, ImageLoadError, ValueError)
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else argv
     args = parse_args(argv)
+    if not args.time_step:  # what would stop the run later, checked before the images are loaded
+        check_run_start(args.runs_dir, args.run_name, args.resume, args.export or CHECKPOINT_DIR / args.preset)
     for folder in (*args.data, args.val):
         require_dataset(folder, "--data/--val")
     task = RestorationTask(args.preset, args)

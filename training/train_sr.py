@@ -22,13 +22,17 @@ import torch
 import torch.nn.functional as F
 
 from models.srresnet import Discriminator, SRResNet
+from studio import cli
+from studio.checkpoint import CheckpointError
 from studio.data import DATASETS, ImageBank, display_path, require_dataset
 from studio.degradations.sr import downscale, mod_crop
-from studio.engine import TrainConfig, Trainer, TrainingTask, add_run_arguments, load_initial_weights
-from studio.imageio import list_images, load_image, quantize
+from studio.engine import (TrainConfig, Trainer, TrainingDiverged, TrainingTask, add_run_arguments, check_run_start,
+                           init_source, load_initial_weights)
+from studio.imageio import ImageLoadError, list_images, load_image, quantize
 from studio.losses import PerceptualLoss, gan_loss, load_feature_backbone
 from studio.metrics import psnr
 from studio.registry import CHECKPOINT_DIR, get_entry
+from studio.tasks import TASKS
 
 TRAIN_DATA = [str(DATASETS / "bsds500" / "train"), str(DATASETS / "bsds500" / "test"), str(DATASETS / "t91")]
 VAL_DATA = str(DATASETS / "set5")
@@ -114,20 +118,21 @@ class SuperResolutionTask(TrainingTask):
 
 
 def parse_args(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = cli.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--preset", required=True, choices=sorted(PRESETS))
     parser.add_argument("--run-name", help="folder under results/runs (default: the preset name)")
     parser.add_argument("--data", nargs="+", help="folders of HR training images")
     parser.add_argument("--val", default=VAL_DATA, help="folder of HR validation images (default set5)")
-    parser.add_argument("--scale", type=int, default=4)
-    parser.add_argument("--patch", type=int, help="HR patch size")
-    parser.add_argument("--batch-size", type=int)
-    parser.add_argument("--lr", type=float)
-    parser.add_argument("--steps", type=int)
-    parser.add_argument("--warmup-steps", type=int, help="pixel-loss-only steps before the GAN phase")
-    parser.add_argument("--w-pixel", type=float)
-    parser.add_argument("--w-perceptual", type=float)
-    parser.add_argument("--w-adv", type=float)
+    scale = TASKS["sr"].param("scale")
+    parser.add_argument("--scale", type=cli.number(scale.low, scale.high), default=scale.default)
+    parser.add_argument("--patch", type=cli.number(8), help="HR patch size")
+    parser.add_argument("--batch-size", type=cli.number(1))
+    parser.add_argument("--lr", type=cli.number(0, integer=False))
+    parser.add_argument("--steps", type=cli.number(0))
+    parser.add_argument("--warmup-steps", type=cli.number(0), help="pixel-loss-only steps before the GAN phase")
+    parser.add_argument("--w-pixel", type=cli.number(0, integer=False))
+    parser.add_argument("--w-perceptual", type=cli.number(0, integer=False))
+    parser.add_argument("--w-adv", type=cli.number(0, integer=False))
     parser.add_argument("--perceptual", help="feature backbone: vgg-mini (trained here) or vgg19")
     parser.add_argument("--perceptual-weights", "--vgg19-weights", dest="perceptual_weights",
                         help="local weights file for the perceptual backbone")
@@ -137,13 +142,20 @@ def parse_args(argv=None):
     for key, value in PRESETS[args.preset].items():
         if getattr(args, key, None) is None:
             setattr(args, key, value)
+    if args.patch % args.scale:
+        parser.error(f"--patch {args.patch} must be a multiple of --scale {args.scale}")
     args.run_name = args.run_name or args.preset
     return args
 
 
+@cli.one_line_errors(CheckpointError, TrainingDiverged, FileExistsError, FileNotFoundError, ImageLoadError, ValueError)
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else argv
     args = parse_args(argv)
+    # what would stop the run later, checked before the images are loaded
+    check_run_start(args.runs_dir, args.run_name, args.resume, args.export or CHECKPOINT_DIR / args.preset)
+    if args.init_from:
+        init_source(args.init_from)
     for folder in (*args.data, args.val):
         require_dataset(folder, "--data/--val")
     task = SuperResolutionTask(args.preset, args)
