@@ -267,14 +267,19 @@ def card_markdown(name: str) -> str:
     lines += _recipe_lines(card)
     metrics = card.get("metrics") or {}
     if metrics:
-        lines += ["", "| evaluation | PSNR | SSIM | PSNR-Y | SSIM-Y | Δ vs input | images |", "|---|---|---|---|---|---|---|"]
+        # deblurring evaluations also carry the gain up to a shift (blind kernels have no fixed centre)
+        shifted = any(isinstance(m, dict) and "gain_psnr_shift" in m for m in metrics.values())
+        lines += ["", "| evaluation | PSNR | SSIM | PSNR-Y | SSIM-Y | Δ vs input |" + (" Δ up to shift |" if shifted else "")
+                  + " images |", "|---|---|---|---|---|---|---|" + ("---|" if shifted else "")]
         for key, m in metrics.items():
             if isinstance(m, dict) and "psnr" in m:
                 gain = m.get("gain_psnr_y" if entry.task == "sr" else "gain_psnr")
+                shift = m.get("gain_psnr_shift")
+                shift_cell = (f" {shift:+.2f} |" if isinstance(shift, (int, float)) else " |") if shifted else ""
                 lines.append(f"| {key} | {m.get('psnr', float('nan')):.2f} | {m.get('ssim', float('nan')):.4f} | "
                              f"{m.get('psnr_y', float('nan')):.2f} | {m.get('ssim_y', float('nan')):.4f} | "
-                             f"{gain:+.2f} | {m.get('images', '')} |" if isinstance(gain, (int, float)) else
-                             f"| {key} | {m.get('psnr', float('nan')):.2f} | | | | | |")
+                             f"{gain:+.2f} |{shift_cell} {m.get('images', '')} |" if isinstance(gain, (int, float)) else
+                             f"| {key} | {m.get('psnr', float('nan')):.2f} | | | | |{shift_cell} |")
     command = card.get("command")
     if not command and entry.trainable:
         command = {"denoise": "python -m training.train_denoiser",

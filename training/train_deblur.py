@@ -61,7 +61,7 @@ LOGBOOK = {
 }
 LOGBOOK_RESULTS = {
     "unet-light-v1": "night run on GoPro: train 29.32 dB, val 27.50 dB; LR stuck at 2e-4 (plateau scheduler too timid)",
-    "unet-light-v3": "GoPro, split by sequence (seed 42): val crops 31.15 dB, full-resolution 29.57 dB (about +4 dB)",
+    "unet-light-v3": "GoPro, split by sequence (seed 42): val crops 31.15 dB, full-resolution 29.57 dB (the logbook reports no measured input PSNR)",
     "unet-light-nonorm": "stalled at ~26 dB PSNR, unstable; stopped at epoch 50 (InstanceNorm judged indispensable)",
     "unet-standard": "~28-30M parameters: timeouts and out-of-memory on Colab free / MacBook MPS; abandoned",
 }
@@ -71,7 +71,7 @@ LOGBOOK_RESULTS = {
 # both threads of a CPU with native bf16 (0.45 s per step, validation included), then a second stage
 # of 4500 steps at 192 px, batch 4, lr 2e-4 from those weights (results/runs/unet-light-v3-192px,
 # ~1.0 s per step). Validation gains reached: v1 +0.21 dB, nonorm +0.02 dB, v3 +0.48 (96 px) and
-# +0.88 (192 px crops): far from the logbook's ~+4 dB, which took 150 GPU epochs at 256 px.
+# +0.88 (192 px crops): far from the logbook's 29.57 dB at full resolution after 150 GPU epochs at 256 px.
 # The logbook's lr 2e-4 is for 150 epochs; at this budget v3 gained +0.07 dB in 500 steps with it, so
 # the CPU recipes of v1 and v3 start at 5e-4. No-Norm keeps the logbook's 1e-4: its lower LR is part
 # of what the logbook reports about it.

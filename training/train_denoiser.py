@@ -84,7 +84,6 @@ def parse_args(argv=None):
     parser.add_argument("--max-sigma", type=float, default=50.0, help="largest training noise std (0-255 scale)")
     add_run_arguments(parser, grad_clip=1.0, val_every=CPU_RECIPE["val_every"], log_every=20, ckpt_every=100,
                       channels_last_help="channels-last memory format")
-    parser.add_argument("--time-step", action="store_true", help="time 3 training steps, train nothing")
     args = parser.parse_args(argv)
     for folder in (*args.data, args.val):
         require_dataset(folder, "--data/--val")
@@ -105,15 +104,6 @@ def main(argv=None):
         extra={**{k: v for k, v in vars(args).items() if k != "resume"}, "command": command},
     )
     trainer = Trainer(task, cfg)
-    if args.time_step:
-        import time
-
-        for step in range(3):
-            began = time.perf_counter()
-            batch = task.sample_batch(np.random.default_rng([0, step]), cfg.batch_size, trainer.device)
-            trainer._update("g", {k: trainer.to_device(v) for k, v in batch.items()})
-            print(f"step {step}: {time.perf_counter() - began:.3f} s ({cfg.batch_size} x {args.patch} px)")
-        return None
     result = trainer.fit()
     if trainer.is_main and args.export != "none":
         model = trainer.modules["g"].to("cpu").to(memory_format=torch.contiguous_format)
