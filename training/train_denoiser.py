@@ -22,10 +22,12 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from studio import cli
+from studio.checkpoint import CheckpointError
 from studio.data import DATASETS, ImageBank, display_path, require_dataset
 from studio.datasets_deblur import center_crop
-from studio.engine import TrainConfig, Trainer, TrainingTask, add_run_arguments
-from studio.imageio import list_images, load_image
+from studio.engine import TrainConfig, Trainer, TrainingDiverged, TrainingTask, add_run_arguments
+from studio.imageio import ImageLoadError, list_images, load_image
 from studio.metrics import psnr
 from studio.registry import CHECKPOINT_DIR, build_model, get_entry
 
@@ -71,7 +73,7 @@ class DenoiseTask(TrainingTask):
 
 
 def parse_args(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = cli.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--run-name", default=MODEL, help="folder under results/runs")
     parser.add_argument("--data", nargs="+", default=TRAIN_DATA, help="folders of clean photos")
     parser.add_argument("--val", default=VAL_DATA, help="folder of clean validation photos")
@@ -90,6 +92,7 @@ def parse_args(argv=None):
     return args
 
 
+@cli.one_line_errors(CheckpointError, TrainingDiverged, FileExistsError, FileNotFoundError, ImageLoadError, ValueError)
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else argv
     args = parse_args(argv)
