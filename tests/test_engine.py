@@ -213,6 +213,31 @@ def test_resumed_log_equals_an_uninterrupted_one_row_for_row(tmp_path, monkeypat
     assert seconds == sorted(seconds) and len(set(seconds)) == len(seconds), seconds
 
 
+def test_runs_killed_at_random_steps_resume_to_the_same_log_and_weights(tmp_path, monkeypatch):
+    """Five trials with seeded random log intervals, checkpoint intervals and kill steps (the log
+    interval mostly not dividing the checkpoint one): the resumed run's metrics.csv (but for the
+    wall-clock column) and final weights equal the uninterrupted run's."""
+    clock = iter(range(1, 10**7))
+    monkeypatch.setattr("studio.engine.time.time", lambda: float(next(clock)))
+    rng = np.random.default_rng(2026)
+    for trial in range(5):
+        common = dict(max_steps=14, scheduler="cosine", log_every=int(rng.integers(1, 6)),
+                      ckpt_every=int(rng.integers(2, 6)), val_every=int(rng.integers(3, 8)))
+        kill = int(rng.integers(common["ckpt_every"] + 1, 15))  # after at least one checkpoint
+        clean = Trainer(TinyDenoise(), make_cfg(tmp_path, f"a{trial}", **common))
+        clean.fit()
+        with pytest.raises(KeyboardInterrupt):
+            Trainer(TinyDenoise(interrupt_at=kill), make_cfg(tmp_path, f"b{trial}", **common)).fit()
+        resumed = Trainer(TinyDenoise(), make_cfg(tmp_path, f"b{trial}", resume=True, **common))
+        resumed.fit()
+        _, rows_a = read_rows(tmp_path / "runs" / f"a{trial}" / "metrics.csv")
+        _, rows_b = read_rows(tmp_path / "runs" / f"b{trial}" / "metrics.csv")
+        strip = lambda rows: [{k: v for k, v in r.items() if k != "seconds"} for r in rows]  # noqa: E731
+        assert strip(rows_b) == strip(rows_a), (trial, common, kill)
+        for key, value in clean.modules["g"].state_dict().items():
+            assert torch.equal(value, resumed.modules["g"].state_dict()[key]), (trial, common, kill, key)
+
+
 def test_existing_checkpoint_without_resume_is_refused(tmp_path):
     Trainer(TinyDenoise(), make_cfg(tmp_path, max_steps=2)).fit()
     state = tmp_path / "runs" / "run" / STATE_FILE
