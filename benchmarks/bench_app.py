@@ -93,6 +93,17 @@ def make_photo(size: int) -> Path:
     return path
 
 
+def write_rows(rows: list[dict], path, columns: list[str]) -> Path:
+    """The measurements as a CSV (the folder is created); the path."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=columns)
+        writer.writeheader()
+        writer.writerows(rows)
+    return path
+
+
 def compare_args(task: str, photo: Path, models: list[str], seed: int):
     from gradio_client import handle_file
 
@@ -211,12 +222,7 @@ def main(argv=None) -> list[dict]:
     finally:
         stop(process)
 
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    with out.open("w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=COLUMNS)
-        writer.writeheader()
-        writer.writerows(rows)
+    out = write_rows(rows, args.out, COLUMNS)
     import gradio
     import torch
 

@@ -30,7 +30,6 @@ Start, launch and client functions are ``benchmarks.bench_app``'s.
 from __future__ import annotations
 
 import argparse
-import csv
 import os
 import platform
 import shlex
@@ -46,7 +45,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from benchmarks.bench_app import TARGETS, compare_args, free_port, load1, start_app, stop  # noqa: E402
+from benchmarks.bench_app import TARGETS, compare_args, free_port, load1, start_app, stop, write_rows  # noqa: E402
 
 COLUMNS = ["measure", "tab", "item", "run", "seconds", "target_s", "detail", "load1", "cpus"]
 COLD_START_TARGET = 5.0
@@ -222,12 +221,7 @@ def main(argv=None) -> list[dict]:
             stop(process)
 
     app_bytes, venv_bytes = folder_bytes(source), folder_bytes(venv)
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    with out.open("w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=COLUMNS)
-        writer.writeheader()
-        writer.writerows(rows)
+    out = write_rows(rows, args.out, COLUMNS)
     command = "python -m benchmarks.space_build " + shlex.join(argv if argv is not None else sys.argv[1:])
     environment = [
         f"files: {described}, {app_bytes / 1e6:.1f} MB without .git; nothing beside it (no ../shared), "

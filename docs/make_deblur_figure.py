@@ -51,11 +51,8 @@ def main() -> None:
         image = center_crop(load_image(path), CROP)
         cells = [(image, f"{folder}/{name} (input)")]
         for model_name, model in models.items():
-            out = run_model(model, image, precision="fp32")
-            cells.append((out, model_name))
-            if getattr(model, "last_kernels", None):
-                kernel = model.last_kernels[0]
-        cells.append((kernel_tile(kernel, image.shape[0] // 3), "pnp-blind's kernel"))
+            cells.append((run_model(model, image, precision="fp32"), model_name))
+        cells.append((kernel_tile(models["pnp-blind"].last_kernels[0], image.shape[0] // 3), "pnp-blind's kernel"))
         rows.append(cells)
     tile, caption = 300, 22
     canvas = Image.new("RGB", (tile * len(rows[0]), (tile + caption) * len(rows)), "white")

@@ -15,8 +15,8 @@ Two primitives, shared by the deblurring models (``models/pnp_deblur.py``), the 
   with the current estimate blurred by the kernel, so the circular FFT model never forces the
   opposite border in and real photos do not ring at their edges.
 
-Everything here is numpy (float64) except the denoiser, which is any callable ``(x, sigma) -> x``
-on (H, W, C) float arrays (``torch_denoiser`` wraps a network).
+Everything here is numpy/scipy except the denoiser, which is any callable ``(x, sigma) -> x`` on
+(H, W, C) float arrays (``models/pnp_deblur.py`` wraps ``drunet-lite`` as one).
 """
 
 from __future__ import annotations
@@ -52,13 +52,17 @@ def ifft2(x: np.ndarray) -> np.ndarray:
     return np.real(sfft.ifft2(x, workers=-1))
 
 
-def psf2otf(kernel: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
-    """The transfer function of ``kernel`` on a ``shape`` grid (kernel centre moved to the origin)."""
-    padded = np.zeros(shape, dtype=np.float64)
+def kernel_at_origin(kernel: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """``kernel`` zero-padded to ``shape`` with its centre moved to the origin (what an FFT needs)."""
+    padded = np.zeros(shape, dtype=kernel.dtype)
     kh, kw = kernel.shape
     padded[:kh, :kw] = kernel
-    padded = np.roll(padded, (-(kh // 2), -(kw // 2)), axis=(0, 1))
-    return fft2(padded)
+    return np.roll(padded, (-(kh // 2), -(kw // 2)), axis=(0, 1))
+
+
+def psf2otf(kernel: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """The transfer function of ``kernel`` on a ``shape`` grid (kernel centre moved to the origin)."""
+    return fft2(kernel_at_origin(np.asarray(kernel, dtype=np.float64), shape))
 
 
 def otf2psf(otf: np.ndarray, size: int) -> np.ndarray:
@@ -323,8 +327,7 @@ def hqs_deconvolve(image: np.ndarray, kernel: np.ndarray, denoiser, noise_sigma:
     inside = np.zeros(padded.shape[:2] + (1,), dtype=bool)
     inside[pad:pad + height, pad:pad + width] = True
     shape = padded.shape[:2]
-    otf = sfft.rfft2(np.roll(np.pad(kernel, ((0, shape[0] - pad), (0, shape[1] - pad))),
-                             (-(pad // 2), -(pad // 2)), axis=(0, 1)))[..., None]
+    otf = sfft.rfft2(kernel_at_origin(kernel, shape))[..., None]
     otf2 = np.abs(otf) ** 2
 
     def fft(x):
