@@ -18,13 +18,19 @@ import traceback
 import weakref
 from functools import wraps
 
-import gradio as gr
-from gradio.components.plot import PlotData
+from studio import app_limits
 
-from studio import app_benchmark, app_core, app_limits, app_models
-from studio.app_core import MODE_CLEAN, MODE_NO_REFERENCE, MODES, StudioError
-from studio.app_samples import samples_for
-from studio.tasks import TASKS
+# Gradio reads its cache folder when it is imported: the studio's own, unless one is set, so that
+# pruning it by size and age (``sweep_disk``) can never delete another app's files.
+os.environ.setdefault("GRADIO_TEMP_DIR", str(app_limits.default_gradio_cache()))
+
+import gradio as gr  # noqa: E402
+from gradio.components.plot import PlotData  # noqa: E402
+
+from studio import app_benchmark, app_core, app_models  # noqa: E402
+from studio.app_core import MODE_CLEAN, MODE_NO_REFERENCE, MODES, StudioError  # noqa: E402
+from studio.app_samples import samples_for  # noqa: E402
+from studio.tasks import TASKS  # noqa: E402
 
 TAB_ORDER = ("restoration", "sr", "deblur")
 TAB_TITLES = {"restoration": "Restoration", "sr": "Super-resolution", "deblur": "Deblurring"}
@@ -73,7 +79,7 @@ def sweep_disk() -> None:
     app_core.sweep_runs()
     app_limits.prune(app_benchmark.scratch_root())
     for demo in list(_demos):
-        app_limits.prune_gradio_cache(demo)
+        app_limits.prune_gradio_cache(demo, os.environ["GRADIO_TEMP_DIR"])
 
 
 def sweeps(fn):

@@ -12,18 +12,10 @@ patches of any size (96 for v1, 128 for v2/v3).
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
+from models.layers import PixelShuffleTail, add_upscaled_input, norm_layer
 from studio.registry import register_model
-
-
-def norm_layer(kind: str, channels: int) -> nn.Module:
-    if kind == "batch":
-        return nn.BatchNorm2d(channels)
-    if kind == "none":
-        return nn.Identity()
-    raise ValueError(f"unknown norm {kind!r} (expected 'batch' or 'none')")
 
 
 class ResidualBlock(nn.Module):
@@ -36,23 +28,6 @@ class ResidualBlock(nn.Module):
 
     def forward(self, x):
         return x + self.body(x)
-
-
-class PixelShuffleTail(nn.Module):
-    """One conv to 3*s*s channels at low resolution, then pixel shuffle by s.
-
-    SRResNet's original tail (two x2 conv+shuffle stages and a 9x9 conv at full resolution)
-    spends over half the FLOPs outside the residual body; efficient SR networks (ESPCN, IMDN,
-    RFDN) shuffle once at the end, which keeps the compute where the capacity is.
-    """
-
-    def __init__(self, channels: int, scale: int):
-        super().__init__()
-        self.conv = nn.Conv2d(channels, 3 * scale * scale, 3, padding=1)
-        self.shuffle = nn.PixelShuffle(scale)
-
-    def forward(self, x):
-        return self.shuffle(self.conv(x))
 
 
 class SRResNet(nn.Module):
@@ -70,11 +45,7 @@ class SRResNet(nn.Module):
     def forward(self, lr: torch.Tensor) -> torch.Tensor:
         features = self.head(lr - 0.5)  # centre the [0, 1] input
         features = features + self.body_tail(self.body(features))
-        out = self.tail(features)
-        if self.image_skip:
-            out = out + F.interpolate(lr, scale_factor=self.scale, mode="bilinear", align_corners=False)
-        else:
-            out = out + 0.5
+        out = add_upscaled_input(self.tail(features), lr, self.scale, self.image_skip)
         if self.output_activation == "sigmoid":  # SRGAN v1's choice; v2 dropped it (it saturates)
             return torch.sigmoid((out - 0.5) * 4)
         return out
@@ -112,3 +83,5 @@ register_model("srgan-v2", "sr", SRResNet, GENERATOR,
                "SRGAN v2: more data, larger patches, no output sigmoid, pixel-loss warmup then GAN phase.")
 register_model("srgan-v3", "sr", SRResNet, GENERATOR,
                "SRGAN v3: structured warmup, then weighted pixel + perceptual + adversarial losses.")
+register_model("srgan-v3-ra", "sr", SRResNet, GENERATOR,
+               "SRGAN v3 with the relativistic average GAN loss (ESRGAN's loss change alone).")

@@ -26,26 +26,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from studio.inference import mirror_pad_to
+from models.layers import norm_layer, pad_for_unet
 from studio.registry import register_model
 
 NORMS = ("instance", "none")
-
-
-def norm_layer(kind: str, channels: int) -> nn.Module:
-    if kind == "instance":
-        return nn.InstanceNorm2d(channels, affine=True)
-    if kind == "none":
-        return nn.Identity()
-    raise ValueError(f"unknown norm {kind!r} (expected one of {NORMS})")
-
-
-def pad_for_unet(x: torch.Tensor, multiple: int, min_size: int) -> torch.Tensor:
-    """Mirror bottom/right up to a multiple of ``multiple``, at least ``min_size`` per side."""
-    height, width = x.shape[-2:]
-    target_h = max(min_size, -(-height // multiple) * multiple)
-    target_w = max(min_size, -(-width // multiple) * multiple)
-    return mirror_pad_to(x, target_h, target_w)
 
 
 class SeparableConv(nn.Module):

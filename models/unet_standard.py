@@ -19,7 +19,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from models.unet_light import pad_for_unet
+from models.layers import pad_for_unet
 from studio.registry import register_model
 
 

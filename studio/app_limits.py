@@ -5,14 +5,15 @@ docs/studio.md) when the module is imported, and can be changed on the module af
 Disk: the studio writes three places -- its run folders (``STUDIO_RUN_DIR``), the Benchmark tab's
 scratch folder, and Gradio's cache (``GRADIO_TEMP_DIR``: uploads and the copies of every file it
 serves). ``prune`` deletes what is older than ``CACHE_MAX_AGE_S``, then the oldest entries until
-a folder holds at most ``CACHE_MAX_MB``; ``prune_gradio_cache`` does the same with the files
-Gradio created for this app (never another app's, never the page's own images).
+a folder holds at most ``CACHE_MAX_MB``; ``prune_gradio_cache`` does the same with Gradio's cache,
+which the studio points at a folder of its own (never the page's own images).
 """
 
 from __future__ import annotations
 
 import os
 import shutil
+import tempfile
 import time
 from pathlib import Path
 
@@ -39,6 +40,8 @@ MAX_UPLOAD_MP = env_number("STUDIO_MAX_UPLOAD_MP", 12, low=0.01)
 CACHE_MAX_AGE_S = env_number("STUDIO_CACHE_MAX_AGE", 3600, low=1)
 #: most megabytes each of the three folders may hold (a 256x256 SR comparison writes ~4 MB to each)
 CACHE_MAX_MB = env_number("STUDIO_CACHE_MAX_MB", 500, low=1)
+#: share of the cap left free when Gradio's cache is pruned, for the files it copies after each job
+CACHE_HEADROOM = 0.25
 #: how often (seconds) Gradio's own sweep deletes cache files older than CACHE_MAX_AGE_S
 CACHE_SWEEP_S = env_number("STUDIO_CACHE_SWEEP", 300, low=1)
 #: model-running jobs at once (comparisons, benchmark cases, recomputes); the rest wait in the queue
@@ -86,18 +89,20 @@ def _remove(path: Path) -> None:
 
 
 def prune(folder, max_age_s: float | None = None, max_size: int | None = None, keep=(), keep_newest: int = 1,
-          now: float | None = None) -> list[Path]:
+          now: float | None = None, only=None) -> list[Path]:
     """Delete the entries (files or sub-folders) of ``folder`` last modified more than ``max_age_s``
     ago, then the oldest ones until the folder holds at most ``max_size`` bytes. Entries named in
     ``keep`` and the ``keep_newest`` most recent ones (the job that has just written them, whose
-    files Gradio is about to serve) stay, even above the size. Returns what was deleted."""
+    files Gradio is about to serve) stay, even above the size. ``only(path)``, when given, limits
+    all of this to the entries it accepts (the others are neither counted nor touched). Returns
+    what was deleted."""
     folder = Path(folder)
     max_age_s = CACHE_MAX_AGE_S if max_age_s is None else max_age_s
     max_size = max_bytes() if max_size is None else max_size
     now = time.time() if now is None else now
     kept = {Path(k).resolve() for k in keep}
     try:
-        children = list(folder.iterdir())
+        children = [child for child in folder.iterdir() if only is None or only(child)]
     except OSError:
         return []
     entries, removed = [], []
@@ -124,38 +129,39 @@ def prune(folder, max_age_s: float | None = None, max_size: int | None = None, k
     return removed
 
 
-def prune_gradio_cache(blocks, max_size: int | None = None) -> list[Path]:
-    """Delete the oldest files Gradio cached for ``blocks`` (uploads, served copies) until they take
-    at most ``max_size`` bytes. Files the page itself shows (component defaults, examples) stay.
-    Gradio's ``delete_cache`` removes them by age (see ``app.build_demo``)."""
+def default_gradio_cache() -> Path:
+    """The studio's own Gradio cache folder, unless ``GRADIO_TEMP_DIR`` names another: a folder no
+    other app writes, so pruning it whole never deletes another app's files."""
+    return Path(tempfile.gettempdir()) / "restoration-studio" / "gradio"
+
+
+def is_gradio_entry(path: Path) -> bool:
+    """What Gradio writes in its cache: folders named by a SHA-256 and ``tmp*`` partial uploads.
+    Anything else in a ``GRADIO_TEMP_DIR`` set to a shared folder is not the studio's to delete."""
+    name = path.name
+    return (len(name) == 64 and all(c in "0123456789abcdef" for c in name)) or name.startswith("tmp")
+
+
+def prune_gradio_cache(blocks, folder, max_size: int | None = None) -> list[Path]:
+    """Prune Gradio's cache ``folder`` (uploads, served copies, partial uploads) by age and size.
+
+    Gradio copies a job's outputs into its cache *after* the job returns, so the cache is pruned to
+    ``1 - CACHE_HEADROOM`` of the size, which leaves room for those copies under the cap. Files the
+    page itself shows (component defaults, examples) and the newest entry (the upload of the job
+    that has just run) stay. Gradio's ``delete_cache`` also removes them by age (see
+    ``app.build_demo``)."""
+    folder = Path(folder).resolve()
     max_size = max_bytes() if max_size is None else max_size
     keep = set()
     for block in getattr(blocks, "blocks", {}).values():
-        keep.update(str(p) for p in getattr(block, "keep_in_cache", ()))
-    files = {}
-    for temp_set in list(getattr(blocks, "temp_file_sets", [])):
-        for name in list(temp_set):
-            if str(name) in keep:
+        for name in getattr(block, "keep_in_cache", ()):
+            try:  # Gradio keeps each file in a folder named by its hash: that folder is the entry
+                keep.add(folder / Path(name).resolve().relative_to(folder).parts[0])
+            except (ValueError, IndexError):
                 continue
-            try:
-                stat = os.stat(name)
-            except OSError:
-                continue
-            files[str(name)] = (stat.st_ctime, stat.st_size)
-    total = sum(size for _, size in files.values())
-    removed = []
-    for name, (_, size) in sorted(files.items(), key=lambda item: item[1][0]):
-        if total <= max_size:
-            break
-        path = Path(name)
-        _remove(path)
-        removed.append(path)
-        total -= size
-        try:
-            path.parent.rmdir()  # Gradio keeps each file in a folder named by its hash
-        except OSError:
-            pass
+    removed = prune(folder, max_size=int(max_size * (1 - CACHE_HEADROOM)), keep=keep, only=is_gradio_entry)
     if removed:
+        gone = tuple(str(p) for p in removed)
         for temp_set in list(getattr(blocks, "temp_file_sets", [])):
-            temp_set.difference_update({str(p) for p in removed})
+            temp_set.difference_update({name for name in list(temp_set) if str(name).startswith(gone)})
     return removed

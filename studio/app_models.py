@@ -34,14 +34,26 @@ LESSONS = {
                 "d_fake 0.01–0.04 in the log) and the PSNR ends below bicubic.",
     "srgan-v2": "Source v2: richer data, larger inputs, the output sigmoid removed, a pixel-loss warmup and then "
                 "the GAN phase, with PSNR tracked. The lesson: data and warmup, not a new architecture, made the "
-                "GAN stable -- a balanced discriminator here (d_real ≈ 0.89, d_fake ≈ 0.10) and only 0.3–0.4 dB "
-                "lost in the GAN phase.",
+                "GAN stable -- a discriminator that does not win here (d_real 0.73, d_fake 0.28 averaged over its "
+                "run log) and 0.65 dB of Set5 PSNR-Y lost in the GAN phase (31.73 dB from srresnet, 31.08 dB at "
+                "its last validation).",
     "srgan-v3": "Why v3 added a perceptual loss: a pixel loss rewards the average of all plausible textures, "
                 "which is a blur; a loss on the features of a pretrained network rewards textures that look "
                 "right. The weighted pixel + perceptual + adversarial loss sets the trade-off between fidelity "
                 "(PSNR) and perceived quality: expect a lower PSNR and sharper textures -- the "
                 "perception–distortion plot shows where it lands. The source used VGG features; no VGG19 weights "
                 "exist offline here, so the shipped v3 uses vgg-mini, trained in this repository on Tiny ImageNet.",
+    "srgan-v3-ra": "ESRGAN's loss change alone: srgan-v3's generator, warmup, steps and loss weights, with the "
+                   "relativistic average loss in place of the standard one. Its discriminator judges whether a real "
+                   "image looks more realistic than the average fake, so the generator also learns from the real "
+                   "images' scores. Compare it with srgan-v3 to see what the loss does, and with esrgan-lite for "
+                   "what the RRDB body adds.",
+    "rrdb-psnr": "ESRGAN's architecture change alone: residual-in-residual dense blocks, no BatchNorm, residual "
+                 "scaling 0.2, trained with L1 only like srresnet (about the same parameters and step cost; its "
+                 "card records steps and wall time). Compare it with srresnet: same loss, different body.",
+    "esrgan-lite": "Both ESRGAN changes: rrdb-psnr as the warmup, then the relativistic average GAN loss with "
+                   "perceptual and L1 terms (srgan-v3's weights, vgg-mini features). The perception–distortion "
+                   "plot shows where it lands against srgan-v3 and srgan-v3-ra.",
     "unet-standard": "Where the deblurring logbook started: the 2015 U-Net, ~28–30M parameters, too heavy for the "
                      "hardware at hand (timeouts, out-of-memory), hence the lightweight U-Net below. Shipped as "
                      "architecture only: its CPU budget here would be ~250 training steps.",

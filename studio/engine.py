@@ -337,7 +337,7 @@ class Trainer:
         return {
             "recipe": {k: v for k, v in asdict(self.cfg).items() if k not in ("extra", "resume", "runs_dir")},
             "run_log": str(self.run_dir / "metrics.csv"),
-            "wall_seconds": round(time.time() - self.created, 1),
+            "wall_seconds": round(max(self.elapsed(), time.time() - self.created), 1),  # across resumes
             "hardware": f"{torch.get_num_threads()} CPU threads" if self.device.type == "cpu" else str(self.device),
         }
 

@@ -103,3 +103,18 @@ def gan_loss(logits: torch.Tensor, real: bool) -> torch.Tensor:
     """Non-saturating BCE GAN loss on discriminator logits."""
     target = torch.ones_like(logits) if real else torch.zeros_like(logits)
     return F.binary_cross_entropy_with_logits(logits, target)
+
+
+def relativistic_gan_loss(real_logits: torch.Tensor, fake_logits: torch.Tensor, for_generator: bool) -> torch.Tensor:
+    """Relativistic average GAN loss (ESRGAN, after Jolicoeur-Martineau 2018).
+
+    The discriminator estimates whether a real image is *more realistic than the average fake*
+    (and a fake less realistic than the average real), not whether one image is real. For the
+    discriminator, ``real - mean(fake)`` should read "real" and ``fake - mean(real)`` "fake"; the
+    generator gets the opposite targets, so it receives gradients from the real images as well.
+    Each half is a BCE on logits and the two halves are averaged.
+    """
+    real_vs_fake = real_logits - fake_logits.mean()
+    fake_vs_real = fake_logits - real_logits.mean()
+    real_target = not for_generator
+    return 0.5 * (gan_loss(real_vs_fake, real_target) + gan_loss(fake_vs_real, not real_target))

@@ -20,7 +20,7 @@ ROOT = Path(__file__).resolve().parent.parent
 CHECKPOINT_DIR = ROOT / "checkpoints"
 TASKS = ("sr", "deblur", "restoration", "classification", "denoise")
 # Model files that register themselves on import.
-MODEL_MODULES = ("models.srresnet", "models.classical_sr", "models.vgg", "models.unet_standard",
+MODEL_MODULES = ("models.srresnet", "models.rrdb", "models.classical_sr", "models.vgg", "models.unet_standard",
                  "models.unet_light", "models.classical_deblur", "models.drunet_lite", "models.pnp_deblur", "models.dilated_cnn", "models.resnet_dropout",
                  "models.vae_unet", "models.pix2pix", "models.cnn_two_stage", "models.classical_restoration")
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time
 
 import numpy as np
 import pytest
@@ -239,6 +240,32 @@ def test_prune_by_age_then_size_keeps_the_newest(tmp_path):
     # the newest entry stays even alone above the size, and so do the ones named in keep
     assert app_limits.prune(tmp_path, max_age_s=3600, max_size=1, keep=[tmp_path / "run3"], now=now) == []
     assert app_limits.prune(tmp_path, max_age_s=5, max_size=10**9, now=now) == [tmp_path / "run3"]
+
+
+def test_gradio_cache_is_pruned_under_the_cap_with_headroom_and_only_gradio_entries(tmp_path):
+    from types import SimpleNamespace
+
+    from studio import app_limits
+
+    now = time.time()
+    entries = []
+    for index in range(6):  # six cached files of 100 bytes, oldest first
+        folder = tmp_path / f"{index:064x}"
+        folder.mkdir()
+        (folder / "out.png").write_bytes(b"x" * 100)
+        os.utime(folder / "out.png", (now - 60 + index, now - 60 + index))
+        os.utime(folder, (now - 60 + index, now - 60 + index))
+        entries.append(folder / "out.png")
+    (tmp_path / "not-gradio").mkdir()  # a shared GRADIO_TEMP_DIR may hold other things: never touched
+    (tmp_path / "not-gradio" / "big.bin").write_bytes(b"y" * 10_000)
+    page_default = entries[0]  # the oldest is an image the page itself shows
+    temp_files = {str(p) for p in entries}
+    blocks = SimpleNamespace(blocks={1: SimpleNamespace(keep_in_cache={str(page_default)})}, temp_file_sets=[temp_files])
+    removed = app_limits.prune_gradio_cache(blocks, tmp_path, max_size=400)
+    # pruned to 75 % of 400 bytes: the page default (counted, never deleted) and the two newest stay
+    assert sorted(p.name for p in removed) == [f"{1:064x}", f"{2:064x}", f"{3:064x}"]
+    assert (tmp_path / "not-gradio" / "big.bin").is_file() and page_default.is_file()
+    assert temp_files == {str(p) for p in entries if p.is_file()}  # Gradio forgets what was deleted
 
 
 def test_limits_come_from_the_environment_with_clear_errors(monkeypatch):

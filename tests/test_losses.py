@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
 import torch
 
 from models.vgg import VGG19Features, VGGMini
 from studio.checkpoint import save_model, save_tensors
-from studio.losses import FeatureBackboneMissing, PerceptualLoss, gan_loss, load_feature_backbone
+from studio.losses import (FeatureBackboneMissing, PerceptualLoss, gan_loss, load_feature_backbone,
+                           relativistic_gan_loss)
 
 
 def test_vgg19_without_weights_stops_with_instructions():
@@ -54,3 +57,17 @@ def test_gan_loss_targets():
     confident_real = torch.full((4,), 10.0)
     assert gan_loss(confident_real, True).item() < 1e-3
     assert gan_loss(confident_real, False).item() > 5
+
+
+def test_relativistic_average_loss_on_hand_computed_values():
+    real, fake = torch.tensor([2.0, 0.0]), torch.tensor([-1.0, 1.0])
+    # real - mean(fake) = [2, 0] and fake - mean(real) = [-2, 0]; softplus(-2) = 0.126928,
+    # softplus(0) = log 2, softplus(2) = 2.126928
+    d_loss = relativistic_gan_loss(real, fake, for_generator=False)
+    g_loss = relativistic_gan_loss(real, fake, for_generator=True)
+    assert d_loss.item() == pytest.approx((0.126928 + math.log(2)) / 2, abs=1e-5)
+    assert g_loss.item() == pytest.approx((2.126928 + math.log(2)) / 2, abs=1e-5)
+    # the generator's loss reaches it through the real images' logits too, unlike SRGAN's
+    real.requires_grad_(True)
+    relativistic_gan_loss(real, fake, for_generator=True).backward()
+    assert real.grad.abs().sum() > 0

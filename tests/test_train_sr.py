@@ -14,6 +14,7 @@ import torch
 from models.srresnet import SRResNet
 from studio.checkpoint import load_weights
 from studio.imageio import load_image, save_png
+from studio.registry import get_entry
 from training import train_sr
 
 
@@ -62,7 +63,7 @@ def check_export(tmp_path, preset, argv, tiny_data):
     assert Path(training["run_log"]) == tmp_path / "runs" / preset / "metrics.csv"
     assert Path(training["run_log"]).is_file()
     # the architecture in the card rebuilds the network and the weights fit it strictly
-    model = SRResNet(**card["architecture"])
+    model = get_entry(preset).builder(**card["architecture"])
     load_weights(model, export / "model.safetensors")
     assert card["parameters"] == sum(p.numel() for p in model.parameters())
     with torch.no_grad():
@@ -74,7 +75,7 @@ def test_srresnet_preset_tiny(tiny_data, tmp_path):
     argv = run_preset("srresnet", tiny_data, tmp_path)
     card = check_export(tmp_path, "srresnet", argv, tiny_data)
     assert card["architecture"]["channels"] == 48 and card["architecture"]["num_blocks"] == 12
-    assert card["training"]["losses"] == {"pixel_l1": 1.0, "perceptual": 0.0, "adversarial": 0.0}
+    assert card["training"]["losses"] == {"pixel_l1": 1.0, "perceptual": 0.0, "adversarial": 0.0, "gan_loss": None}
     columns, rows = read_csv(tmp_path / "runs" / "srresnet" / "metrics.csv")
     assert {"step", "loss_pixel", "loss_g", "lr_g", "val_psnr_y"} <= set(columns)
     assert "loss_d" not in columns
@@ -92,6 +93,22 @@ def test_srgan_v1_preset_tiny(tiny_data, tmp_path):
     columns, rows = read_csv(tmp_path / "runs" / "srgan-v1" / "metrics.csv")
     assert {"loss_d", "loss_adv", "loss_pixel", "lr_d", "lr_g", "d_real", "d_fake"} <= set(columns)
     assert all(r["loss_d"] and r["loss_adv"] for r in rows)
+
+
+def test_esrgan_pair_tiny_rrdb_then_relativistic_gan(tiny_data, tmp_path):
+    argv = run_preset("rrdb-psnr", tiny_data, tmp_path, "--export", str(tmp_path / "exp"))
+    card = check_export(tmp_path, "rrdb-psnr", argv, tiny_data)
+    assert card["architecture"]["growth"] == 16 and card["architecture"]["num_blocks"] == 3
+    assert card["training"]["losses"]["gan_loss"] is None  # no adversarial term in the PSNR stage
+    train_sr.main(["--preset", "esrgan-lite", "--init-from", str(tmp_path / "exp"), "--steps", "2",
+                   "--data", str(tiny_data[0]), "--val", str(tiny_data[1]), "--patch", "32", "--batch-size", "2",
+                   "--log-every", "1", "--val-every", "2", "--runs-dir", str(tmp_path / "runs"),
+                   "--export", str(tmp_path / "gan")])
+    gan_card = json.loads((tmp_path / "gan" / "card.json").read_text())
+    assert gan_card["training"]["losses"]["gan_loss"] == "relativistic"
+    assert gan_card["architecture"] == card["architecture"]
+    columns, rows = read_csv(tmp_path / "runs" / "esrgan-lite" / "metrics.csv")
+    assert {"loss_d", "loss_adv", "loss_perceptual"} <= set(columns) and len(rows) == 2
 
 
 def test_existing_run_needs_resume(tiny_data, tmp_path):
