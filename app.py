@@ -6,7 +6,7 @@ Tabs: Restoration, Super-resolution, Deblurring (one per task of ``studio.tasks`
 model registry), Benchmark (the shipped evaluation CSVs) and Models (one card per model). Each task
 tab takes a shipped sample or an upload, in two modes: a clean photo is degraded with the task's
 protocol and every model's output is scored against it; an already degraded photo is restored
-without scores (no-reference mode). The logic lives in ``studio/app_*.py``; this file lays out the
+without scores (no-reference mode). The logic lives in ``studio/app/``; this file lays out the
 page and wires the events (every main event has an ``api_name``, for gradio_client).
 """
 
@@ -18,7 +18,7 @@ import traceback
 import weakref
 from functools import wraps
 
-from studio import app_limits
+from studio.app import limits as app_limits
 
 # Gradio reads its cache folder when it is imported: the studio's own, unless one is set, so that
 # pruning it by size and age (``sweep_disk``) can never delete another app's files.
@@ -27,9 +27,9 @@ os.environ.setdefault("GRADIO_TEMP_DIR", str(app_limits.default_gradio_cache()))
 import gradio as gr  # noqa: E402
 from gradio.components.plot import PlotData  # noqa: E402
 
-from studio import app_benchmark, app_core, app_models  # noqa: E402
-from studio.app_core import MODE_CLEAN, MODE_NO_REFERENCE, MODES, StudioError  # noqa: E402
-from studio.app_samples import samples_for  # noqa: E402
+from studio.app import benchmark as app_benchmark, core as app_core, model_cards as app_models  # noqa: E402
+from studio.app.core import MODE_CLEAN, MODE_NO_REFERENCE, MODES, StudioError  # noqa: E402
+from studio.app.samples import samples_for  # noqa: E402
 from studio.tasks import TASKS  # noqa: E402
 
 TAB_ORDER = ("restoration", "sr", "deblur")
@@ -73,7 +73,7 @@ _demos: "weakref.WeakSet[gr.Blocks]" = weakref.WeakSet()
 
 
 def sweep_disk() -> None:
-    """Prune every folder the app writes (``studio.app_limits``): run folders, benchmark scratch
+    """Prune every folder the app writes (``studio.app.limits``): run folders, benchmark scratch
     and the files Gradio cached for this app. Called after each model-running job, before Gradio
     copies that job's own outputs, so they are never the ones deleted."""
     app_core.sweep_runs()
@@ -117,7 +117,7 @@ def user_errors(fn):
 
 
 def plotly_json(figure: dict) -> PlotData:
-    """A plotly figure given as a plain JSON dict (see ``studio.app_views``) for ``gr.Plot``."""
+    """A plotly figure given as a plain JSON dict (see ``studio.app.views``) for ``gr.Plot``."""
     return PlotData(type="plotly", plot=json.dumps(figure))
 
 

@@ -107,7 +107,7 @@ def write_rows(rows: list[dict], path, columns: list[str]) -> Path:
 def compare_args(task: str, photo: Path, models: list[str], seed: int):
     from gradio_client import handle_file
 
-    from studio.app_core import MODE_CLEAN
+    from studio.app.core import MODE_CLEAN
 
     base = [handle_file(str(photo)), MODE_CLEAN, models, seed]
     if task == "sr":
@@ -166,7 +166,7 @@ def main(argv=None) -> list[dict]:
     args = parser.parse_args(argv)
     from gradio_client import Client
 
-    from studio.app_core import available_models
+    from studio.app.core import available_models
 
     port = free_port()
     env = dict(os.environ, GRADIO_SERVER_PORT=str(port), GRADIO_ANALYTICS_ENABLED="False",
@@ -230,7 +230,7 @@ def main(argv=None) -> list[dict]:
                    f"CPU: {platform.processor() or platform.machine()}, {cpus} logical CPUs; "
                    f"OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', 'unset')}, "
                    f"STUDIO_THREADS={os.environ.get('STUDIO_THREADS', 'unset')} (the server inherits both; unset: "
-                   "torch uses half the cores, see studio.app_core.configure_threads)",
+                   "torch uses half the cores, see studio.app.core.configure_threads)",
                    f"photo: {args.size}x{args.size} centre crop of data/samples/skimage_astronaut.png, clean-photo mode, seed = run"]
     command = "python -m benchmarks.bench_app " + " ".join(shlex.quote(a) for a in (argv if argv is not None else sys.argv[1:]))
     markdown = Path(args.markdown) if args.markdown else out.with_suffix(".md")

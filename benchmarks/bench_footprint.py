@@ -52,8 +52,8 @@ def main(argv=None) -> None:
     from PIL import Image
 
     import app
-    from studio import app_limits
-    from studio.app_core import MODE_CLEAN
+    from studio.app import limits as app_limits
+    from studio.app.core import MODE_CLEAN
 
     demo = app.build_demo()
     with socket.socket() as sock:

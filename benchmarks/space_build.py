@@ -121,7 +121,7 @@ def main(argv=None) -> list[dict]:
     # The driver's own imports come first, so they do not share the CPU with the measured start.
     from gradio_client import Client
 
-    from studio.app_samples import samples_for
+    from studio.app.samples import samples_for
 
     workdir = Path(args.workdir or tempfile.mkdtemp(prefix="space-build-"))
     workdir.mkdir(parents=True, exist_ok=True)

@@ -1,4 +1,4 @@
-"""Two-stage CNN (seeds/002, "Approche CNN"): restore the structure, then colour it.
+"""Two-stage CNN (source 002, docs/sources.md, "Approche CNN"): restore the structure, then colour it.
 
 * **CNN1**, restoration: takes the degraded image (gray replicated to RGB) in [-1, 1] and predicts
   the restored image in [-1, 1]: one stride-2 stage, residual blocks at half resolution, a
@@ -123,6 +123,6 @@ class TwoStageCNN(nn.Module):
 PRESET = dict(cnn1_width=16, cnn1_blocks=4, cnn2_widths=(16, 32, 64, 128))
 
 register_model("cnn-two-stage", "restoration", TwoStageCNN, PRESET,
-               "Two-stage CNN (seeds/002): CNN1 restores the structure in [-1, 1] (L1 + MSE + perceptual), CNN2, "
+               "Two-stage CNN (source 002, docs/sources.md): CNN1 restores the structure in [-1, 1] (L1 + MSE + perceptual), CNN2, "
                "a U-Net, predicts the colours from CNN1's luminance (L1). 128 px and full resolution "
                "(fully convolutional).")

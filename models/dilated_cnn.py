@@ -1,6 +1,6 @@
 """``dilated-cnn``: a three-stage CNN whose last stage widens its receptive field by dilation.
 
-Layout (the course report seeds/001, section 2.2), for a (B, 3, H, W) image in [0, 1]:
+Layout (the course report source 001, docs/sources.md, section 2.2), for a (B, 3, H, W) image in [0, 1]:
 
     normalize (training-set mean/std, stored as buffers and in the card)
     stage 1: blocks_per_stage x [conv3x3 -> BN -> ReLU], 64 channels   -> MaxPool 2x2
@@ -83,4 +83,4 @@ class DilatedCNN(nn.Module):
 register_model("dilated-cnn", "classification", DilatedCNN,
                dict(num_classes=200, blocks_per_stage=2, dilation=2),
                "Three-stage CNN (64/128/256) with dilated, unpooled stage 3 and global average pooling "
-               "(course report seeds/001); normalizes with its training set's mean/std.")
+               "(course report source 001, docs/sources.md); normalizes with its training set's mean/std.")

@@ -1,4 +1,4 @@
-"""pix2pix GAN for restoring and colourising degraded gray photos (seeds/002, "Approche GAN").
+"""pix2pix GAN for restoring and colourising degraded gray photos (source 002, docs/sources.md, "Approche GAN").
 
 **Generator**: a U-Net encoder-decoder with 3 downsampling stages (4x4 stride-2 conv + BatchNorm +
 LeakyReLU) and 3 upsampling stages (4x4 stride-2 transposed conv + BatchNorm + ReLU), the
@@ -103,6 +103,6 @@ PRESET = dict(widths=(16, 32, 64, 128))
 DISCRIMINATOR = dict(widths=(16, 32, 64, 128))
 
 register_model("pix2pix-gan", "restoration", UNetGenerator, PRESET,
-               "pix2pix GAN (seeds/002): U-Net generator (3 down / 3 up stages, skip connections) trained against "
+               "pix2pix GAN (source 002, docs/sources.md): U-Net generator (3 down / 3 up stages, skip connections) trained against "
                "a conditional PatchGAN; 1 discriminator then 2 generator updates per step, loss adversarial + "
                "L1 + perceptual. Restores and colourises; 128 px and full resolution (fully convolutional).")

@@ -1,6 +1,6 @@
 """``resnet-dropout``: a small ResNet whose residual blocks carry Dropout2d inside.
 
-Layout (the course report seeds/003, section 2.2), for a (B, 3, H, W) image in [0, 1]:
+Layout (the course report source 003, docs/sources.md, section 2.2), for a (B, 3, H, W) image in [0, 1]:
 
     normalize (training-set mean/std, stored as buffers and in the card)
     stem: conv3x3 3->64 -> [BN] -> act
@@ -103,4 +103,4 @@ class ResNetDropout(nn.Module):
 register_model("resnet-dropout", "classification", ResNetDropout,
                dict(num_classes=200, blocks=2, dropout=0.1, batch_norm=True, activation="relu"),
                "Small ResNet (64/128/256, blocks [2,2,2] or [3,3,3]) with Dropout2d inside each residual "
-               "block (course report seeds/003); normalizes with its training set's mean/std.")
+               "block (course report source 003, docs/sources.md); normalizes with its training set's mean/std.")

@@ -1,4 +1,4 @@
-"""LightweightUNet: the logbook's deblurring U-Net (seeds/000), ~2.9M parameters at 32 filters.
+"""LightweightUNet: the logbook's deblurring U-Net (source 000, docs/sources.md), ~2.9M parameters at 32 filters.
 
 What changes from the 2015 U-Net (``models/unet_standard.py``, 31M), as the logbook lists it:
 

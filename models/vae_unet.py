@@ -1,6 +1,6 @@
 """VAE-UNet: the source's variational U-Net for restoring and colourising degraded gray photos.
 
-As in seeds/002: an **encoder** of Conv + BatchNorm + LeakyReLU blocks (three stride-2 stages), a
+As in source 002, docs/sources.md: an **encoder** of Conv + BatchNorm + LeakyReLU blocks (three stride-2 stages), a
 **latent** bottleneck predicting mu and log sigma^2 per position (spatial latent, so the model stays
 fully convolutional) sampled with the **reparameterization trick** z = mu + sigma * eps during
 training (mu at inference: deterministic), and a **decoder** of transposed convolutions with
@@ -116,6 +116,6 @@ class VAEUNet(nn.Module):
 PRESET = dict(widths=(16, 32, 64, 128), latent_channels=32)
 
 register_model("vae-unet", "restoration", VAEUNet, PRESET,
-               "VAE-UNet (seeds/002): Conv+BatchNorm+LeakyReLU encoder, mu/sigma latent with the "
+               "VAE-UNet (source 002, docs/sources.md): Conv+BatchNorm+LeakyReLU encoder, mu/sigma latent with the "
                "reparameterization trick (mu at inference), transposed-conv decoder with skip connections; "
                "L1 + annealed beta*KL. Restores and colourises; 128 px and full resolution (fully convolutional).")

@@ -171,7 +171,7 @@ def test_deblur_clean_mode_with_chosen_kernel_and_real_blur_without_reference(cl
 
 
 def test_restoration_tab_runs_what_is_available(client, photo):
-    from studio.app_core import available_models
+    from studio.app.core import available_models
 
     models = available_models("restoration")
     if not models:
@@ -206,7 +206,7 @@ def test_benchmark_tab_reads_shipped_csvs_and_renders_cases(client):
 
 
 def test_recompute_benchmark_on_shipped_samples(client):
-    from studio.app_core import available_models
+    from studio.app.core import available_models
 
     if not available_models("restoration"):
         pytest.skip("no runnable restoration model in this checkout")
@@ -330,7 +330,7 @@ def test_api_endpoints_take_what_a_client_knows_without_a_browser_session(client
     assert np.asarray(Image.open(left)).shape == (96, 96, 3) and Path(right).suffix == ".png"
     with pytest.raises(Exception, match="no image named 'nope'"):
         fresh.predict(run, "nope", "srresnet", api_name="/slider_sr")
-    from studio.app_benchmark import test_sets
+    from studio.app.benchmark import test_sets
 
     deblur_set = test_sets("deblur")[0]
     description, *_ = Client(client.src, verbose=False).predict("deblur", deblur_set, api_name="/benchmark")
@@ -350,7 +350,7 @@ def test_only_the_app_folders_are_served(client, photo):
 
     import httpx
 
-    from studio import app_core
+    from studio.app import core as app_core
 
     secret = app_core.RUN_ROOT.parent / f"secret-{uuid.uuid4().hex}.txt"
     secret.write_text("not for the public")
@@ -367,7 +367,7 @@ def test_only_the_app_folders_are_served(client, photo):
 def test_uploads_above_the_decode_limit_are_refused_and_the_label_says_so(client, photo, tmp_path):
     import httpx
 
-    from studio import app_limits
+    from studio.app import limits as app_limits
 
     big = tmp_path / "thirteen.png"
     Image.new("L", (4000, 3250)).save(big, optimize=True)  # 13 MP of black in a few kB
@@ -383,7 +383,7 @@ def test_run_folders_and_gradio_cache_stay_within_their_size(client, tmp_path, m
     """With a cap below one comparison, each job deletes what the earlier ones left (the newest run
     stays), and a deleted run's follow-up views ask for a new comparison."""
     import app
-    from studio import app_core, app_limits
+    from studio.app import core as app_core, limits as app_limits
 
     monkeypatch.setattr(app_limits, "CACHE_MAX_MB", 0.05)
     demo = next(iter(app._demos))
@@ -416,7 +416,7 @@ def test_a_waiting_user_gets_a_place_in_the_queue_and_an_estimate(client):
 
     import httpx
 
-    from studio import app_limits
+    from studio.app import limits as app_limits
 
     assert app_limits.MODEL_SLOTS == 1
     args = (handle_file(str(SAMPLES / "skimage_chelsea.png")), CLEAN, ["wiener-blind"], 0, "linear", 9, 45, 0.0, 31)

@@ -8,7 +8,7 @@ import time
 import numpy as np
 import pytest
 
-from studio import app_benchmark, app_core, app_models, app_samples, app_views
+from studio.app import benchmark as app_benchmark, core as app_core, model_cards as app_models, samples as app_samples, views as app_views
 from studio.degradations import blur
 from studio.tasks import TASKS
 
@@ -224,7 +224,7 @@ def test_a_comparison_keeps_no_pixels_in_memory_once_drawn(tmp_path):
 
 
 def test_prune_by_age_then_size_keeps_the_newest(tmp_path):
-    from studio import app_limits
+    from studio.app import limits as app_limits
 
     now = 1_000_000.0
     for index, (age, size) in enumerate([(5000, 10), (300, 400), (200, 400), (100, 400), (10, 400)]):
@@ -245,7 +245,7 @@ def test_prune_by_age_then_size_keeps_the_newest(tmp_path):
 def test_gradio_cache_is_pruned_under_the_cap_with_headroom_and_only_gradio_entries(tmp_path):
     from types import SimpleNamespace
 
-    from studio import app_limits
+    from studio.app import limits as app_limits
 
     now = time.time()
     entries = []
@@ -269,7 +269,7 @@ def test_gradio_cache_is_pruned_under_the_cap_with_headroom_and_only_gradio_entr
 
 
 def test_limits_come_from_the_environment_with_clear_errors(monkeypatch):
-    from studio import app_limits
+    from studio.app import limits as app_limits
 
     monkeypatch.setenv("STUDIO_CACHE_MAX_MB", "250")
     assert app_limits.env_number("STUDIO_CACHE_MAX_MB", 500, low=1) == 250
@@ -281,7 +281,7 @@ def test_limits_come_from_the_environment_with_clear_errors(monkeypatch):
 
 def test_served_folders_are_the_run_and_scratch_folders_only(tmp_path, monkeypatch):
     import app
-    from studio import app_limits
+    from studio.app import limits as app_limits
 
     monkeypatch.setattr(app_core, "RUN_ROOT", tmp_path / "x" / "runs")
     monkeypatch.setattr(app_benchmark, "SCRATCH_ROOT", tmp_path / "y" / "scratch")

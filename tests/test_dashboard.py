@@ -14,11 +14,11 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from studio import dashboard_data as data
+from studio import results as data
 from tests.protocol_fixtures import make_results, write
 
 ROOT = Path(__file__).resolve().parent.parent
-DASHBOARD = str(ROOT / "studio" / "dashboard.py")
+DASHBOARD = str(ROOT / "studio" / "dashboard" / "app.py")
 PAGES = ["Runs", "Grid search", "LR finder", "Sanity checks", "GAN balance"]
 
 
@@ -260,7 +260,7 @@ def test_dashboard_never_imports_torch(results):
     """Checked in a fresh interpreter: the data layer, and a full AppTest run of every page."""
     code = (
         "import sys\n"
-        "import studio.dashboard_data\n"
+        "import studio.results\n"
         "assert 'torch' not in sys.modules, 'the data layer imported torch'\n"
         "from streamlit.testing.v1 import AppTest\n"
         f"app = AppTest.from_file({DASHBOARD!r}, default_timeout=60).run()\n"

@@ -31,7 +31,7 @@ def test_dashboard_screenshot(tmp_path):
     port = free_port()
     env = dict(os.environ, STUDIO_RESULTS=str(results), PYTHONPATH=str(ROOT))
     server = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", str(ROOT / "studio" / "dashboard.py"), "--server.headless", "true",
+        [sys.executable, "-m", "streamlit", "run", str(ROOT / "studio" / "dashboard" / "app.py"), "--server.headless", "true",
          "--server.address", "127.0.0.1", "--server.port", str(port), "--browser.gatherUsageStats", "false",
          "--server.fileWatcherType", "none"],
         cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)

@@ -10,7 +10,7 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from studio import dashboard_data as dash
+from studio import results as dash
 from studio import evaluate as ev
 from studio.metrics import psnr
 from studio.registry import create_model

@@ -21,7 +21,8 @@ from hypothesis import strategies as st
 from hypothesis.configuration import set_hypothesis_home_dir
 from PIL import Image
 
-from studio import app_core, cli, dashboard_data, evaluate
+from studio import cli, results as dashboard_data, evaluate
+from studio.app import core as app_core
 from studio.imageio import ImageLoadError, load_image
 from studio.tasks import TASKS, ParamError, parse_seed
 from tests.protocol_fixtures import make_results, write
@@ -291,7 +292,7 @@ def test_dashboard_pages_with_generated_cells(tmp_path_factory, monkeypatch, cou
         fields[7] = quote(cell)
         lines[index] = ",".join(fields)
     write(exp / "grid-search.csv", "\n".join(lines) + "\n")
-    app = AppTest.from_file(str(ROOT / "studio" / "dashboard.py"), default_timeout=60).run()
+    app = AppTest.from_file(str(ROOT / "studio" / "dashboard" / "app.py"), default_timeout=60).run()
     for page in ("Sanity checks", "Grid search"):
         app.sidebar.radio(key="page").set_value(page)
         app.run()

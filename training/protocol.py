@@ -1,4 +1,4 @@
-"""The experiment protocol of the course reports (seeds/001, seeds/003): one command per step, for
+"""The experiment protocol of the course reports (sources 001 and 003, docs/sources.md): one command per step, for
 any registered classifier and for the super-resolution family.
 
     python -m training.protocol baselines     --model dilated-cnn --classes 10 --name dilated-cnn-tin10
@@ -32,7 +32,7 @@ Commands:
 
 Every command writes results/protocol/<name>/<command>.csv (schemas in docs/protocol.md); every
 training goes through the engine (studio.engine), so curves land in results/runs/<run>/metrics.csv
-where the dashboard (streamlit run studio/dashboard.py) reads them.
+where the dashboard (streamlit run studio/dashboard/app.py) reads them.
 """
 
 from __future__ import annotations

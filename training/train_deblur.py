@@ -4,7 +4,7 @@
     python -m training.train_deblur --preset unet-light-v3 --recipe gpu --gopro ~/GOPRO_Large
     python -m training.train_deblur --preset unet-light-v1 --steps 50 --run-name try-v1   # any override
 
-Presets follow the logbook (seeds/000):
+Presets follow the logbook (source 000, docs/sources.md):
   unet-light-v1      32 filters, InstanceNorm, ReduceLROnPlateau, lr 2e-4, weight decay 1e-4, no jitter
   unet-light-v3      48 filters, InstanceNorm, bias off, cosine to 1e-6, weight decay 1e-3, +-15 % jitter
   unet-light-nonorm  v3 without normalisation, bias on, lr 1e-4 (the run that stalled in the logbook)

@@ -1,4 +1,4 @@
-"""Train the restoration family: degraded gray photo -> restored colour photo (seeds/002).
+"""Train the restoration family: degraded gray photo -> restored colour photo (source 002, docs/sources.md).
 
     python -m training.train_restoration --preset vae-unet                     # CPU-budget recipe
     python -m training.train_restoration --preset pix2pix-gan --recipe gpu     # full size

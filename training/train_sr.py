@@ -4,7 +4,7 @@
     python -m training.train_sr --preset srgan-v3 --steps 200 --run-name try-v3   # any override
     torchrun --nproc_per_node 2 -m training.train_sr --preset srresnet            # data-parallel
 
-Each preset follows the source README (seeds/004): v1 trains pixel + adversarial loss from
+Each preset follows the source README (source 004, docs/sources.md): v1 trains pixel + adversarial loss from
 scratch on a small set with 96x96 patches; v2 uses more data, larger patches, no output sigmoid
 and a pixel-loss warmup before the GAN phase; v3 adds a perceptual loss with explicit weights.
 ``rrdb-psnr`` and ``esrgan-lite`` are ESRGAN's two stages on the RRDB generator (L1, then

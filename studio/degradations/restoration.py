@@ -1,6 +1,6 @@
 """Restoration degradation: an old, damaged grayscale photo made from a clean colour one.
 
-The pipeline of the source project (seeds/002), every step explicit and seedable:
+The pipeline of the source project (source 002, docs/sources.md), every step explicit and seedable:
 
 1. resize to ``size`` x ``size`` (MATLAB-style bicubic, aspect ratio not kept; ``size=None`` keeps
    the full resolution);

@@ -1,5 +1,5 @@
 """The Models tab: one card per model -- what it is, its size, how it was trained and on what, the
-lesson from the source documents (``../shared/seeds``) behind it, its training curves and the
+lesson from the source documents (summarised in ``docs/sources.md``) behind it, its training curves and the
 command that reproduces it. Built from the shipped ``checkpoints/<model>/card.json`` files, the
 registry and the run logs in ``results/runs``; nothing is loaded until a model is selected.
 """
@@ -10,15 +10,15 @@ import json
 from functools import lru_cache
 from pathlib import Path
 
-from studio.dashboard_data import curve_groups, read_table, results_root
+from studio.results import curve_groups, read_table, results_root
 from studio.registry import ROOT, get_entry, list_models, model_card
 
 APP_TASKS = ("restoration", "sr", "deblur")
 TASK_TITLES = {"sr": "super-resolution x4", "deblur": "motion deblurring", "restoration": "restoration (gray → colour)",
                "classification": "classification", "denoise": "denoising (the learned prior of deblurring)"}
 
-#: The lesson each model carries, from the source write-ups (seeds/000 deblurring logbook,
-#: seeds/002 restoration README, seeds/004 SRGAN README), with what this repository reproduced.
+#: The lesson each model carries, from the source write-ups (source 000, docs/sources.md deblurring logbook,
+#: source 002, docs/sources.md restoration README, source 004, docs/sources.md SRGAN README), with what this repository reproduced.
 LESSONS = {
     "bicubic": "The reference every SR paper reports. Its Set5 x4 score here (28.43 dB PSNR-Y, published 28.42) "
                "checks the MATLAB-style downscaler and the metric together; every Δ in the studio is measured "
@@ -77,13 +77,13 @@ LESSONS = {
                     "floor a learned deblurring model must clear.",
     "wiener-oracle": "Wiener deconvolution given the true kernel: an oracle no real photo provides, so it only runs "
                      "on synthetic blur. It shows what knowing the blur is worth, not a fair competitor.",
-    "vae-unet": "Source (seeds/002): an encoder to a μ/σ latent with the reparameterization trick, a decoder with "
+    "vae-unet": "Source (source 002, docs/sources.md): an encoder to a μ/σ latent with the reparameterization trick, a decoder with "
                 "U-Net skips, reconstruction + KL loss with the KL weight tuned (β) to balance sharpness against a "
                 "regular latent. Its known limits: 128×128 images, artefacts on faces and complex contours.",
-    "pix2pix-gan": "Source (seeds/002): a U-Net generator against a conditional PatchGAN discriminator, L1 + VGG "
+    "pix2pix-gan": "Source (source 002, docs/sources.md): a U-Net generator against a conditional PatchGAN discriminator, L1 + VGG "
                    "perceptual + adversarial losses, and per step one discriminator update then two generator "
                    "updates so the generator keeps up.",
-    "cnn-two-stage": "Source (seeds/002): CNN1 restores the structure (L1 + MSE + perceptual), CNN2, a U-Net, "
+    "cnn-two-stage": "Source (source 002, docs/sources.md): CNN1 restores the structure (L1 + MSE + perceptual), CNN2, a U-Net, "
                      "colourises from the luminance with L1. The lesson it reports: what the structure stage gains "
                      "in texture it loses in colour -- desaturated, faded, sepia-like results; a more generous "
                      "colour loss gave images that were entirely red.",

@@ -1,10 +1,10 @@
 """Restoration Studio dashboard: training curves, grid searches, LR finder, sanity checks, GANs.
 
-    streamlit run studio/dashboard.py                    # reads ./results
-    STUDIO_RESULTS=/path/to/results streamlit run studio/dashboard.py
+    streamlit run studio/dashboard/app.py                    # reads ./results
+    STUDIO_RESULTS=/path/to/results streamlit run studio/dashboard/app.py
 
 Torch-free on purpose (Streamlit's file watcher trips over torch): it reads only the CSV/JSON files
-that the engine and ``training.protocol`` write, through ``studio.dashboard_data``. A malformed or
+that the engine and ``training.protocol`` write, through ``studio.results``. A malformed or
 partial file is reported by name and skipped; an odd value (a blank count, text where a number
 belongs) is named and left out of its figure; a part of a page that still fails says so in place
 (``part``), and the rest of the page is drawn. With "Live refresh"
@@ -19,15 +19,16 @@ import sys
 from contextlib import contextmanager
 from pathlib import Path
 
-if str(Path(__file__).resolve().parent.parent) not in sys.path:  # `streamlit run studio/dashboard.py`
-    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+ROOT = Path(__file__).resolve().parents[2]
+if str(ROOT) not in sys.path:  # `streamlit run studio/dashboard/app.py` puts only this folder on the path
+    sys.path.insert(0, str(ROOT))
 
 import pandas as pd
 import plotly.express as px
 import plotly.graph_objects as go
 import streamlit as st
 
-from studio import dashboard_data as data
+from studio import results as data
 
 PAGES = ("Runs", "Grid search", "LR finder", "Sanity checks", "GAN balance")
 BEST_STYLE = "background-color: #c8f7c5; font-weight: bold"

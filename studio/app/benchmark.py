@@ -19,8 +19,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from studio.app_samples import SAMPLES_DIR
-from studio.dashboard_data import read_table, results_root
+from studio.app.samples import SAMPLES_DIR
+from studio.results import read_table, results_root
 
 RECOMPUTED = "samples (recomputed now)"
 #: which CSV column each task's histograms and tables use first
@@ -218,7 +218,7 @@ def locate(dataset: str, image: str):
 def render_case(task_name: str, row: pd.Series, out_dir) -> tuple[list[tuple[str, str]], str]:
     """Re-run one (model, image) row: [(input, output, ground truth, error map) PNGs], and a note.
     ``out_dir`` is a folder, or a callable that makes one (only called when there is something to save)."""
-    from studio import app_core, app_views
+    from studio.app import core as app_core, views as app_views
     from studio.imageio import load_image, quantize, save_png
     from studio.inference import run_model
     from studio.metrics import all_metrics
@@ -295,7 +295,7 @@ def cases(task: str, test_set: str, model: str) -> tuple[list[tuple[str, str]], 
 
 
 #: where the re-run cases and recomputed CSVs go (pruned with the other folders the app writes,
-#: see ``studio.app_limits``); ``STUDIO_SCRATCH_DIR`` moves it
+#: see ``studio.app.limits``); ``STUDIO_SCRATCH_DIR`` moves it
 SCRATCH_ROOT = Path(os.environ.get("STUDIO_SCRATCH_DIR")
                     or Path(tempfile.gettempdir()) / "restoration-studio" / "benchmark")
 
@@ -311,7 +311,7 @@ def scratch_root(create: bool = False) -> Path:
 def recompute(task: str, models: list[str] | None = None, progress=None) -> tuple[pd.DataFrame, Path]:
     """Evaluate every runnable model of ``task`` on the clean sample photos (``studio.evaluate``'s
     protocol, seed 0); the rows become the test set "<task>: samples (recomputed now)"."""
-    from studio import app_core
+    from studio.app import core as app_core
     from studio.evaluate import evaluate, write_csv
 
     models = models or app_core.available_models(task)

@@ -1,7 +1,7 @@
 """The dashboard's data layer: find and read the CSV/JSON files under ``results/``, torch-free.
 
 Only pandas and the standard library: Streamlit's file watcher trips over torch, so nothing here
-(or in ``studio/dashboard.py``) may import it, even indirectly. Every reader returns a ``Table``:
+(or in ``studio/dashboard/app.py``) may import it, even indirectly. Every reader returns a ``Table``:
 the frame when the file is usable, plus an ``error`` (unusable: say which file and why) or
 ``warnings`` (used with a caveat: a partial last row dropped, text in a numeric column), so one bad
 file never takes the rest of the dashboard down. Values are read per cell (``as_number``,

@@ -11,7 +11,7 @@ A comparison takes a photo and a mode:
 Each run is kept (a bounded number of them) with its images written as lossless PNG in its own
 folder, so the follow-up views -- the two-image slider, zoomed crops, the download -- read the
 same pixels the grid shows; once its views are drawn, a run's pixels live only in those PNGs (a
-kept run costs no memory), and the run folders are pruned by age and size (``studio.app_limits``).
+kept run costs no memory), and the run folders are pruned by age and size (``studio.app.limits``).
 Models are loaded on first use and cached; models without shipped weights are never run (they are
 listed as "not trained in this checkout").
 """
@@ -37,8 +37,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from studio import app_limits, app_views
-from studio.app_samples import file_digest, sample_digests
+from studio.app import limits as app_limits, views as app_views
+from studio.app.samples import file_digest, sample_digests
 from studio.checkpoint import CheckpointError
 from studio.deconvolution import DeconvolutionError, check_max_size
 from studio.imageio import ImageLoadError, load_image, quantize
@@ -126,7 +126,7 @@ def model_statuses(task: str) -> list[ModelStatus]:
         elif entry.has_weights:
             statuses.append(ModelStatus(name, task, False, True, needs_kernel))
         else:
-            from studio.app_models import status
+            from studio.app.model_cards import status
 
             statuses.append(ModelStatus(name, task, False, False, needs_kernel, status(name)))
     return statuses
@@ -315,7 +315,7 @@ def _store(comparison: Comparison) -> None:
 
 
 def sweep_runs(keep=()) -> list[Path]:
-    """Prune the run folders by age and size (``studio.app_limits``; the newest one always stays),
+    """Prune the run folders by age and size (``studio.app.limits``; the newest one always stays),
     and forget the runs whose folder went (their follow-up views then ask for a new comparison)."""
     removed = app_limits.prune(RUN_ROOT, keep=keep)
     with _runs_lock:
