@@ -123,44 +123,28 @@ def plotly_json(figure: dict) -> PlotData:
 
 # ---- task tabs ------------------------------------------------------------------------------------
 
-def _slider(param, label: str, value=None):
-    """A slider over a task parameter's own range (``studio.tasks.Param``), so the page offers
-    exactly what ``TaskSpec.parse_params`` accepts."""
-    return gr.Slider(param.low, param.high, value=param.default if value is None else value, step=param.step,
-                     label=label)
+def param_control(param):
+    """The page's control for a task parameter (``studio.tasks.Param``), over the parameter's own
+    range or choices, so the page offers exactly what ``TaskSpec.parse_params`` accepts."""
+    label = param.ui_label or param.label
+    value = param.default if param.ui_default is None else param.ui_default
+    if param.kind == "choice":
+        choices = list(zip(param.choice_labels, param.choices)) if param.choice_labels else list(param.choices)
+        return gr.Dropdown(choices, value=value, label=label)
+    if param.kind == "choices":
+        return gr.CheckboxGroup(list(param.choices), value=list(value), label=label)
+    if param.widget == "radio":
+        return gr.Radio(list(range(int(param.low), int(param.high) + 1)), value=value, label=label)
+    return gr.Slider(param.low, param.high, value=value, step=param.step, label=label)
 
 
 def task_controls(task: str):
-    """(components, function values -> raw params) of a task's degradation controls; the values are
-    checked and typed by ``app_core.compare`` (``TaskSpec.parse_params``), where API calls land too."""
-    spec = TASKS[task]
-    if task == "sr":
-        scale = gr.Radio([2, 3, 4], value=4, label="SR scale (the learned models are trained for x4 only)")
-        return [scale], lambda s: {"scale": s}
-    if task == "deblur":
-        from studio.degradations.blur import LEVIN_NAMES
-
-        kernel = gr.Dropdown(
-            [("evaluation protocol: a held-out kernel picked by the seed", "evaluation")]
-            + [(f"Levin {name} (real camera shake)", f"levin-{name}") for name in LEVIN_NAMES]
-            + [("straight motion: length and angle", "linear"), ("random camera shake: length (shape from the seed)", "shake")],
-            value="levin-k2", label="Blur kernel")
-        length = _slider(spec.param("blur_length"), "Blur length (px), for straight motion and camera shake")
-        angle = _slider(spec.param("blur_angle"), "Angle (degrees), for straight motion")
-        noise = _slider(spec.param("noise_sigma"), "Noise σ (on [0, 1])")
-        max_kernel = _slider(spec.param("max_kernel"), "Max kernel size (px) the blind models estimate "
-                                                       "(both modes; larger blur needs a larger size)")
-        return [kernel, length, angle, noise, max_kernel], lambda k, ln, a, n, mk: {
-            "blur_kernel": k or "evaluation", "blur_length": ln, "blur_angle": a, "noise_sigma": n, "max_kernel": mk}
-    if task == "restoration":
-        noise_types = spec.param("noises")
-        noises = gr.CheckboxGroup(list(noise_types.choices), value=list(noise_types.default), label="Noise types")
-        level = _slider(spec.param("noise_level"), "Noise strength")
-        blur = _slider(spec.param("blur_sigma"), "Blur σ (px)")
-        jpeg = _slider(spec.param("jpeg_quality"), "JPEG quality (0 = no JPEG)")
-        return [noises, level, blur, jpeg], lambda ns, lv, b, q: {
-            "noises": list(ns or []), "noise_level": lv, "blur_sigma": b, "jpeg_quality": q}
-    return [], lambda: {}
+    """(components, function values -> raw params) of a task's degradation controls, one per
+    declared parameter; the values are checked and typed by ``app_core.compare``
+    (``TaskSpec.parse_params``), where API calls land too. An empty value keeps the default."""
+    params = TASKS[task].params
+    components = [param_control(param) for param in params]
+    return components, lambda *values: {p.name: (None if v == "" else v) for p, v in zip(params, values)}
 
 
 def model_checkboxes(task: str):
@@ -180,7 +164,7 @@ def model_checkboxes(task: str):
 def build_task_tab(task: str):
     spec = TASKS[task]
     choices, missing = model_checkboxes(task)
-    learned = [c for c in choices if "(learned)" in c[0]]
+    learned = [s for s in app_core.model_statuses(task) if s.available and s.learned]
     gr.Markdown(f"**{spec.title}.** {TASK_BLURBS.get(task, '')}")
     if missing:
         names = ", ".join(f"`{s.name}`" for s in missing)
@@ -430,7 +414,7 @@ def build_models_tab():
 def first_tab() -> str:
     """The tab that opens: the first task with a trained learned model (the Restoration tab waits for its)."""
     for task in TAB_ORDER:
-        if task in TASKS and any(s.available and not s.classical for s in app_core.model_statuses(task)):
+        if task in TASKS and any(s.available and s.learned for s in app_core.model_statuses(task)):
             return task
     return "sr"
 

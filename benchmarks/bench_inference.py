@@ -178,9 +178,9 @@ def _load(name: str, weights: str, task: str, scale: int) -> torch.nn.Module:
     if weights == "random":
         torch.manual_seed(0)
         return _build(name, task, scale)
-    if not get_entry(name).trainable:
+    if not get_entry(name).learned:
         return _build(name, task, scale)
-    from studio.evaluate import load_for_task  # checks the card's task and scale; imports more, so only here
+    from studio.evaluation import load_for_task  # checks the card's task and scale; imports more, so only here
 
     return load_for_task(name, task, scale)
 
@@ -248,8 +248,8 @@ PRELOAD = ["torch", "numpy", "studio.inference", "studio.registry", "studio.imag
 def preload_modules(trained: bool) -> list[str]:
     from studio.registry import MODEL_MODULES
 
-    # studio.evaluate (load_for_task, for trained weights) imports scikit-image: only when needed.
-    return PRELOAD + list(MODEL_MODULES) + (["studio.evaluate"] if trained else [])
+    # studio.evaluation (load_for_task, for trained weights) imports scikit-image: only when needed.
+    return PRELOAD + list(MODEL_MODULES) + (["studio.evaluation"] if trained else [])
 
 
 def isolation_context(method: str, preload: list[str] | None = None):
@@ -471,7 +471,7 @@ def main(argv=None, entry_point: str = "benchmarks.bench_inference") -> list[dic
                      "their time depends on the kernel's size only")
     for name in names:
         entry = get_entry(name)
-        if not entry.trainable:
+        if not entry.learned:
             weights[name] = "none"
         elif entry.has_weights:
             weights[name] = "trained"
@@ -507,7 +507,7 @@ def main(argv=None, entry_point: str = "benchmarks.bench_inference") -> list[dic
     inputs = {size: make_lr(photo, *size, args.scale) for size in sizes}
     for size in sizes:
         for name in names:
-            for variant in (variants if get_entry(name).trainable else [REFERENCE]):
+            for variant in (variants if get_entry(name).learned else [REFERENCE]):
                 jobs.append({"model": name, "variant": variant, "size": size, "lr": inputs[size],
                              "task": args.task, "scale": args.scale, "tile": args.tile, "overlap": args.overlap,
                              "warmup": args.warmup, "repeats": args.repeats, "threads": args.threads,
@@ -519,7 +519,7 @@ def main(argv=None, entry_point: str = "benchmarks.bench_inference") -> list[dic
     flops = {(name, size): count_flops(name, args.task, inputs[size], args.scale, args.tile, args.overlap,
                                        timing_kernel if getattr(get_entry(name).builder, "needs_kernel", False)
                                        else None)
-             for size in sizes for name in names if get_entry(name).trainable}
+             for size in sizes for name in names if get_entry(name).learned}
 
     rows, references = [], {}
     progress = tqdm(jobs, desc=f"bench {args.task}", unit="run", disable=args.no_progress)

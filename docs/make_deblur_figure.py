@@ -19,7 +19,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from studio.data import DATASETS, require_dataset  # noqa: E402
-from studio.evaluate import load_for_task  # noqa: E402
+from studio.evaluation import load_for_task  # noqa: E402
 from studio.imageio import load_image, to_uint8  # noqa: E402
 from studio.inference import run_model  # noqa: E402
 

@@ -98,8 +98,8 @@ class WienerOracle(nn.Module):
 
 register_model("unsharp-mask", "deblur", UnsharpMask, dict(radius=1.5, amount=1.0),
                "Unsharp masking (blind): input + 1.0 x (input - Gaussian(sigma 1.5)). Sharpens edges, "
-               "cannot invert a motion kernel.", trainable=False)
+               "cannot invert a motion kernel.", learned=False)
 register_model("wiener-oracle", "deblur", WienerOracle, dict(balance=0.02, method="wiener", regularizer="identity"),
                "Wiener deconvolution (scikit-image, noise-to-signal ratio 0.02) with the TRUE kernel -- oracle "
                "kernel: an upper reference that needs what no real photo gives.",
-               trainable=False)
+               learned=False)

@@ -42,6 +42,6 @@ class LanczosUpscaler(nn.Module):
 
 
 register_model("bicubic", "sr", BicubicUpscaler, dict(scale=4),
-               "MATLAB-style bicubic interpolation (the reference every SR paper reports).", trainable=False)
+               "MATLAB-style bicubic interpolation (the reference every SR paper reports).", learned=False)
 register_model("lanczos", "sr", LanczosUpscaler, dict(scale=4),
-               "Lanczos-3 interpolation (Pillow): slightly sharper than bicubic, with ringing.", trainable=False)
+               "Lanczos-3 interpolation (Pillow): slightly sharper than bicubic, with ringing.", learned=False)

@@ -125,4 +125,4 @@ register_model("wiener-blind", "deblur", BlindDeconvolution,
                dict(prior="wiener", max_kernel=31, wiener_balance=0.02),
                "Blind classical deblurring: the same estimated kernel as pnp-blind, then Wiener deconvolution "
                "(noise-to-signal 0.02). The gap to pnp-blind is what the learned prior adds.",
-               trainable=False)
+               learned=False)

@@ -94,12 +94,11 @@ class BilinearUp(nn.Module):
 
 
 class LightweightUNet(nn.Module):
-    #: run_model keeps NCHW: depthwise convs gain nothing channels-last on CPU (720p, v3: 30 % slower on an
-    #: AVX2-only EPYC, 15.0 s vs 10.5 s; within 6 % either way on an AVX512-BF16 one, results/bench/deblur_bench.md)
+    #: run_model keeps NCHW: depthwise convs gain nothing channels-last on CPU (the fp32_cl and bf16_cl
+    #: rows of results/bench/deblur_bench.md)
     channels_last = False
-    #: run_model's tile size: 512 px tiles cut a 720p frame into 2 x 3 balanced tiles (1.07 Mpx of work for
-    #: 0.92 Mpx) where 256 px tiles need 4 x 6 (1.38 Mpx); v3's peak RSS stays 0.55-0.60 GB (bf16) and
-    #: 0.62-0.68 GB (fp32) over the last two benchmark runs
+    #: run_model's tile size: 512 px tiles cut a 720p frame into 2 x 3 balanced tiles where 256 px tiles
+    #: need 4 x 6, so less overlap is computed twice; peak memory per size is in results/bench/deblur_bench.md
     default_tile = 512
 
     def __init__(self, start_filters: int = 32, depth: int = 4, norm: str = "instance", bias: bool = False,

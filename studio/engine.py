@@ -154,7 +154,7 @@ def add_run_arguments(parser, *, grad_clip: float = 1.0, val_every: int | None =
     parser.add_argument("--grad-clip", type=number(0, integer=False), default=grad_clip,
                         help="max gradient norm (0: no clipping)")
     parser.add_argument("--amp", action="store_true",
-                        help="bf16 autocast: ~3x faster on CPUs with native bf16 (AVX512-BF16, AMX), many times "
+                        help="bf16 autocast: faster on CPUs with native bf16 (AVX512-BF16, AMX; results/bench/*_bench.md), many times "
                         "slower where it is emulated (AVX2 only); see studio.inference.native_bf16")
     if channels_last_help is not None:
         parser.add_argument("--channels-last", action=argparse.BooleanOptionalAction, default=False,
@@ -381,7 +381,10 @@ class Trainer:
                 f"{self.step + 1} (non-finite terms: {bad or 'the total'}). {advice}"
             )
 
-    def _update(self, phase: str, batch: dict) -> dict:
+    def train_step(self, phase: str, batch: dict) -> dict:
+        """One optimizer step of ``phase`` on ``batch`` (gradient accumulation, autocast, the
+        finite-loss check, clipping); returns the phase's logged values. ``fit`` calls it for each
+        phase of each step; the protocol's LR finder and warm-ups call it directly."""
         optimizer, accum = self.optimizers[phase], self.cfg.grad_accum
         optimizer.zero_grad(set_to_none=True)
         logs: dict[str, float] = {}
@@ -438,7 +441,7 @@ class Trainer:
                 batch = {k: self.to_device(v) for k, v in batch.items()}
                 logs: dict[str, float] = {}
                 for phase in self.task.phases(self.step):
-                    for k, v in self._update(phase, batch).items():
+                    for k, v in self.train_step(phase, batch).items():
                         logs[k] = v  # a repeated phase logs its last update
                 for name, scheduler in self.schedulers.items():
                     if not isinstance(scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau):

@@ -35,8 +35,9 @@ def native_bf16() -> bool:
     return bool(cpu_flags() & {"avx512_bf16", "amx_bf16"})
 
 
-def is_learned(model: torch.nn.Module) -> bool:
-    """Whether ``precision`` applies to ``model``: learned models have parameters, classical ones none."""
+def has_parameters(model: torch.nn.Module) -> bool:
+    """Whether ``precision`` applies to ``model``: it has parameters. The registry's ``learned``
+    models all do and its classical ones none, so this is the same split, read from the module."""
     return next(model.parameters(), None) is not None
 
 
@@ -99,9 +100,9 @@ def run_model(model: torch.nn.Module, image: np.ndarray, scale: int = 1, tile: i
     """Model output for one image in [0, 1]; tiled when a side exceeds ``tile`` (0: never tile).
 
     ``tile = None``: the model's ``default_tile`` attribute, else ``DEFAULT_TILE``.
-    ``precision``: 'fp32', 'bf16' (autocast; 8-bit outputs 54-74 dB PSNR from fp32's in the
-    benchmarks) or 'auto' (bf16 where the CPU has it natively, see ``native_bf16``). It only applies
-    to learned models (``is_learned``); classical ones always run as written.
+    ``precision``: 'fp32', 'bf16' (autocast; its measured speed and PSNR against fp32 are in
+    ``results/bench``, summarised by ``studio.results.bf16_note``) or 'auto' (bf16 where the CPU has it natively, see ``native_bf16``). It only applies
+    to learned models (``has_parameters``); classical ones always run as written.
 
     Two optional model attributes change how it is run (other models are unaffected):
     ``needs_kernel = True`` (a non-blind "oracle" deconvolution): the model is called as
@@ -114,7 +115,7 @@ def run_model(model: torch.nn.Module, image: np.ndarray, scale: int = 1, tile: i
     model.eval()
     x = to_tensor(image)
     tile = getattr(model, "default_tile", DEFAULT_TILE) if tile is None else tile
-    autocast_dtype = resolve_precision(precision) if is_learned(model) else None
+    autocast_dtype = resolve_precision(precision) if has_parameters(model) else None
     channels_last = channels_last and getattr(model, "channels_last", True)
     if getattr(model, "needs_kernel", False):
         if kernel is None:

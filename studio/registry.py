@@ -18,7 +18,15 @@ from studio.checkpoint import CARD_FILE, WEIGHTS_FILE, CheckpointError, load_wei
 
 ROOT = Path(__file__).resolve().parent.parent
 CHECKPOINT_DIR = ROOT / "checkpoints"
-TASKS = ("sr", "deblur", "restoration", "classification", "denoise")
+#: every task a model can be registered for, and the command that trains a model of it
+TRAINING_COMMANDS = {
+    "sr": "python -m training.train_sr --preset {name}",
+    "deblur": "python -m training.train_deblur --preset {name}",
+    "restoration": "python -m training.train_restoration --preset {name}",
+    "classification": "python -m training.train_classifier --model {name}",
+    "denoise": "python -m training.train_denoiser",
+}
+TASKS = tuple(TRAINING_COMMANDS)
 # Model files that register themselves on import.
 MODEL_MODULES = ("models.srresnet", "models.rrdb", "models.classical_sr", "models.vgg", "models.unet_standard",
                  "models.unet_light", "models.classical_deblur", "models.drunet_lite", "models.pnp_deblur", "models.dilated_cnn", "models.resnet_dropout",
@@ -32,7 +40,7 @@ class ModelEntry:
     builder: Callable[..., torch.nn.Module]
     config: dict = field(default_factory=dict)
     description: str = ""
-    trainable: bool = True  # False for classical baselines: nothing to load
+    learned: bool = True  # False for classical baselines: nothing to train or load
     #: a pipeline whose only learned part is another registered model: (that model, the attribute
     #: of this one that holds it); its weights come from that model's checkpoint
     weights_from: tuple[str, str] | None = None
@@ -48,9 +56,14 @@ class ModelEntry:
         return CHECKPOINT_DIR / owner / WEIGHTS_FILE
 
     @property
+    def training_command(self) -> str | None:
+        """How to train it (None for a classical model); the card's own command when it has one."""
+        return TRAINING_COMMANDS[self.task].format(name=self.name) if self.learned else None
+
+    @property
     def has_weights(self) -> bool:
         """Whether this checkout can run it: classical, or its weights are shipped."""
-        return (not self.trainable) or self.weights_path.is_file()
+        return (not self.learned) or self.weights_path.is_file()
 
 
 _REGISTRY: dict[str, ModelEntry] = {}
@@ -58,12 +71,12 @@ _loaded = False
 
 
 def register_model(name: str, task: str, builder, config: dict | None = None, description: str = "",
-                   trainable: bool = True, weights_from: tuple[str, str] | None = None) -> None:
+                   learned: bool = True, weights_from: tuple[str, str] | None = None) -> None:
     if task not in TASKS:
         raise ValueError(f"unknown task {task!r}; expected one of {TASKS}")
     if name in _REGISTRY:
         raise ValueError(f"model {name!r} is already registered")
-    _REGISTRY[name] = ModelEntry(name, task, builder, dict(config or {}), description, trainable, weights_from)
+    _REGISTRY[name] = ModelEntry(name, task, builder, dict(config or {}), description, learned, weights_from)
 
 
 def _ensure_loaded() -> None:
@@ -109,7 +122,7 @@ def create_model(name: str, pretrained: bool = True, checkpoint: str | Path | No
     """Build ``name`` and load its weights (shipped ones, or ``checkpoint`` folder/file)."""
     entry = get_entry(name)
     model = build_model(name)
-    if entry.trainable and (pretrained or checkpoint is not None):
+    if entry.learned and (pretrained or checkpoint is not None):
         path = Path(checkpoint) if checkpoint is not None else entry.weights_path
         if path.is_dir():
             path = path / WEIGHTS_FILE

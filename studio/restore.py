@@ -6,8 +6,8 @@
 
 Large images are processed by overlapping tiles (``--tile``), so any size fits in memory.
 ``--precision auto`` (the default) runs learned models under bf16 autocast where the CPU computes
-bf16 natively (AVX512-BF16 or AMX: 1.2-2.5x faster in the benchmarks, 8-bit outputs 54-74 dB
-PSNR from fp32's) and in fp32 elsewhere; ``--precision fp32`` gives exactly what
+bf16 natively (AVX512-BF16 or AMX; the command prints its measured effect, from ``results/bench``)
+and in fp32 elsewhere; ``--precision fp32`` gives exactly what
 ``studio.evaluate`` measures.
 Each output is ``<output>/<stem>_<model>.png`` (lossless). An unreadable file (or one with NaN
 pixels) is reported and skipped; the exit code is 1 if any file failed. A bad option or an output
@@ -29,9 +29,11 @@ from tqdm.auto import tqdm
 from studio import cli
 from studio.checkpoint import CheckpointError
 from studio.deconvolution import DeconvolutionError
-from studio.evaluate import load_for_task
+from studio.evaluation import load_for_task
 from studio.imageio import ImageLoadError, list_images, load_image, save_png
-from studio.inference import DEFAULT_OVERLAP, DEFAULT_TILE, PRECISIONS, is_learned, resolve_precision, run_model
+from studio.inference import DEFAULT_OVERLAP, DEFAULT_TILE, PRECISIONS, resolve_precision, run_model
+from studio.registry import get_entry
+from studio.results import bf16_note
 from studio.tasks import TASKS, get_task
 
 
@@ -98,10 +100,12 @@ def main(argv=None) -> int:
             print(f"error: --kernel {args.kernel}: {err}", file=sys.stderr)
             return 2
     scale = get_task(args.task).scale(scale=args.scale)
-    if not is_learned(model):
+    if not get_entry(args.model).learned:
         print(f"precision: {args.model} is classical and runs as written")
     else:
-        print(f"precision: {'bf16 autocast' if resolve_precision(args.precision) else 'fp32'} ({args.precision})")
+        bf16 = resolve_precision(args.precision) is not None
+        print(f"precision: {'bf16 autocast' if bf16 else 'fp32'} ({args.precision})"
+              + (f"; in the benchmarks bf16 was {bf16_note()}" if bf16 else ""))
     failures = 0
     for path in tqdm(files, desc=args.model, disable=len(files) == 1):
         try:

@@ -216,13 +216,15 @@ def curve_groups(frame: pd.DataFrame) -> dict[str, list[str]]:
 
 
 def run_kind(frame: pd.DataFrame) -> str:
+    """What a run log measures: "gan" (discriminator columns), "psnr" (an image model validated by
+    PSNR), "accuracy" (a classifier) or "other"."""
     columns = set(frame.columns)
     if "loss_d" in columns:
         return "gan"
     if any(c.startswith("val_psnr") for c in columns):
-        return "restoration"
+        return "psnr"
     if "val_accuracy" in columns or "train_accuracy" in columns:
-        return "classification"
+        return "accuracy"
     return "other"
 
 
@@ -255,16 +257,15 @@ def input_psnr_baseline(root: Path, run: str, frame: pd.DataFrame | None, config
         return None
     dataset = Path(str(val)).name
     eval_dir = Path(root) / "eval"
-    if eval_dir.is_dir():
+    # only a run that records its scale (the SR family) has an evaluation to borrow the baseline from:
+    # the rows of the same folder at the same scale
+    if eval_dir.is_dir() and scale is not None:
         for path in sorted(eval_dir.glob("*.csv")):
-            table = read_table(path, required=["dataset", "input_psnr_y"], numeric=["input_psnr_y"])
+            table = read_table(path, required=["dataset", "input_psnr_y", "scale"], numeric=["input_psnr_y"])
             if not table.ok:
                 continue
             rows = table.frame[table.frame["dataset"].astype(str) == dataset]
-            if "task" in rows.columns:
-                rows = rows[rows["task"].astype(str) == "sr"]
-            if scale is not None and "scale" in rows.columns:
-                rows = rows[pd.to_numeric(rows["scale"], errors="coerce") == scale]
+            rows = rows[pd.to_numeric(rows["scale"], errors="coerce") == scale]
             if len(rows) and rows["input_psnr_y"].notna().any():
                 per_image = rows.groupby("image")["input_psnr_y"].first() if "image" in rows.columns else rows["input_psnr_y"]
                 return float(per_image.mean()), f"input_psnr_y of {dataset} in {path.name}"
@@ -313,3 +314,43 @@ def lr_suggestions(frame: pd.DataFrame) -> list[dict]:
             rows.append({"method": str(row.get("method")), "lr": float(lr),
                          "smoothed_loss": row.get("smoothed_loss")})
     return rows
+
+
+#: the benchmark tables that time learned models in fp32 and under bf16 autocast
+BF16_BENCHES = ("sr_bench.csv", "deblur_bench.csv", "deblur_pnp_bench.csv")
+
+
+def bf16_effect(root: Path | None = None) -> dict | None:
+    """What bf16 autocast did in the shipped benchmarks (``results/bench``), for the notes the app
+    and the CLIs show: the range of speed-ups over fp32 and of the PSNR between the bf16 and fp32
+    8-bit outputs, over every trained model and size measured; None when no benchmark is readable."""
+    speedups, psnrs, files = [], [], []
+    for name in BF16_BENCHES:
+        table = read_table(Path(root or results_root()) / "bench" / name, required=["variant", "speedup_vs_fp32"],
+                           numeric=["speedup_vs_fp32", "psnr_vs_fp32_db"])
+        if not table.ok:
+            continue
+        frame = table.frame
+        rows = frame[frame["variant"].astype(str).str.startswith("bf16")]
+        if "weights" in rows.columns:
+            rows = rows[rows["weights"].astype(str) == "trained"]
+        speedups += [v for v in rows["speedup_vs_fp32"] if as_number(v) is not None]
+        if "psnr_vs_fp32_db" in rows.columns:
+            psnrs += [v for v in rows["psnr_vs_fp32_db"] if as_number(v) is not None and math.isfinite(v)]
+        files.append(f"results/bench/{name}")
+    if not speedups:
+        return None
+    return {"speedup": (min(speedups), max(speedups)), "psnr_db": (min(psnrs), max(psnrs)) if psnrs else None,
+            "files": files}
+
+
+def bf16_note(root: Path | None = None) -> str:
+    """One sentence on bf16's measured effect, read from the benchmarks (or saying they are absent)."""
+    effect = bf16_effect(root)
+    if effect is None:
+        return "no benchmark of bf16 is in results/bench"
+    low, high = effect["speedup"]
+    text = f"{low:.1f}-{high:.1f}x faster than fp32"
+    if effect["psnr_db"]:
+        text += f", 8-bit outputs {effect['psnr_db'][0]:.0f}-{effect['psnr_db'][1]:.0f} dB PSNR from fp32's"
+    return text + f" ({', '.join(effect['files'])})"

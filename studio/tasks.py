@@ -1,7 +1,10 @@
-"""Per-task evaluation protocol: how a clean image becomes a model input, and how it is scored.
+"""The tasks: how a clean image becomes a model input, what a model needs, and how it is scored.
 
-Families register a ``TaskSpec`` here so ``studio.evaluate``, ``studio.restore`` and the app
-treat every task the same way. A task's degradation controls are declared once (``Param``):
+Every task-specific decision lives in its ``TaskSpec``: the headline metric, the input's label,
+the degradation controls, how a clean image becomes the model input (with what was applied), what
+a model needs besides the image (e.g. the true kernel), how its models are built (SR: for a
+scale) and how a degraded upload is prepared. ``studio.evaluation``, ``studio.restore`` and the
+app ask the task and never test its name. A task's degradation controls are declared once (``Param``):
 ``TaskSpec.parse_params`` is where every value from the app, its API and the CLIs enters, so a
 NaN, a string or an out-of-range number is refused there with a message that names the control.
 """
@@ -23,6 +26,28 @@ from studio.metrics import psnr_up_to_shift
 
 class ParamError(ValueError):
     """A parameter value is unusable (not a number, NaN, out of range, unknown choice)."""
+
+
+class MissingInput(ValueError):
+    """A model needs something besides the image that this input does not provide (the true kernel)."""
+
+
+@dataclass(frozen=True)
+class Headline:
+    """The scores a task reports first: SR uses the Y channel, as the literature does."""
+
+    metric: str = "psnr"
+    ssim: str = "ssim"
+    label: str = "PSNR"
+    ssim_label: str = "SSIM"
+
+    @property
+    def input_metric(self) -> str:
+        return f"input_{self.metric}"
+
+    @property
+    def gain(self) -> str:
+        return f"gain_{self.metric}"
 
 
 #: the seed range: what numpy's generators accept, and what a JSON client can send exactly
@@ -85,6 +110,12 @@ class Param:
     choices: tuple = ()
     odd: bool = False
     step: float | None = None  # the app slider's step (a display hint, not enforced)
+    #: how the page shows it (display hints, not enforced): a longer label, a label per choice,
+    #: the value it starts at when that differs from ``default``, "radio" for a few whole numbers
+    ui_label: str = ""
+    choice_labels: tuple = ()
+    ui_default: Any = None
+    widget: str = ""
 
     def parse(self, value):
         if self.kind in ("int", "float"):
@@ -132,9 +163,59 @@ class TaskSpec:
     extra_scores: Callable[[np.ndarray, np.ndarray], dict] | None = None
     #: the degradation controls a caller may set (the app's controls, the API, the CLIs)
     params: tuple[Param, ...] = ()
+    headline: Headline = Headline()
+    #: (params, info, degraded, seed) -> one line saying what the degradation did
+    describe: Callable[..., str] | None = None
+    #: (degraded size as text, params) -> the label of the input in a comparison
+    input_label: Callable[..., str] | None = None
+    #: the models take a gray photo: an uploaded colour photo to restore is converted first
+    gray_input: bool = False
+    #: the models are built for the ``scale`` parameter (and refuse another than they were trained for)
+    scaled_models: bool = False
+    #: the evaluation's dataset column: a generic folder name (``sharp``, ``gt``) gives way to its parent
+    dataset_from_parent: bool = True
 
     def param(self, name: str) -> Param:
         return next(p for p in self.params if p.name == name)
+
+    def make_input(self, clean: np.ndarray, rng=None, **params) -> tuple[np.ndarray, dict]:
+        """(model input, what was applied): the degradation with its parameters, the true kernel, ..."""
+        if self.degrade_info is not None:
+            return self.degrade_info(clean, rng, **params)
+        return self.degrade(clean, rng, **params), {}
+
+    def model_inputs(self, model, info: dict) -> dict:
+        """The keyword arguments ``model`` needs besides the image, from what is known about the
+        input (``info``); ``MissingInput`` says what is missing. Models that declare
+        ``needs_kernel`` (oracle deconvolution) receive the true kernel."""
+        if getattr(model, "needs_kernel", False):
+            if info.get("kernel") is None:
+                raise MissingInput("needs the true blur kernel, which only a synthetic blur or a dataset "
+                                   "with known kernels (levin2009) provides")
+            return {"kernel": info["kernel"]}
+        return {}
+
+    def model_overrides(self, scale: int = 4) -> dict:
+        """Architecture settings a model of this task is built with (SR: the scale)."""
+        return {"scale": scale} if self.scaled_models else {}
+
+    def label_input(self, degraded_size: str, **params) -> str:
+        if self.input_label is not None:
+            return self.input_label(degraded_size, **params)
+        return "input" + (f" ({self.input_reference_name})" if self.input_reference_name != "input" else "")
+
+    def describe_applied(self, params: dict, info: dict, degraded: np.ndarray, seed: int) -> str:
+        if self.describe is not None:
+            return self.describe(params, info, degraded, seed)
+        return str(info.get("degradation") or f"degraded with the {self.title.lower()} protocol; seed {seed}")
+
+    def dataset_name(self, clean_dir) -> str:
+        """The dataset column of an evaluation: the folder's name, or its parent's for a generic one
+        (levin2009/sharp is levin2009)."""
+        path = Path(clean_dir)
+        if self.dataset_from_parent and path.name.lower() in GENERIC_FOLDERS and path.resolve().parent.name:
+            return path.resolve().parent.name
+        return path.name
 
     def parse_params(self, values: dict | None = None) -> dict:
         """The checked, typed parameters of ``values``; ``ParamError`` names the first bad one.
@@ -154,6 +235,19 @@ def _sr_input_reference(lr: np.ndarray, scale: int = 4, **_) -> np.ndarray:
     # An LR image cannot be compared with the HR one directly; the literature's reference for
     # "no model at all" is bicubic upscaling, so the SR gain is always measured against it.
     return quantize(sr_degradation.upscale_bicubic(lr, scale))
+
+
+#: folder names that say nothing about the dataset (``TaskSpec.dataset_name``)
+GENERIC_FOLDERS = {"sharp", "clean", "gt", "hr", "ground_truth", "groundtruth", "target", "images"}
+
+
+def _size_text(image: np.ndarray) -> str:
+    return f"{image.shape[1]}×{image.shape[0]}"
+
+
+def _describe_deblur(params: dict, info: dict, degraded: np.ndarray, seed: int) -> str:
+    return (f"blurred with kernel {info.get('kernel_name', '?')} ({np.asarray(info.get('kernel')).shape[0]} px), "
+            f"Gaussian noise σ {info.get('noise_sigma', 0):g}, 8-bit rounding; seed {seed}")
 
 
 #: kernel choices of ``_deblur_degrade_info`` besides the evaluation protocol (the app's controls)
@@ -206,7 +300,14 @@ TASKS: dict[str, TaskSpec] = {
         border=lambda scale=4, **_: int(scale),
         scale=lambda scale=4, **_: int(scale),
         input_reference_name="bicubic-upscaled input",
-        params=(Param("scale", "SR scale", "int", 4, min(sr_degradation.SCALES), max(sr_degradation.SCALES)),),
+        params=(Param("scale", "SR scale", "int", 4, min(sr_degradation.SCALES), max(sr_degradation.SCALES),
+                      ui_label="SR scale (the learned models are trained for x4 only)", widget="radio"),),
+        headline=Headline("psnr_y", "ssim_y", "PSNR-Y", "SSIM-Y"),
+        describe=lambda params, info, degraded, seed: (f"downscaled x{params.get('scale', 4)} (MATLAB bicubic) "
+                                                       f"to {_size_text(degraded)}"),
+        input_label=lambda size, scale=4, **_: f"input (x{scale} bicubic view of the {size} low-res image)",
+        scaled_models=True,
+        dataset_from_parent=False,
     ),
     "deblur": TaskSpec(
         name="deblur",
@@ -221,12 +322,21 @@ TASKS: dict[str, TaskSpec] = {
         pair_info=_deblur_pair_info,
         match_prefix=True,
         extra_scores=lambda output, clean: {"psnr_shift": psnr_up_to_shift(output, clean)},
+        describe=_describe_deblur,
         params=(
-            Param("blur_kernel", "blur kernel", "choice", "evaluation", choices=DEBLUR_KERNELS),
-            Param("blur_length", "blur length (px)", "float", 15.0, 3, 41, step=1),
-            Param("blur_angle", "blur angle (degrees)", "float", 30.0, 0, 180, step=5),
-            Param("noise_sigma", "noise sigma", "float", blur_degradation.EVAL_NOISE_SIGMA, 0, 0.05, step=0.001),
-            Param("max_kernel", "max kernel size (px)", "int", 31, 3, 75, odd=True, step=2),
+            Param("blur_kernel", "blur kernel", "choice", "evaluation", choices=DEBLUR_KERNELS, ui_label="Blur kernel",
+                  choice_labels=("evaluation protocol: a held-out kernel picked by the seed",
+                                 *(f"Levin {name} (real camera shake)" for name in blur_degradation.LEVIN_NAMES),
+                                 "straight motion: length and angle", "random camera shake: length (shape from the seed)"),
+                  ui_default="levin-k2"),
+            Param("blur_length", "blur length (px)", "float", 15.0, 3, 41, step=1,
+                  ui_label="Blur length (px), for straight motion and camera shake"),
+            Param("blur_angle", "blur angle (degrees)", "float", 30.0, 0, 180, step=5,
+                  ui_label="Angle (degrees), for straight motion"),
+            Param("noise_sigma", "noise sigma", "float", blur_degradation.EVAL_NOISE_SIGMA, 0, 0.05, step=0.001,
+                  ui_label="Noise σ (on [0, 1])"),
+            Param("max_kernel", "max kernel size (px)", "int", 31, 3, 75, odd=True, step=2,
+                  ui_label="Max kernel size (px) the blind models estimate (both modes; larger blur needs a larger size)"),
         ),
     ),
 }
@@ -283,10 +393,15 @@ TASKS["restoration"] = TaskSpec(
     scale=lambda **_: 1,
     input_reference_name="degraded gray input",
     degrade_info=_restoration_degrade_info,
+    gray_input=True,
     params=(
-        Param("noises", "noise types", "choices", _RESTORATION_BENCHMARK.noises, choices=_NOISE_TYPES),
-        Param("noise_level", "noise strength", "float", _RESTORATION_BENCHMARK.noise_level, 0, 0.3, step=0.01),
-        Param("blur_sigma", "blur sigma (px)", "float", _RESTORATION_BENCHMARK.blur_sigma, 0, 3, step=0.1),
-        Param("jpeg_quality", "JPEG quality", "int", _RESTORATION_BENCHMARK.jpeg_quality, 0, 100, step=1),
+        Param("noises", "noise types", "choices", _RESTORATION_BENCHMARK.noises, choices=_NOISE_TYPES,
+              ui_label="Noise types"),
+        Param("noise_level", "noise strength", "float", _RESTORATION_BENCHMARK.noise_level, 0, 0.3, step=0.01,
+              ui_label="Noise strength"),
+        Param("blur_sigma", "blur sigma (px)", "float", _RESTORATION_BENCHMARK.blur_sigma, 0, 3, step=0.1,
+              ui_label="Blur σ (px)"),
+        Param("jpeg_quality", "JPEG quality", "int", _RESTORATION_BENCHMARK.jpeg_quality, 0, 100, step=1,
+              ui_label="JPEG quality (0 = no JPEG)"),
     ),
 )

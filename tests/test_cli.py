@@ -161,7 +161,7 @@ def test_restore_empty_folder_and_unknown_model_exit_2(small_inputs, tmp_path, c
 
 
 def test_restore_precision_fp32_is_what_evaluate_measures(small_inputs, tmp_path, capsys):
-    from studio.evaluate import load_for_task
+    from studio.evaluation import load_for_task
     from studio.imageio import quantize
     from studio.inference import run_model
 

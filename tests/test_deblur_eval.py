@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from studio import evaluate as ev
+from studio import evaluation
 from studio import restore
 from studio.degradations import blur as B
 from studio.imageio import load_image, save_png
@@ -20,7 +21,7 @@ from studio.tasks import get_task
 
 @pytest.fixture(scope="module")
 def levin_rows(levin_like):
-    return ev.evaluate("deblur", ["unsharp-mask", "wiener-oracle"], levin_like / "sharp", levin_like / "blurred",
+    return evaluation.evaluate("deblur", ["unsharp-mask", "wiener-oracle"], levin_like / "sharp", levin_like / "blurred",
                        limit=6, progress=False)
 
 
@@ -38,7 +39,7 @@ def test_oracle_wiener_beats_the_blurred_input(levin_rows):
     oracle = [r for r in levin_rows if r["model"] == "wiener-oracle"]
     gain = np.mean([r["psnr"] - r["input_psnr"] for r in oracle])
     assert gain > 2.0
-    summary = ev.summarize(levin_rows)
+    summary = evaluation.summarize(levin_rows)
     assert summary["wiener-oracle"]["gain_psnr"] > 2.0
     assert summary["wiener-oracle"]["psnr"] > summary["unsharp-mask"]["psnr"]
 
@@ -58,7 +59,7 @@ def test_cli_on_levin_writes_kernel_columns(levin_like, tmp_path, capsys):
     with out.open() as handle:
         reader = csv.DictReader(handle)
         rows = list(reader)
-    assert reader.fieldnames[:len(ev.COLUMNS)] == ev.COLUMNS and "kernel" in reader.fieldnames
+    assert reader.fieldnames[:len(evaluation.COLUMNS)] == evaluation.COLUMNS and "kernel" in reader.fieldnames
     assert len(rows) == 4 and all(row["input_psnr"] for row in rows)
     assert "wiener-oracle" in capsys.readouterr().out
 
@@ -66,12 +67,12 @@ def test_cli_on_levin_writes_kernel_columns(levin_like, tmp_path, capsys):
 def test_synthetic_blur_is_fixed_and_uses_evaluation_kernels(photos):
     kwargs = dict(model_names=["unsharp-mask", "wiener-oracle"], clean_dir=photos, limit=2,
                   progress=False)
-    a = ev.evaluate("deblur", **kwargs)
-    b = ev.evaluate("deblur", **kwargs)
+    a = evaluation.evaluate("deblur", **kwargs)
+    b = evaluation.evaluate("deblur", **kwargs)
     assert [(r["psnr"], r["input_psnr"], r["kernel"]) for r in a] == [(r["psnr"], r["input_psnr"], r["kernel"]) for r in b]
-    evaluation = dict(B.evaluation_kernels())
+    held_out = dict(B.evaluation_kernels())
     for row in a:
-        assert row["kernel"] in evaluation and row["noise_sigma"] == B.EVAL_NOISE_SIGMA
+        assert row["kernel"] in held_out and row["noise_sigma"] == B.EVAL_NOISE_SIGMA
         assert row["dataset"] == photos.name
     # input PSNR is that of the protocol's blurred input
     clean = load_image(photos / "astronaut.png")  # the first image
@@ -79,7 +80,7 @@ def test_synthetic_blur_is_fixed_and_uses_evaluation_kernels(photos):
     assert a[0]["input_psnr"] == pytest.approx(psnr(blurred, clean))
     oracle = [r for r in a if r["model"] == "wiener-oracle"]
     assert np.mean([r["psnr"] - r["input_psnr"] for r in oracle]) > 0
-    c = ev.evaluate("deblur", seed=1, **kwargs)
+    c = evaluation.evaluate("deblur", seed=1, **kwargs)
     assert [r["input_psnr"] for r in c] != [r["input_psnr"] for r in a]
 
 
@@ -89,10 +90,10 @@ def test_prefix_matching_is_deblur_only(tmp_path):
         save_png(image, tmp_path / "clean" / f"{stem}.png")
     for stem in ("im_1_ker_1", "im_10_ker_1", "im_1", "a_b_ker_2", "zzz_ker_1"):
         save_png(image, tmp_path / "degraded" / f"{stem}.png")
-    pairs = ev.pairs(tmp_path / "clean", tmp_path / "degraded", match_prefix=True)
+    pairs = evaluation.pairs(tmp_path / "clean", tmp_path / "degraded", match_prefix=True)
     mapping = {d.stem: c.stem for c, d in pairs}
     assert mapping == {"im_1": "im_1", "im_1_ker_1": "im_1", "im_10_ker_1": "im_10", "a_b_ker_2": "a_b"}
-    exact = ev.pairs(tmp_path / "clean", tmp_path / "degraded")  # SR's behaviour is unchanged
+    exact = evaluation.pairs(tmp_path / "clean", tmp_path / "degraded")  # SR's behaviour is unchanged
     assert [(c.stem, d.stem) for c, d in exact] == [("im_1", "im_1")]
 
 
@@ -102,16 +103,16 @@ def test_oracle_rows_are_skipped_when_the_kernel_is_unknown(tmp_path, capsys):
     save_png(sharp, tmp_path / "clean" / "im_1.png")
     # named like levin2009 but not from it: its kernel is not assumed to be Levin's k1
     save_png(B.blur(sharp, B.load_levin_kernels()["k1"]), tmp_path / "blurred" / "im_1_ker_1.png")
-    rows = ev.evaluate("deblur", ["unsharp-mask", "wiener-oracle"], tmp_path / "clean", tmp_path / "blurred",
+    rows = evaluation.evaluate("deblur", ["unsharp-mask", "wiener-oracle"], tmp_path / "clean", tmp_path / "blurred",
                        progress=False)
     assert [r["model"] for r in rows] == ["unsharp-mask"]
     assert "wiener-oracle needs the true blur kernel" in capsys.readouterr().err
 
 
 def test_sr_evaluation_is_unchanged(benchmark_set):
-    rows = ev.evaluate("sr", ["bicubic"], benchmark_set("set5"), progress=False)
-    assert ev.summarize(rows)["bicubic"]["psnr_y"] == pytest.approx(28.43, abs=0.005)
-    assert all(set(row) == set(ev.COLUMNS) for row in rows)
+    rows = evaluation.evaluate("sr", ["bicubic"], benchmark_set("set5"), progress=False)
+    assert evaluation.summarize(rows)["bicubic"]["psnr_y"] == pytest.approx(28.43, abs=0.005)
+    assert all(set(row) == set(evaluation.COLUMNS) for row in rows)
 
 
 def test_restore_deblur_any_image(tmp_path, rng):

@@ -29,7 +29,7 @@ def test_deblur_models_are_registered():
     names = set(list_models("deblur"))
     assert {"unet-standard", "unet-light-v1", "unet-light-v3", "unet-light-nonorm",
             "unsharp-mask", "wiener-oracle"} <= names
-    assert not get_entry("unsharp-mask").trainable and not get_entry("wiener-oracle").trainable
+    assert not get_entry("unsharp-mask").learned and not get_entry("wiener-oracle").learned
     assert "oracle kernel" in get_entry("wiener-oracle").description
 
 

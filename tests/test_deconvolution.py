@@ -120,7 +120,7 @@ def test_nan_pixels_are_refused(linear_blur):
 
 def test_blind_models_never_receive_the_true_kernel(linear_blur, monkeypatch):
     """The blind models' forward takes no kernel, and the evaluation passes none to them."""
-    from studio import evaluate as evaluate_module
+    from studio import evaluation as evaluate_module
     from models.pnp_deblur import BlindDeconvolution
 
     model = build_model("wiener-blind")

@@ -144,18 +144,18 @@ def test_lr_find_restores_weights_and_optimizer(eurosat, tmp_path, model):
     trainer = Trainer(task, protocol.train_config(args, family, "lr-test", lr=1e-3))
     for step in range(2):  # the optimizer has momentum state to restore, not only weights
         batch = protocol.batch_to_device(trainer, task.sample_batch(np.random.default_rng(step), 6, "cpu"))
-        trainer._update("g", batch)
+        trainer.train_step("g", batch)
     before = state_copy(trainer)
     rng_before = torch.get_rng_state()
     moved = []
-    real_update = trainer._update
+    real_update = trainer.train_step
 
     def spy(phase, batch):
         logs = real_update(phase, batch)
         moved.append(not torch.equal(trainer.modules["g"].head.weight, before[0]["g"]["head.weight"]))
         return logs
 
-    trainer._update = spy
+    trainer.train_step = spy
     result = protocol.lr_range_test(trainer, task, "loss", 1e-5, 1.0, num_steps=12)
     assert len(result["rows"]) >= 6 and any(moved)  # the sweep really trained ...
     assert_same_state(before, state_copy(trainer))  # ... and everything is back

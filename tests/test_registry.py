@@ -52,7 +52,7 @@ def test_unknown_model_lists_known_ones():
 
 def test_register_twice_raises(scratch_registry):
     with pytest.raises(ValueError, match="already registered"):
-        register_model("bicubic", "sr", BicubicUpscaler, dict(scale=4), trainable=False)
+        register_model("bicubic", "sr", BicubicUpscaler, dict(scale=4), learned=False)
     register_model("test-identity", "sr", nn.Identity)
     with pytest.raises(ValueError, match="already registered"):
         register_model("test-identity", "sr", nn.Identity)
@@ -71,9 +71,9 @@ def test_scratch_registry_does_not_leak():
 
 def test_entries_describe_themselves(empty_checkpoints):
     entry = get_entry("srresnet")
-    assert entry.task == "sr" and entry.trainable and entry.description
+    assert entry.task == "sr" and entry.learned and entry.description
     assert entry.checkpoint_dir == empty_checkpoints / "srresnet"
-    assert not get_entry("bicubic").trainable and not get_entry("lanczos").trainable
+    assert not get_entry("bicubic").learned and not get_entry("lanczos").learned
 
 
 def test_build_model_class_and_config():

@@ -173,7 +173,7 @@ def test_bicubic_set5_x4_matches_published(benchmark_set):
     This pins the downscaler (antialiased MATLAB bicubic + 8-bit rounding), the upscaler and
     the Y-channel PSNR together: any of them off shifts the mean by tenths of a dB.
     """
-    from studio.evaluate import evaluate
+    from studio.evaluation import evaluate
 
     rows = evaluate("sr", ["bicubic"], benchmark_set("set5"), scale=4, progress=False)
     assert [row["image"] for row in rows] == ["baby", "bird", "butterfly", "head", "woman"]

@@ -25,8 +25,8 @@ def gray_batch(height: int, width: int, batch: int = 2, seed: int = 0) -> torch.
 
 def test_registered_under_restoration():
     assert set(ALL) <= set(list_models("restoration"))
-    assert not get_entry("classical").trainable
-    assert all(get_entry(name).trainable for name in LEARNED)
+    assert not get_entry("classical").learned
+    assert all(get_entry(name).learned for name in LEARNED)
     assert "gray" in model_card("classical")["description"]
 
 

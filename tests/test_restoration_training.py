@@ -12,6 +12,7 @@ import pytest
 
 from studio import results as dash
 from studio import evaluate as ev
+from studio import evaluation
 from studio.metrics import psnr
 from studio.registry import create_model
 from studio.tasks import get_task
@@ -55,7 +56,7 @@ def test_every_preset_logs_its_losses_and_validation(runs):
 
 def test_the_dashboard_reads_the_kl_and_gan_columns(runs):
     vae = dash.read_table(runs["vae-unet"].metrics, dash.REQUIRED["metrics.csv"]).frame
-    assert "loss_kl" in dash.curve_groups(vae)["loss"] and dash.run_kind(vae) == "restoration"
+    assert "loss_kl" in dash.curve_groups(vae)["loss"] and dash.run_kind(vae) == "psnr"
     gan = dash.read_table(runs["pix2pix-gan"].metrics, dash.REQUIRED["metrics.csv"]).frame
     groups = dash.curve_groups(gan)
     assert dash.is_gan(gan) and {"loss_d", "loss_adv", "loss_g"} <= set(groups["loss"])
@@ -112,8 +113,8 @@ def test_bad_recipe_values_are_refused():
 
 def test_evaluate_restoration_rows_and_cli(photos, tmp_path):
     kwargs = dict(model_names=["classical"], clean_dir=photos, limit=2, progress=False)
-    rows = ev.evaluate("restoration", **kwargs)
-    again = ev.evaluate("restoration", **kwargs)
+    rows = evaluation.evaluate("restoration", **kwargs)
+    again = evaluation.evaluate("restoration", **kwargs)
     assert [(r["psnr"], r["input_psnr"]) for r in rows] == [(r["psnr"], r["input_psnr"]) for r in again]
     for row in rows:
         assert row["task"] == "restoration" and row["dataset"] == photos.name and row["scale"] == 1
@@ -132,5 +133,5 @@ def test_evaluate_restoration_rows_and_cli(photos, tmp_path):
     with out.open() as handle:
         reader = csv.DictReader(handle)
         written = list(reader)
-    assert reader.fieldnames[:len(ev.COLUMNS)] == ev.COLUMNS and "degradation" in reader.fieldnames
+    assert reader.fieldnames[:len(evaluation.COLUMNS)] == evaluation.COLUMNS and "degradation" in reader.fieldnames
     assert len(written) == 1 and float(written[0]["psnr_y"]) > 0

@@ -340,9 +340,9 @@ def make_family(args):
     if entry.task == "classification":
         return ClassifierFamily(args.model, args)
     if entry.task == "sr":
-        if not entry.trainable and args.command not in ("baselines",):
+        if not entry.learned and args.command not in ("baselines",):
             raise ValueError(f"{args.model!r} is a classical (untrained) model: only `baselines` applies to it")
-        return SRFamily(args.model, args) if entry.trainable else None
+        return SRFamily(args.model, args) if entry.learned else None
     raise ValueError(f"{args.model!r} is a {entry.task!r} model; the protocol covers classification and sr models "
                      f"(classification: {', '.join(list_models('classification'))})")
 
@@ -402,11 +402,11 @@ def cmd_baselines(args, family) -> list[dict]:
 
 
 def sr_baselines(args) -> list[dict]:
-    from studio.evaluate import evaluate, summarize
+    from studio.evaluation import evaluate, summarize
 
     entry = get_entry(args.model)
     clean = require_dataset(args.clean or args.val or str(DATASETS / "set5"), "--clean/--val")
-    classical = [m for m in list_models(entry.task) if not get_entry(m).trainable]
+    classical = [m for m in list_models(entry.task) if not get_entry(m).learned]
     rows_eval = evaluate(entry.task, classical, clean, scale=args.scale, seed=args.seed, progress=not args.quiet)
     summary = summarize(rows_eval)
     first = next(iter(summary.values()))
@@ -576,7 +576,7 @@ def lr_range_test(trainer: Trainer, task: TrainingTask, loss_key: str, start_lr:
             logs: dict = {}
             try:
                 for phase in task.phases(index):
-                    logs.update(trainer._update(phase, batch))
+                    logs.update(trainer.train_step(phase, batch))
             except TrainingDiverged:
                 stopped = f"non-finite loss at lr {lr:.3g}"
                 break
@@ -908,11 +908,11 @@ def cmd_evaluate(args, family) -> dict:
 
 
 def sr_evaluate(args) -> dict:
-    from studio.evaluate import evaluate, summarize, write_csv as write_eval_csv
+    from studio.evaluation import evaluate, summarize, write_csv as write_eval_csv
 
     entry = get_entry(args.model)
     clean = require_dataset(args.clean or args.val or str(DATASETS / "set5"), "--clean/--val")
-    classical = [m for m in list_models(entry.task) if not get_entry(m).trainable]
+    classical = [m for m in list_models(entry.task) if not get_entry(m).learned]
     image_rows = evaluate(entry.task, [args.model, *classical], clean, scale=args.scale, seed=args.seed,
                           progress=not args.quiet)
     write_eval_csv(image_rows, out_path(args, "evaluate-images.csv"))

@@ -202,7 +202,7 @@ def time_steps(trainer: Trainer, task: DeblurTask, cfg: TrainConfig, count: int 
     for step in range(count):
         began = time.perf_counter()
         batch = task.sample_batch(np.random.default_rng([cfg.seed, 0, step]), cfg.batch_size, trainer.device)
-        trainer._update("g", {k: trainer.to_device(v) for k, v in batch.items()})
+        trainer.train_step("g", {k: trainer.to_device(v) for k, v in batch.items()})
         seconds.append(time.perf_counter() - began)
         print(f"{task.preset}: step {step} of {cfg.batch_size} x {task.args.patch}px took {seconds[-1]:.3f} s "
               f"({torch.get_num_threads()} threads)", flush=True)

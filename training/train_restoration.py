@@ -332,7 +332,7 @@ def time_steps(trainer: Trainer, task: RestorationTask, cfg: TrainConfig, count:
             batch = {k: trainer.to_device(v) for k, v in batch.items()}
             sampled = time.perf_counter() - began
             for phase in task.phases(step):
-                trainer._update(phase, batch)
+                trainer.train_step(phase, batch)
             part.append(time.perf_counter() - began)
             print(f"{task.preset}: step {step} of {cfg.batch_size} x {task.args.patch}px took {part[-1]:.3f} s "
                   f"(data {sampled:.3f} s; phases {task.phases(step)}; {torch.get_num_threads()} threads)",

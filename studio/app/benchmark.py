@@ -23,9 +23,6 @@ from studio.app.samples import SAMPLES_DIR
 from studio.results import read_table, results_root
 
 RECOMPUTED = "samples (recomputed now)"
-#: which CSV column each task's histograms and tables use first
-HEADLINE = {"sr": ("psnr_y", "ssim_y", "input_psnr_y", "PSNR-Y", "SSIM-Y")}
-DEFAULT_HEADLINE = ("psnr", "ssim", "input_psnr", "PSNR", "SSIM")
 #: a recomputed input score must match the CSV's to this many dB before a case is shown
 REPRODUCE_TOLERANCE_DB = 0.05
 
@@ -34,7 +31,12 @@ _lock = threading.Lock()
 
 
 def headline(task: str):
-    return HEADLINE.get(task, DEFAULT_HEADLINE)
+    """(metric, SSIM metric, input metric, labels) of the CSV columns the task's histograms and tables
+    use first (``studio.tasks.Headline``)."""
+    from studio.tasks import get_task
+
+    h = get_task(task).headline
+    return h.metric, h.ssim, h.input_metric, h.label, h.ssim_label
 
 
 @dataclass
@@ -104,7 +106,7 @@ def _parameters(name: str):
         card = model_card(name)
         if "parameters" in card:
             return int(card["parameters"])
-        return 0 if not get_entry(name).trainable else None
+        return 0 if not get_entry(name).learned else None
     except Exception:
         return None
 
@@ -171,11 +173,11 @@ def histogram_figure(frame: pd.DataFrame, task: str, title: str):
 def describe(frame: pd.DataFrame, task: str, test_set: str) -> str:
     datasets = ", ".join(sorted(frame["dataset"].astype(str).unique())) if "dataset" in frame else "?"
     images = frame["image"].nunique()
-    label = headline(task)[3]
+    metric, *_, label, _ = headline(task)
     source = ("recomputed in this session on the clean sample photos the repository ships"
               if RECOMPUTED in test_set else f"`results/eval/{test_set}.csv`, shipped with the repository")
     text = (f"**{test_set}** — {images} images ({datasets}), from {source}. {label} "
-            f"{'on the Y channel with the border cropped (the SR literature protocol)' if task == 'sr' else 'on RGB'}; "
+            f"{'on the Y channel with the border cropped (the SR literature protocol)' if metric.endswith('_y') else 'on RGB'}; "
             "Δ is the gain over the input (the degraded image itself, or its bicubic upscaling for SR). "
             "ms / image was measured when the CSV was made (on its machine), not now.")
     return text
@@ -312,7 +314,7 @@ def recompute(task: str, models: list[str] | None = None, progress=None) -> tupl
     """Evaluate every runnable model of ``task`` on the clean sample photos (``studio.evaluate``'s
     protocol, seed 0); the rows become the test set "<task>: samples (recomputed now)"."""
     from studio.app import core as app_core
-    from studio.evaluate import evaluate, write_csv
+    from studio.evaluation import evaluate, write_csv
 
     models = models or app_core.available_models(task)
     if not models:

@@ -46,7 +46,8 @@ from studio.inference import resolve_precision, run_model
 from studio.metrics import psnr, ssim
 from studio.registry import get_entry, list_models
 from studio.resize import imresize_to
-from studio.tasks import ParamError, get_task, parse_number, parse_seed
+from studio.results import bf16_note
+from studio.tasks import MissingInput, ParamError, get_task, parse_number, parse_seed
 
 MODE_CLEAN = "Clean photo: degrade it, restore it, score against it"
 MODE_NO_REFERENCE = "Already degraded photo: restore only (no reference, so no scores)"
@@ -64,9 +65,6 @@ MAX_RUNS = 24
 RUN_ROOT = Path(os.environ.get("STUDIO_RUN_DIR") or Path(tempfile.gettempdir()) / "restoration-studio" / "runs")
 #: the zoomed-crop region sizes offered (px)
 CROP_SIZES = (16, 256)
-#: which metric a task reports first (SR: the Y channel, as the literature does)
-HEADLINE = {"sr": ("psnr_y", "ssim_y", "PSNR-Y", "SSIM-Y")}
-DEFAULT_HEADLINE = ("psnr", "ssim", "PSNR", "SSIM")
 
 
 class StudioError(ValueError):
@@ -96,7 +94,9 @@ def configure_threads() -> int:
 
 
 def headline(task: str) -> tuple[str, str, str, str]:
-    return HEADLINE.get(task, DEFAULT_HEADLINE)
+    """(metric, SSIM metric, their labels) the task reports first (``studio.tasks.Headline``)."""
+    h = get_task(task).headline
+    return h.metric, h.ssim, h.label, h.ssim_label
 
 
 # ---- models ------------------------------------------------------------------------------------
@@ -105,14 +105,14 @@ def headline(task: str) -> tuple[str, str, str, str]:
 class ModelStatus:
     name: str
     task: str
-    classical: bool
+    learned: bool  # the registry's split (``ModelEntry.learned``)
     available: bool
     needs_kernel: bool
     reason: str = ""
 
     @property
     def kind(self) -> str:
-        return "classical" if self.classical else "learned"
+        return "learned" if self.learned else "classical"
 
 
 def model_statuses(task: str) -> list[ModelStatus]:
@@ -121,14 +121,12 @@ def model_statuses(task: str) -> list[ModelStatus]:
     for name in list_models(task):
         entry = get_entry(name)
         needs_kernel = bool(getattr(entry.builder, "needs_kernel", False))
-        if not entry.trainable:
-            statuses.append(ModelStatus(name, task, True, True, needs_kernel))
-        elif entry.has_weights:
-            statuses.append(ModelStatus(name, task, False, True, needs_kernel))
+        if entry.has_weights:  # classical, or its weights are shipped
+            statuses.append(ModelStatus(name, task, entry.learned, True, needs_kernel))
         else:
             from studio.app.model_cards import status
 
-            statuses.append(ModelStatus(name, task, False, False, needs_kernel, status(name)))
+            statuses.append(ModelStatus(name, task, entry.learned, False, needs_kernel, status(name)))
     return statuses
 
 
@@ -141,7 +139,7 @@ _load_lock = threading.Lock()
 
 @lru_cache(maxsize=None)
 def _load(task: str, name: str, scale: int):
-    from studio.evaluate import load_for_task
+    from studio.evaluation import load_for_task
 
     return load_for_task(name, task, scale)
 
@@ -405,14 +403,11 @@ def compare(task_name: str, path, mode: str, model_names, params: dict | None = 
                          f"quick (limit {MAX_WORK_PIXELS / 1e6:.1f} MP); a downscaled clean photo is still a clean photo")
         clean = task.prepare_clean(image, **params)
         rng = np.random.default_rng(seed)
-        if task.degrade_info is not None:
-            degraded, info = task.degrade_info(clean, rng, **params)
-        else:
-            degraded, info = task.degrade(clean, rng, **params), {}
+        degraded, info = task.make_input(clean, rng, **params)
     else:
         clean, info = None, {}
         degraded = image
-        if task_name == "restoration" and not _is_gray(quantize(degraded)):
+        if task.gray_input and not _is_gray(quantize(degraded)):
             degraded = _gray(degraded)
             notes.append("converted to grayscale: the restoration models take a degraded gray photo and "
                          "bring back its colours")
@@ -424,7 +419,7 @@ def compare(task_name: str, path, mode: str, model_names, params: dict | None = 
                 + (f" (at most about {int(math.sqrt(MAX_WORK_PIXELS) / scale)} px per side)." if scale > 1 else "."))
     reference = quantize(task.input_reference(degraded, **params))
     border = int(task.border(**params))
-    applied = _describe_applied(task_name, params, info, degraded, seed) if clean is not None else ""
+    applied = task.describe_applied(params, info, degraded, seed) if clean is not None else ""
 
     run_id = uuid.uuid4().hex[:12]
     folder = RUN_ROOT / run_id
@@ -432,8 +427,7 @@ def compare(task_name: str, path, mode: str, model_names, params: dict | None = 
     input_scores = _scores(reference, clean, border, task_name) if clean is not None else None
     if clean is not None:
         results.append(Result("ground_truth", "ground truth", clean, "ground truth"))
-    input_label = {"sr": f"input (x{scale} bicubic view of the {describe_image(degraded)} low-res image)"}.get(
-        task_name, "input" + (f" ({task.input_reference_name})" if task.input_reference_name != "input" else ""))
+    input_label = task.label_input(describe_image(degraded), **params)
     results.append(Result("input", input_label, reference, "input", input_scores, 0.0 if input_scores else None))
 
     skipped = []
@@ -455,12 +449,6 @@ def compare(task_name: str, path, mode: str, model_names, params: dict | None = 
         status = statuses[name]
         if progress:
             progress(index / max(len(runnable), 1), f"{name} ({index + 1}/{len(runnable)})")
-        kwargs = {}
-        if status.needs_kernel:
-            if info.get("kernel") is None:
-                skipped.append(f"{name}: needs the true blur kernel, which only a synthetic blur (clean-photo mode) provides")
-                continue
-            kwargs["kernel"] = info["kernel"]
         try:
             model = load_model(task_name, name, scale)
         except (CheckpointError, ValueError) as err:
@@ -468,6 +456,11 @@ def compare(task_name: str, path, mode: str, model_names, params: dict | None = 
             continue
         except Exception as err:  # noqa: BLE001 -- a damaged checkpoint must not cost the other models
             skipped.append(f"{name}: could not be loaded ({type(err).__name__}: {err})")
+            continue
+        try:
+            kwargs = task.model_inputs(model, info if clean is not None else {})
+        except MissingInput as err:
+            skipped.append(f"{name}: {err} (clean-photo mode)")
             continue
         # blind deconvolution: the user's maximum kernel size, and progress from inside the model
         if max_kernel is not None and hasattr(model, "max_kernel"):
@@ -487,7 +480,7 @@ def compare(task_name: str, path, mode: str, model_names, params: dict | None = 
         estimated = getattr(model, "last_kernels", None) if not status.needs_kernel else None
         if output.ndim == 2:
             output = np.repeat(output[..., None], 3, axis=-1)
-        note = "gray output (no colour)" if task_name == "restoration" and _is_gray(output) else ""
+        note = "gray output (no colour)" if task.gray_input and _is_gray(output) else ""
         if estimated:
             kernels.append((f"{name}: estimated from the photo", estimated[0]))
             note = f"kernel estimated ({estimated[0].shape[0]} px)"
@@ -502,8 +495,8 @@ def compare(task_name: str, path, mode: str, model_names, params: dict | None = 
     for i, result in enumerate(results):
         result.path = _save(result.image, folder / f"{i:02d}_{result.key}.png")
     if resolve_precision(PRECISION) is not None and any(r.role == "learned" for r in results):
-        notes.append("learned models ran under bf16 autocast, native on this CPU (faster; outputs 54-74 dB PSNR "
-                     "from fp32's in the benchmarks, and the published figures are fp32)")
+        notes.append("learned models ran under bf16 autocast, native on this CPU (in the benchmarks: "
+                     f"{bf16_note()}; the published figures are fp32)")
     comparison = Comparison(run_id, task_name, mode, params, seed, notes, results, applied, skipped, folder,
                             kernels=kernels)
     _store(comparison)
@@ -511,18 +504,6 @@ def compare(task_name: str, path, mode: str, model_names, params: dict | None = 
         with _runs_lock:
             _example_cache[cache_key] = run_id
     return comparison
-
-
-def _describe_applied(task: str, params: dict, info: dict, degraded: np.ndarray, seed: int) -> str:
-    if task == "sr":
-        return f"downscaled x{params.get('scale', 4)} (MATLAB bicubic) to {describe_image(degraded)}"
-    if task == "deblur":
-        return (f"blurred with kernel {info.get('kernel_name', '?')} "
-                f"({np.asarray(info.get('kernel')).shape[0]} px), Gaussian noise σ {info.get('noise_sigma', 0):g}, "
-                f"8-bit rounding; seed {seed}")
-    if "degradation" in info:
-        return str(info["degradation"])
-    return f"degraded with the {task} protocol; seed {seed}"
 
 
 # ---- the tables and views of one comparison -----------------------------------------------------
@@ -551,9 +532,12 @@ def score_headers(task: str) -> list[str]:
 def summary_markdown(comparison: Comparison) -> str:
     lines = []
     if comparison.scored:
+        spec = get_task(comparison.task)
+        border = int(spec.border(**comparison.params))
+        scored_on = ("Y channel" if spec.headline.metric.endswith("_y") else "RGB") + (
+            f", {border} px border cropped" if border else "")
         lines.append(f"**Clean-photo mode.** Input: {comparison.applied}. Every output is scored against the "
-                     f"ground truth ({'Y channel, ' + str(get_task('sr').border(**comparison.params)) + ' px border cropped' if comparison.task == 'sr' else 'RGB'}); "
-                     "Δ is the gain over the input.")
+                     f"ground truth ({scored_on}); Δ is the gain over the input.")
         outputs = [r for r in comparison.outputs if r.delta is not None]
         if outputs:
             best = max(outputs, key=lambda r: r.delta)

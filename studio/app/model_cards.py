@@ -10,15 +10,15 @@ import json
 from functools import lru_cache
 from pathlib import Path
 
-from studio.results import curve_groups, read_table, results_root
 from studio.registry import ROOT, get_entry, list_models, model_card
+from studio.results import curve_groups, read_table, results_root
 
 APP_TASKS = ("restoration", "sr", "deblur")
 TASK_TITLES = {"sr": "super-resolution x4", "deblur": "motion deblurring", "restoration": "restoration (gray → colour)",
                "classification": "classification", "denoise": "denoising (the learned prior of deblurring)"}
 
-#: The lesson each model carries, from the source write-ups (source 000, docs/sources.md deblurring logbook,
-#: source 002, docs/sources.md restoration README, source 004, docs/sources.md SRGAN README), with what this repository reproduced.
+#: The lesson each model carries, from the source write-ups (000 deblurring logbook, 002 restoration
+#: README, 004 SRGAN README; summarised in docs/sources.md), with what this repository reproduced.
 LESSONS = {
     "bicubic": "The reference every SR paper reports. Its Set5 x4 score here (28.43 dB PSNR-Y, published 28.42) "
                "checks the MATLAB-style downscaler and the metric together; every Δ in the studio is measured "
@@ -136,7 +136,7 @@ def _has_weights(name: str) -> bool:
 
 def status(name: str) -> str:
     entry = get_entry(name)
-    if not entry.trainable:
+    if not entry.learned:
         return "classical (no training)"
     if entry.has_weights:
         return "trained, weights shipped" + (f" (those of {entry.weights_from[0]})" if entry.weights_from else "")
@@ -156,15 +156,23 @@ def parameters(name: str) -> int:
     return count_parameters(build_model(name))
 
 
+def _task_headline(task):
+    """The headline of an image task (``studio.tasks``); None for the classifiers and the denoiser."""
+    from studio.tasks import TASKS
+
+    return TASKS[task].headline if task in TASKS else None
+
+
 def _headline(card: dict) -> str:
     metrics = card.get("metrics") or {}
     parts = []
     for key, value in metrics.items():
         if isinstance(value, dict):
-            score = value.get("psnr_y") if card.get("task") == "sr" else value.get("psnr", value.get("accuracy"))
+            h = _task_headline(card.get("task"))
+            score = value.get(h.metric) if h else value.get("psnr", value.get("accuracy"))
             if isinstance(score, (int, float)):
                 unit = "" if "accuracy" in value and "psnr" not in value else " dB"
-                gain = value.get("gain_psnr_y" if card.get("task") == "sr" else "gain_psnr")
+                gain = value.get(h.gain if h else "gain_psnr")
                 parts.append(f"{key}: {score:.2f}{unit}" + (f" ({gain:+.2f})" if isinstance(gain, (int, float)) else ""))
     return "; ".join(parts[:3]) or "–"
 
@@ -176,7 +184,7 @@ def overview_rows() -> list[list]:
             card = model_card(name)
             params = card.get("parameters")
             rows.append([name, TASK_TITLES.get(task, task), status(name),
-                         f"{params:,}" if isinstance(params, int) else ("0" if not get_entry(name).trainable else "see its card"),
+                         f"{params:,}" if isinstance(params, int) else ("0" if not get_entry(name).learned else "see its card"),
                          _headline(card)])
     return rows
 
@@ -285,7 +293,7 @@ def card_markdown(name: str) -> str:
                   + " images |", "|---|---|---|---|---|---|---|" + ("---|" if shifted else "")]
         for key, m in metrics.items():
             if isinstance(m, dict) and "psnr" in m:
-                gain = m.get("gain_psnr_y" if entry.task == "sr" else "gain_psnr")
+                gain = m.get(_task_headline(entry.task).gain if _task_headline(entry.task) else "gain_psnr")
                 shift = m.get("gain_psnr_shift")
                 shift_cell = (f" {shift:+.2f} |" if isinstance(shift, (int, float)) else " |") if shifted else ""
                 lines.append(f"| {key} | {m.get('psnr', float('nan')):.2f} | {m.get('ssim', float('nan')):.4f} | "
@@ -293,11 +301,7 @@ def card_markdown(name: str) -> str:
                              f"{gain:+.2f} |{shift_cell} {m.get('images', '')} |" if isinstance(gain, (int, float)) else
                              f"| {key} | {m.get('psnr', float('nan')):.2f} | | | | |{shift_cell} |")
     command = card.get("command")
-    if not command and entry.trainable:
-        command = {"denoise": "python -m training.train_denoiser",
-                   "sr": f"python -m training.train_sr --preset {name}",
-                   "deblur": f"python -m training.train_deblur --preset {name}",
-                   "restoration": f"python -m training.train_restoration --preset {name}"}.get(entry.task)
+    command = command or entry.training_command
     first = (card.get("training") or {}).get("init_from")
     if isinstance(first, dict) and first.get("command"):  # the earlier stage comes first
         command = f"{first['command']}\n{command}"

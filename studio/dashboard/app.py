@@ -103,7 +103,7 @@ def page_runs(root: Path) -> None:
             if config_error:
                 st.warning(config_error)
             frames[run] = table.frame
-            if data.run_kind(table.frame) in ("restoration", "gan"):
+            if data.run_kind(table.frame) in ("psnr", "gan"):
                 notes: list[str] = []
                 found = data.input_psnr_baseline(root, run, table.frame, config, notes=notes)
                 for note in notes:

@@ -4,9 +4,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 THREADS="${THREADS:-2}"
-# bf16 autocast where the CPU computes bf16 natively (AVX512-BF16 or AMX): a srresnet step is ~3x
-# faster there (25000 steps in 84 min). Elsewhere bf16 is emulated and far slower, so fp32 is used
-# (25000 steps then take 4-5 hours on 2 cores: 0.55-0.69 s per fp32 step, measured on two EPYCs).
+# bf16 autocast where the CPU computes bf16 natively (AVX512-BF16 or AMX; each card records the wall
+# time it took). Elsewhere bf16 is emulated and far slower than fp32, so fp32 is used, and the
+# recipe then takes several times longer.
 AMP=$(python -c "from studio.inference import native_bf16; print('--amp' if native_bf16() else '')")
 [ -f checkpoints/srresnet/model.safetensors ] || python -m training.train_sr --preset srresnet $AMP --threads "$THREADS"
 [ -f checkpoints/vgg-mini/model.safetensors ] || python -m training.train_classifier --model vgg-mini --steps 500 --threads "$THREADS"
