@@ -193,6 +193,14 @@ def build_task_tab(task: str):
                 # no `precision`: Gradio would round a NaN into a crash; app_core.compare checks the seed
                 seed = gr.Number(0, minimum=0, step=1, label="Seed (noise and random kernels)")
             run = gr.Button("Compare", variant="primary", size="lg")
+            if spec.upscale_chain:
+                with gr.Accordion("Then upscale x4 (restore → upscale)", open=False):
+                    gr.Markdown("Each restored 128 px output upscaled x4 to 512 px, by the chosen SR model and by "
+                                "bicubic (the reference), scored against the original photo at 512 px.")
+                    # any name is accepted (an API client knows the SR model names); upscale_run checks it
+                    upscaler = gr.Dropdown(app_core.upscalers(), value=next(iter(app_core.upscalers()), None),
+                                           label="Super-resolution model", allow_custom_value=True)
+                    upscale = gr.Button("Upscale the restored outputs x4")
             slots = app_limits.MODEL_SLOTS
             gr.Markdown(QUEUE_NOTE.format(slots=slots, s="" if slots == 1 else "s", verb="s" if slots == 1 else ""))
         with gr.Column(scale=2):
@@ -259,12 +267,8 @@ def build_task_tab(task: str):
 
     upload.change(show_preview, upload, [preview, info], api_visibility="private")
 
-    @sweeps
-    @user_errors
-    def on_compare(path, mode_value, chosen, seed_value, *values, progress=gr.Progress()):
-        params = to_params(*values)
-        comparison = app_core.compare(task, path, mode_value, chosen, params, seed_value,
-                                      progress=lambda f, d: progress(f, desc=d))
+    def render(comparison):
+        """What the result panel shows for one comparison (a new one, or its upscaled chain)."""
         v = app_core.views(comparison)
         names = app_core.image_choices(comparison)
         first, second = app_core.default_pair(comparison)
@@ -277,11 +281,26 @@ def build_task_tab(task: str):
                 plotly_json(v.perception_distortion), plotly_json(v.spectrum), v.bundle, comparison.run_id,
                 gr.update(value=v.kernel_items, visible=bool(v.kernel_items)))
 
-    run.click(on_compare, [upload, mode, models, seed, *controls],
-              [summary, grid, table, left, right, slider, errors, colorbar, where, crop_x, crop_y, crops, pd_plot,
-               spectrum, download, run_id, kernels],
+    @sweeps
+    @user_errors
+    def on_compare(path, mode_value, chosen, seed_value, *values, progress=gr.Progress()):
+        params = to_params(*values)
+        return render(app_core.compare(task, path, mode_value, chosen, params, seed_value,
+                                       progress=lambda f, d: progress(f, desc=d)))
+
+    panel = [summary, grid, table, left, right, slider, errors, colorbar, where, crop_x, crop_y, crops, pd_plot,
+             spectrum, download, run_id, kernels]
+    run.click(on_compare, [upload, mode, models, seed, *controls], panel,
               api_name=f"compare_{task}", concurrency_id=HEAVY, concurrency_limit=app_limits.MODEL_SLOTS,
               show_progress="full")
+    if spec.upscale_chain:
+        @sweeps
+        @user_errors
+        def on_upscale(rid, name, progress=gr.Progress()):
+            return render(app_core.upscale_run(rid, name, progress=lambda f, d: progress(f, desc=d)))
+
+        upscale.click(on_upscale, [run_id, upscaler], panel, api_name=f"upscale_{task}", concurrency_id=HEAVY,
+                      concurrency_limit=app_limits.MODEL_SLOTS, show_progress="full")
 
     @user_errors
     def on_pair(rid, a, b):

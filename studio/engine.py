@@ -23,7 +23,7 @@ import math
 import os
 import random
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 import numpy as np
@@ -139,6 +139,19 @@ class TrainConfig:
     resume: bool = False
     threads: int = 0  # torch intra-op threads; 0 keeps torch's default
     extra: dict = field(default_factory=dict)  # family-specific settings, logged with the config
+
+    @classmethod
+    def from_args(cls, args, **fixed) -> "TrainConfig":
+        """The config of a training script's parsed ``args``: every field named like an option
+        (``add_run_arguments`` and the family's own; ``--steps`` is ``max_steps``), the whole
+        namespace but ``--resume`` as ``extra``, then the settings the family fixes (``fixed``)."""
+        values = vars(args)
+        config = {f.name: values[f.name] for f in fields(cls) if f.name != "extra" and values.get(f.name) is not None}
+        if values.get("steps") is not None:
+            config["max_steps"] = values["steps"]
+        config["extra"] = {k: v for k, v in values.items() if k != "resume"}
+        config.update(fixed)
+        return cls(**config)
 
 
 def add_run_arguments(parser, *, grad_clip: float = 1.0, val_every: int | None = None, log_every: int = 10,

@@ -32,6 +32,7 @@ from pathlib import Path
 from studio import cli
 from studio.checkpoint import CheckpointError, update_card
 from studio.data import require_dataset
+from studio.chain import evaluate_chain, summarize_chain
 from studio.evaluation import evaluate, summarize, write_csv
 from studio.imageio import ImageLoadError
 from studio.inference import DEFAULT_OVERLAP, PRECISIONS
@@ -57,6 +58,30 @@ def print_summary(summary: dict) -> None:
               + f"{m['seconds'] * 1000:9.0f}")
 
 
+def run_chain(parser, args, names: list[str]) -> None:
+    """``--upscale``: each restored output upscaled x4, one row per (restorer, upscaler, image)."""
+    if not get_task(args.task).upscale_chain:
+        parser.error(f"--upscale: the {args.task} task has no restore-then-upscale chain")
+    if args.degraded or args.update_cards:
+        parser.error("--upscale degrades the clean images itself and writes no card: drop --degraded/--update-cards")
+    upscalers = list(dict.fromkeys(["bicubic", *(n.strip() for n in args.upscale.split(",") if n.strip())]))
+    try:
+        wrong = [n for n in upscalers if not getattr(TASKS.get(get_entry(n).task), "scaled_models", False)]
+    except KeyError as err:
+        parser.error(f"--upscale: {err.args[0]}")
+    if wrong:
+        parser.error(f"--upscale: not a super-resolution model: {', '.join(wrong)}")
+    rows = evaluate_chain(names, upscalers, args.clean, args.seed, args.limit, precision=args.precision)
+    write_csv(rows, args.out)
+    summary = summarize_chain(rows)
+    width = max(len(f"{r} -> {u}") for r, u in summary) + 2
+    print(f"{'restorer -> upscaler':<{width}}{'PSNR':>8}{'SSIM':>8}{'PSNR-Y':>9}{'vs bicubic':>12}")
+    for (restorer, upscaler), m in summary.items():
+        print(f"{restorer + ' -> ' + upscaler:<{width}}{m['psnr']:8.2f}{m['ssim']:8.4f}{m['psnr_y']:9.2f}"
+              f"{m.get('gain_over_bicubic', float('nan')):+12.2f}")
+    print(f"wrote {len(rows)} rows to {args.out}")
+
+
 @cli.one_line_errors(ImageLoadError, CheckpointError, FileNotFoundError, ParamError, ValueError, OSError)
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else argv
@@ -77,6 +102,8 @@ def main(argv=None):
     parser.add_argument("--precision", choices=PRECISIONS, default="fp32",
                         help="fp32 (default: the published figures), bf16 autocast, or auto")
     parser.add_argument("--limit", type=cli.number(1), help="evaluate only the first N images")
+    parser.add_argument("--upscale", help="restore, then upscale x4 with these comma-separated SR models (bicubic "
+                                          "is always added as the reference); scored at 512 px (studio.chain)")
     parser.add_argument("--update-cards", action="store_true", help="record the means in each model's card")
     args = parser.parse_args(argv)
     names = [n.strip() for n in args.models.split(",") if n.strip()]
@@ -91,6 +118,8 @@ def main(argv=None):
     for folder, option in ((args.clean, "--clean"), (args.degraded, "--degraded")):
         if folder is not None:
             require_dataset(folder, option)
+    if args.upscale is not None:
+        return run_chain(parser, args, names)
     rows = evaluate(args.task, names, args.clean, args.degraded, args.scale, args.seed, args.save_outputs,
                     args.tile, args.overlap, args.limit, precision=args.precision)
     if not rows:

@@ -174,6 +174,8 @@ class TaskSpec:
     scaled_models: bool = False
     #: the evaluation's dataset column: a generic folder name (``sharp``, ``gt``) gives way to its parent
     dataset_from_parent: bool = True
+    #: its outputs can be upscaled x4 by the SR models (``studio.chain``: restoration works at 128 px)
+    upscale_chain: bool = False
 
     def param(self, name: str) -> Param:
         return next(p for p in self.params if p.name == name)
@@ -394,6 +396,7 @@ TASKS["restoration"] = TaskSpec(
     input_reference_name="degraded gray input",
     degrade_info=_restoration_degrade_info,
     gray_input=True,
+    upscale_chain=True,
     params=(
         Param("noises", "noise types", "choices", _RESTORATION_BENCHMARK.noises, choices=_NOISE_TYPES,
               ui_label="Noise types"),

@@ -183,6 +183,11 @@ def test_restoration_tab_runs_what_is_available(client, photo):
     assert "gaussian at level 0.050" in out[SUMMARY]
     if "classical" in rows:
         assert "gray output" in rows["classical"][6]
+    # then the restore -> upscale chain on that run, through the API with the run id it returned
+    up = client.predict(out[RUN], "srresnet", api_name="/upscale_restoration")
+    chained = {row[0]: row for row in up[TABLE]["data"]}
+    assert {f"{m}+bicubic" for m in models} | {f"{m}+srresnet" for m in models} <= set(chained)
+    assert "512×512" in up[SUMMARY] or "upscaled x4" in up[SUMMARY]
 
 
 def test_benchmark_tab_reads_shipped_csvs_and_renders_cases(client):

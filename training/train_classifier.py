@@ -389,10 +389,7 @@ def main(argv=None) -> dict:
                                 args.split_seed)
     classes, train, val = data.classes, data.train, data.val
     task = ClassificationTask(args.model, train, val, overrides, data.normalization, augment=not args.no_augment)
-    cfg = TrainConfig(run_name=args.run_name or args.model, runs_dir=args.runs_dir, max_steps=args.steps,
-                      batch_size=args.batch_size, lr=args.lr, weight_decay=args.weight_decay,
-                      scheduler=args.scheduler, seed=args.seed, threads=args.threads, device=args.device,
-                      val_every=args.val_every, log_every=args.log_every, ckpt_every=100, resume=args.resume,
+    cfg = TrainConfig.from_args(args, run_name=args.run_name or args.model, ckpt_every=100,
                       extra=dict(data=args.data, classes=len(classes), dataset=data.label, model_config=overrides,
                                  augment=not args.no_augment))
     trainer = Trainer(task, cfg)

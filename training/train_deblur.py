@@ -223,13 +223,8 @@ def main(argv=None):
     for folder in ([args.gopro] if args.gopro else [*args.data, args.val]):
         require_dataset(folder, "--gopro" if args.gopro else "--data/--val")
     task = DeblurTask(args.preset, args)
-    cfg = TrainConfig(
-        run_name=args.run_name, runs_dir=args.runs_dir, max_steps=args.steps, batch_size=args.batch_size,
-        lr=args.lr, weight_decay=args.weight_decay, scheduler=args.scheduler, min_lr=1e-6,
-        plateau_patience=args.plateau_patience, plateau_factor=0.5, grad_accum=args.grad_accum,
-        grad_clip=args.grad_clip, amp=args.amp, channels_last=args.channels_last, seed=args.seed,
-        device=args.device, val_every=args.val_every, log_every=args.log_every, ckpt_every=args.ckpt_every,
-        resume=args.resume, threads=args.threads,
+    cfg = TrainConfig.from_args(
+        args, min_lr=1e-6, plateau_factor=0.5,
         extra={**{k: v for k, v in vars(args).items() if k not in ("resume",)},
                "command": "python -m training.train_deblur " + shlex.join(argv)},
     )

@@ -98,14 +98,8 @@ def main(argv=None):
     args = parse_args(argv)
     command = "python -m training.train_denoiser " + shlex.join(argv)
     task = DenoiseTask(args)
-    cfg = TrainConfig(
-        run_name=args.run_name, runs_dir=args.runs_dir, max_steps=args.steps, batch_size=args.batch_size,
-        lr=args.lr, weight_decay=args.weight_decay, scheduler="cosine", min_lr=1e-6, grad_accum=args.grad_accum,
-        grad_clip=args.grad_clip, amp=args.amp, channels_last=args.channels_last, seed=args.seed,
-        device=args.device, val_every=args.val_every, log_every=args.log_every, ckpt_every=args.ckpt_every,
-        resume=args.resume, threads=args.threads,
-        extra={**{k: v for k, v in vars(args).items() if k != "resume"}, "command": command},
-    )
+    cfg = TrainConfig.from_args(args, scheduler="cosine", min_lr=1e-6,
+                                extra={**{k: v for k, v in vars(args).items() if k != "resume"}, "command": command})
     trainer = Trainer(task, cfg)
     result = trainer.fit()
     if trainer.is_main and args.export != "none":

@@ -359,14 +359,8 @@ def main(argv=None):
     for folder in (*args.data, args.val):
         require_dataset(folder, "--data/--val")
     task = RestorationTask(args.preset, args)
-    cfg = TrainConfig(
-        run_name=args.run_name, runs_dir=args.runs_dir, max_steps=args.steps, batch_size=args.batch_size,
-        lr=args.lr, betas=(0.5, 0.999) if args.preset == "pix2pix-gan" else (0.9, 0.999), scheduler="cosine",
-        min_lr=1e-6, grad_accum=args.grad_accum, grad_clip=args.grad_clip, amp=args.amp,
-        channels_last=args.channels_last, seed=args.seed, device=args.device, val_every=args.val_every,
-        log_every=args.log_every, ckpt_every=args.ckpt_every, resume=args.resume, threads=args.threads,
-        extra={k: v for k, v in vars(args).items() if k not in ("resume",)},
-    )
+    cfg = TrainConfig.from_args(args, betas=(0.5, 0.999) if args.preset == "pix2pix-gan" else (0.9, 0.999),
+                                scheduler="cosine", min_lr=1e-6)
     trainer = Trainer(task, cfg)
     if args.time_step:
         return time_steps(trainer, task, cfg)

@@ -188,13 +188,8 @@ def main(argv=None):
     for folder in (*args.data, args.val):
         require_dataset(folder, "--data/--val")
     task = SuperResolutionTask(args.preset, args)
-    cfg = TrainConfig(
-        run_name=args.run_name, runs_dir=args.runs_dir, max_steps=args.steps, batch_size=args.batch_size,
-        lr=args.lr, betas=(0.9, 0.999) if not task.gan else (0.5, 0.999), scheduler="cosine", min_lr=1e-6,
-        grad_accum=args.grad_accum, grad_clip=args.grad_clip, amp=args.amp, seed=args.seed, device=args.device,
-        val_every=args.val_every, log_every=args.log_every, ckpt_every=args.ckpt_every, resume=args.resume,
-        threads=args.threads, extra={k: v for k, v in vars(args).items() if k not in ("resume",)},
-    )
+    cfg = TrainConfig.from_args(args, betas=(0.9, 0.999) if not task.gan else (0.5, 0.999), scheduler="cosine",
+                                min_lr=1e-6)
     trainer = Trainer(task, cfg)
     result = trainer.fit()
     if trainer.is_main and args.export != "none":

@@ -37,6 +37,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from studio import chain
 from studio.app import limits as app_limits, views as app_views
 from studio.app.samples import file_digest, sample_digests
 from studio.checkpoint import CheckpointError
@@ -235,6 +236,9 @@ class Comparison:
     cached: bool = False
     #: (label, kernel): the true blur kernel where known, and each blind model's estimate
     kernels: list[tuple[str, np.ndarray]] = field(default_factory=list)
+    #: the photo before the task prepared it (tasks with an upscale chain, clean mode): the chain's
+    #: ground truth at the upscaled size is made from it
+    source: Path | None = None
 
     @property
     def scored(self) -> bool:
@@ -497,13 +501,76 @@ def compare(task_name: str, path, mode: str, model_names, params: dict | None = 
     if resolve_precision(PRECISION) is not None and any(r.role == "learned" for r in results):
         notes.append("learned models ran under bf16 autocast, native on this CPU (in the benchmarks: "
                      f"{bf16_note()}; the published figures are fp32)")
+    source = _save(image, folder / "source.png") if task.upscale_chain and clean is not None else None
     comparison = Comparison(run_id, task_name, mode, params, seed, notes, results, applied, skipped, folder,
-                            kernels=kernels)
+                            kernels=kernels, source=source)
     _store(comparison)
     if cache_key is not None:
         with _runs_lock:
             _example_cache[cache_key] = run_id
     return comparison
+
+
+def upscale_run(run_id: str, upscaler: str, progress=None) -> Comparison:
+    """The restore -> upscale chain (``studio.chain``) on a finished comparison: each restored output
+    of run ``run_id``, read back from the run's own PNGs (not recomputed), upscaled x4 by ``upscaler``
+    and by bicubic (the reference), scored against the original photo at the upscaled size. A new run."""
+    original = get_run(run_id)
+    task = get_task(original.task)
+    if not task.upscale_chain:
+        raise StudioError(f"Only {get_task('restoration').title.lower()} results can be upscaled x4 here.")
+    offered = upscalers()
+    if upscaler not in offered:
+        raise StudioError(f"Unknown upscaler {upscaler!r}; available: {', '.join(offered)}.")
+    names = list(dict.fromkeys(["bicubic", upscaler]))
+    models = {name: load_model("sr", name, chain.SCALE) for name in names}
+    target = None
+    if original.scored:
+        if original.source is None or not original.source.is_file():
+            raise StudioError("These results were deleted to save space: run the comparison again.")
+        target = chain.reference_at_full_size(load_image(original.source))
+    key, *_ = headline(original.task)
+    upscaled_input = chain.upscale(original.input.image, models["bicubic"])
+    input_scores = _scores(upscaled_input, target, 0, original.task) if target is not None else None
+    results = [Result("ground_truth", f"ground truth ({describe_image(target)})", target, "ground truth")] \
+        if target is not None else []
+    results.append(Result("input", "input, bicubic x4", upscaled_input, "input", input_scores,
+                          0.0 if input_scores else None))
+    outputs = original.outputs
+    for index, restored in enumerate(outputs):
+        if progress:
+            progress(index / max(len(outputs), 1), f"{restored.key} x4")
+        pixels = restored.image  # the run's lossless PNG: exactly the restored image the grid showed
+        for name in names:
+            started = time.perf_counter()
+            output = chain.upscale(pixels, models[name], PRECISION)
+            ms = (time.perf_counter() - started) * 1000
+            scores = _scores(output, target, 0, original.task) if target is not None else None
+            delta = scores[key] - input_scores[key] if scores is not None else None
+            role = "learned" if restored.role == "learned" or get_entry(name).learned else "classical"
+            results.append(Result(f"{restored.key}+{name}", f"{restored.key} → {name} x4", output, role, scores,
+                                  delta, ms, "the reference upscaler" if name == "bicubic" else ""))
+    run_id = uuid.uuid4().hex[:12]
+    folder = RUN_ROOT / run_id
+    for i, result in enumerate(results):
+        result.path = _save(result.image, folder / f"{i:02d}_{result.key}.png")
+    notes = [f"each {RESTORED_TEXT} output of the comparison upscaled x4 with {upscaler} and with bicubic (the "
+             "reference); Δ is measured against the degraded input upscaled with bicubic",
+             "the SR models were trained on clean photos downscaled with bicubic: a restored image, smoother and "
+             "with its restorer's artefacts, is not the input they learned"]
+    comparison = Comparison(run_id, original.task, original.mode, original.params, original.seed, notes, results,
+                            f"{original.applied}; then restored and upscaled x4" if original.applied else "",
+                            folder=folder)
+    _store(comparison)
+    return comparison
+
+
+RESTORED_TEXT = f"{chain.RESTORED_SIZE} px restored"
+
+
+def upscalers() -> list[str]:
+    """The SR models a restored image can be upscaled with (bicubic, the reference, is always added)."""
+    return [s.name for s in model_statuses("sr") if s.available and s.learned]
 
 
 # ---- the tables and views of one comparison -----------------------------------------------------
