@@ -25,7 +25,6 @@ Results: ``results/bench/app_bench.csv`` (one row per measurement) and ``.md`` (
 from __future__ import annotations
 
 import argparse
-import csv
 import os
 import platform
 import shlex
@@ -41,6 +40,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
+
+from studio.results import write_table  # noqa: E402 -- torch-free: the app is timed in its own process
 
 COLUMNS = ["measure", "task", "run", "seconds", "target_s", "models", "size", "load1", "cpus"]
 TARGETS = {"startup": 10.0, "compare": 2.0}
@@ -95,13 +96,10 @@ def make_photo(size: int) -> Path:
 
 def write_rows(rows: list[dict], path, columns: list[str]) -> Path:
     """The measurements as a CSV (the folder is created); the path."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=columns)
-        writer.writeheader()
-        writer.writerows(rows)
-    return path
+    unknown = sorted({k for row in rows for k in row} - set(columns))
+    if unknown:
+        raise ValueError(f"columns {unknown} are not in {columns}")
+    return write_table(path, rows, columns, other_columns=False)
 
 
 def compare_args(task: str, photo: Path, models: list[str], seed: int):

@@ -36,8 +36,6 @@ by the command line that produced them. Models without a trained checkpoint are 
 from __future__ import annotations
 
 import argparse
-import csv
-import math
 import os
 import platform
 import resource
@@ -55,6 +53,7 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 from studio.inference import DEFAULT_OVERLAP, cpu_flags, native_bf16, run_model  # noqa: E402
+from studio.results import cell_text, write_table  # noqa: E402
 
 DATASETS = ROOT.parent / "shared" / "datasets"
 DEFAULT_SIZES = "256x256,1280x720"
@@ -304,24 +303,11 @@ def measure_isolated(job: dict, method: str = "forkserver") -> dict:
 # Reporting
 
 
-def _fmt(value, digits: int) -> str:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return ""
-    if isinstance(value, float) and math.isinf(value):
-        return "inf"
-    return f"{value:.{digits}f}" if isinstance(value, float) else str(value)
-
-
 def write_csv(rows: list[dict], path: Path) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
     digits = {"median_ms": 3, "min_ms": 3, "gflops": 4, "gflops_per_s": 2, "peak_rss_mb": 1,
               "speedup_vs_fp32": 3, "psnr_vs_fp32_db": 2, "base_rss_mb": 1}
-    with path.open("w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=COLUMNS, extrasaction="ignore")
-        writer.writeheader()
-        for row in rows:
-            writer.writerow({key: _fmt(row[key], digits.get(key, 0)) for key in COLUMNS})
-    return path
+    return write_table(path, [{key: row[key] for key in COLUMNS} for row in rows], COLUMNS, digits=digits,
+                       default_digits=0, other_columns=False)
 
 
 def _baseline_ms(rows: list[dict], size: tuple[int, int], baseline: str) -> float | None:
@@ -337,10 +323,10 @@ def table_lines(rows: list[dict], markdown: bool = False) -> list[str]:
     body = []
     for row in rows:
         body.append([row["model"], row["variant"], f"{row['out_width']}x{row['out_height']}",
-                     _fmt(row["median_ms"], 1), _fmt(row["min_ms"], 1), _fmt(row["gflops"], 2),
-                     _fmt(row["gflops_per_s"], 1), _fmt(row["peak_rss_mb"], 0), _fmt(row["base_rss_mb"], 0),
+                     cell_text(row["median_ms"], 1), cell_text(row["min_ms"], 1), cell_text(row["gflops"], 2),
+                     cell_text(row["gflops_per_s"], 1), cell_text(row["peak_rss_mb"], 0), cell_text(row["base_rss_mb"], 0),
                      f"{row['speedup_vs_fp32']:.2f}x" if row["speedup_vs_fp32"] == row["speedup_vs_fp32"] else "",
-                     _fmt(row["psnr_vs_fp32_db"], 2), row["weights"]])
+                     cell_text(row["psnr_vs_fp32_db"], 2), row["weights"]])
     return _render(header, body, markdown)
 
 
@@ -361,11 +347,11 @@ def summary_lines(rows: list[dict], sizes, markdown: bool = False, baseline: str
                 return f"{ms / reference_ms:.1f}x" if reference_ms and ms is not None else ""
 
             body.append([f"{size[0]}x{size[1]}", name, mine[0]["weights"],
-                         _fmt(reference["median_ms"], 1) if reference else "",
+                         cell_text(reference["median_ms"], 1) if reference else "",
                          vs_baseline(reference["median_ms"]) if reference else "",
-                         fastest["variant"], _fmt(fastest["median_ms"], 1),
+                         fastest["variant"], cell_text(fastest["median_ms"], 1),
                          f"{fastest['speedup_vs_fp32']:.2f}x" if reference else "",
-                         vs_baseline(fastest["median_ms"]), _fmt(fastest["psnr_vs_fp32_db"], 2)])
+                         vs_baseline(fastest["median_ms"]), cell_text(fastest["psnr_vs_fp32_db"], 2)])
     return _render(header, body, markdown)
 
 

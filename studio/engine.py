@@ -340,6 +340,20 @@ class Trainer:
         save_model(module, folder, card, dtype=dtype)
         print(f"exported {card.get('name', 'model')} ({count_parameters(module):,} parameters) to {folder}")
 
+    def model_card(self, name: str, command: str, training: dict | None = None, architecture: dict | None = None,
+                   **fields) -> dict:
+        """The card every family exports: name, task and description from the registry, the
+        architecture (the registered one unless given), the family's own top-level ``fields``,
+        ``training`` (the engine's provenance, then the family's details), the command that
+        reproduces it, and room for the evaluations (``studio.evaluate --update-cards``)."""
+        from studio.registry import get_entry
+
+        entry = get_entry(name)
+        architecture = dict(entry.config) if architecture is None else architecture
+        return {"name": name, "task": entry.task, "trained": True, "description": entry.description,
+                "architecture": {k: (list(v) if isinstance(v, tuple) else v) for k, v in architecture.items()},
+                **fields, "training": {**self.provenance(), **(training or {})}, "command": command, "metrics": {}}
+
     def close(self) -> None:
         """Leave the process group of a torchrun launch (nothing to do in a single process)."""
         if self.distributed:

@@ -4,7 +4,6 @@ the pairing rules are described in ``studio/evaluate.py``."""
 
 from __future__ import annotations
 
-import csv
 import sys
 import time
 from pathlib import Path
@@ -17,6 +16,7 @@ from studio.imageio import list_images, load_image, quantize, save_png
 from studio.inference import DEFAULT_OVERLAP, run_model
 from studio.metrics import all_metrics
 from studio.registry import build_model, create_model, get_entry, model_card
+from studio.results import write_table
 from studio.tasks import MissingInput, get_task
 
 
@@ -132,16 +132,8 @@ def evaluate(task_name: str, model_names: list[str], clean_dir, degraded_dir=Non
 
 
 def write_csv(rows: list[dict], path) -> Path:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    # Task-specific columns (deblur: kernel, noise_sigma) follow the common ones.
-    columns = COLUMNS + [key for key in dict.fromkeys(k for row in rows for k in row) if key not in COLUMNS]
-    with path.open("w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=columns, extrasaction="ignore")
-        writer.writeheader()
-        for row in rows:
-            writer.writerow({k: (f"{v:.4f}" if isinstance(v, float) else v) for k, v in row.items()})
-    return path
+    """The evaluation CSV: the common columns, then a task's own (deblur: kernel, noise_sigma)."""
+    return write_table(path, rows, COLUMNS, default_digits=4)
 
 
 def summarize(rows: list[dict]) -> dict[str, dict[str, float]]:

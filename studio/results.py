@@ -354,3 +354,41 @@ def bf16_note(root: Path | None = None) -> str:
     if effect["psnr_db"]:
         text += f", 8-bit outputs {effect['psnr_db'][0]:.0f}-{effect['psnr_db'][1]:.0f} dB PSNR from fp32's"
     return text + f" ({', '.join(effect['files'])})"
+
+
+# ---- writing -------------------------------------------------------------------------------------
+
+def cell_text(value, digits: int | None = None) -> str:
+    """A value as a CSV cell: floats with ``digits`` decimals (6 significant digits without),
+    NaN and None blank, infinity "inf", lists and dicts as JSON."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return ""
+    if isinstance(value, float):
+        if math.isinf(value):
+            return "inf" if value > 0 else "-inf"
+        return f"{value:.{digits}f}" if digits is not None else f"{value:.6g}"
+    if isinstance(value, (list, dict)):
+        return json.dumps(value)
+    return str(value)
+
+
+def write_table(path, rows: list[dict], columns: list[str] | None = None, digits: dict | None = None,
+                default_digits: int | None = None, other_columns: bool = True) -> Path:
+    """The one CSV writer of ``results/`` (evaluations, protocol tables, benchmarks): ``columns``
+    first, then (``other_columns``) every other key in row order; floats with ``digits[column]``
+    (else ``default_digits``) decimals. Written to a temporary file, then renamed: an interrupted
+    write never leaves half a table."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    columns = list(columns or [])
+    if other_columns:
+        columns += [key for key in dict.fromkeys(k for row in rows for k in row) if key not in columns]
+    digits = digits or {}
+    tmp = path.with_name(path.name + ".tmp")
+    with tmp.open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=columns, extrasaction="ignore")
+        writer.writeheader()
+        for row in rows:
+            writer.writerow({k: cell_text(v, digits.get(k, default_digits)) for k, v in row.items()})
+    os.replace(tmp, path)
+    return path

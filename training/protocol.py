@@ -40,9 +40,7 @@ from __future__ import annotations
 import argparse
 import copy
 import csv
-import json
 import math
-import os
 import shlex
 import sys
 import time
@@ -58,6 +56,7 @@ from studio.checkpoint import WEIGHTS_FILE, CheckpointError, load_weights, read_
 from studio.data import DATASETS, require_dataset
 from studio.engine import STATE_FILE, TrainConfig, Trainer, TrainingDiverged, TrainingTask
 from studio.registry import CHECKPOINT_DIR, get_entry, list_models
+from studio.results import write_table
 from models.srresnet import Discriminator
 from training import train_classifier, train_sr
 from training.train_sr import SuperResolutionTask
@@ -85,31 +84,9 @@ DEFAULTS = {
 
 # ---- small helpers ---------------------------------------------------------------------------
 
-def fmt(value):
-    if isinstance(value, float):
-        return "" if math.isnan(value) else f"{value:.6g}"
-    if isinstance(value, (list, dict)):
-        return json.dumps(value)
-    return "" if value is None else value
-
-
 def write_csv(path, rows: list[dict], columns: list[str] | None = None) -> Path:
-    """Atomic CSV write; columns are the given ones, then any new key in row order."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    columns = list(columns or [])
-    for row in rows:
-        for key in row:
-            if key not in columns:
-                columns.append(key)
-    tmp = path.with_name(path.name + ".tmp")
-    with tmp.open("w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=columns, extrasaction="ignore")
-        writer.writeheader()
-        for row in rows:
-            writer.writerow({k: fmt(v) for k, v in row.items()})
-    os.replace(tmp, path)
-    return path
+    """A protocol table (``studio.results.write_table``): the given columns, then any new key."""
+    return write_table(path, rows, columns)
 
 
 def read_csv_rows(path) -> list[dict]:

@@ -400,24 +400,18 @@ def main(argv=None) -> dict:
         model = trainer.modules["g"].to("cpu").to(memory_format=torch.contiguous_format)
         export = Path(args.export) if args.export else CHECKPOINT_DIR / args.model
         normalized = accepts_normalization(args.model)
-        card = {
-            "name": args.model, "task": "classification", "description": get_entry(args.model).description,
-            "architecture": dict(get_entry(args.model).config, **task.architecture()),
-            "classes": classes,
-            "class_names": data.class_names,
-            "dataset": data.describe(),
-            "normalization": (dict(data.normalization, applied="by the model (buffers), identically at evaluation")
-                              if normalized else {"applied": "the model's own built-in constants"}),
-            "augmentation": ("train only: random crop after 4 px reflect padding, horizontal flip p=0.5"
-                             if not args.no_augment else "none"),
-            "training": {**trainer.provenance(),
-                         "data": f"{display_path(args.data)}: {data.label} (train: {len(train)} images, "
-                                 f"val: {len(val)} images, {len(classes)} classes, "
-                                 f"{args.image_size}x{args.image_size})",
-                         "validation": result["best"]},
-            "command": "python -m training.train_classifier " + shlex.join(display_argv(argv)),
-            "metrics": {k: v for k, v in trainer.validate().items() if k in ("val_accuracy", "val_macro_f1")},
-        }
+        card = trainer.model_card(
+            args.model, "python -m training.train_classifier " + shlex.join(display_argv(argv)),
+            architecture=dict(get_entry(args.model).config, **task.architecture()),
+            classes=classes, class_names=data.class_names, dataset=data.describe(),
+            normalization=(dict(data.normalization, applied="by the model (buffers), identically at evaluation")
+                           if normalized else {"applied": "the model's own built-in constants"}),
+            augmentation=("train only: random crop after 4 px reflect padding, horizontal flip p=0.5"
+                          if not args.no_augment else "none"),
+            training={"data": f"{display_path(args.data)}: {data.label} (train: {len(train)} images, "
+                              f"val: {len(val)} images, {len(classes)} classes, {args.image_size}x{args.image_size})",
+                      "validation": result["best"]})
+        card["metrics"] = {k: v for k, v in trainer.validate().items() if k in ("val_accuracy", "val_macro_f1")}
         save_model(model, export, card)
         summary.update(export=str(export), card=card)
         print(f"exported {args.model} ({count_parameters(model):,} parameters) to {export}")

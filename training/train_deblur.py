@@ -46,7 +46,7 @@ from studio.engine import (TrainConfig, Trainer, TrainingDiverged, TrainingTask,
                            load_initial_weights)
 from studio.imageio import ImageLoadError, quantize
 from studio.metrics import psnr
-from studio.registry import CHECKPOINT_DIR, build_model, get_entry
+from studio.registry import CHECKPOINT_DIR, build_model
 
 TRAIN_DATA = [str(DATASETS / "bsds500" / "train"), str(DATASETS / "bsds500" / "test")]
 VAL_DATA = str(DATASETS / "bsds500" / "val")
@@ -235,20 +235,14 @@ def main(argv=None):
     if trainer.is_main and args.export != "none":
         model = trainer.modules["g"].to("cpu").to(memory_format=torch.contiguous_format)
         export = Path(args.export) if args.export else CHECKPOINT_DIR / args.preset
-        entry = get_entry(args.preset)
         augmentation = {"random_crop": args.patch, "hflip": True, "vflip": True, "rot90": True,
                         "jitter": args.jitter, "synchronised": True, "in_validation": "none"}
-        card = {
-            "name": args.preset,
-            "task": "deblur",
-            "scale": 1,
-            "trained": True,
-            "description": entry.description,
-            "architecture": dict(entry.config),
-            "training": {
+        card = trainer.model_card(
+            args.preset, "python -m training.train_deblur " + shlex.join(argv), scale=1,
+            logbook=LOGBOOK_RESULTS[args.preset],
+            training={
                 "preset": args.preset,
                 "recipe_name": args.recipe,
-                **trainer.provenance(),
                 **({"init_from": describe_init(args.init_from)} if args.init_from else {}),
                 "losses": {"pixel_l1": 1.0},
                 "data": task.data_description,
@@ -261,11 +255,7 @@ def main(argv=None):
                     "input_psnr": round(task.val_input_psnr, 4),
                     "best": result["best"],
                 },
-            },
-            "logbook": LOGBOOK_RESULTS[args.preset],
-            "command": "python -m training.train_deblur " + shlex.join(argv),
-            "metrics": {},
-        }
+            })
         # fp16 storage halves the file (v3: 26 -> 13 MB); inference casts back to fp32 on load
         trainer.export(model, export, card, dtype=torch.float16)
     trainer.close()

@@ -29,7 +29,7 @@ from studio.datasets_deblur import center_crop
 from studio.engine import TrainConfig, Trainer, TrainingDiverged, TrainingTask, add_run_arguments
 from studio.imageio import ImageLoadError, list_images, load_image
 from studio.metrics import psnr
-from studio.registry import CHECKPOINT_DIR, build_model, get_entry
+from studio.registry import CHECKPOINT_DIR, build_model
 
 MODEL = "drunet-lite"
 TRAIN_DATA = [str(DATASETS / "bsds500" / "train"), str(DATASETS / "bsds500" / "test")]
@@ -104,26 +104,14 @@ def main(argv=None):
     result = trainer.fit()
     if trainer.is_main and args.export != "none":
         model = trainer.modules["g"].to("cpu").to(memory_format=torch.contiguous_format)
-        entry = get_entry(MODEL)
-        card = {
-            "name": MODEL,
-            "task": "denoise",
-            "scale": 1,
-            "trained": True,
-            "description": entry.description,
-            "architecture": dict(entry.config),
-            "training": {
-                **trainer.provenance(),
-                "losses": {"pixel_l1": 1.0},
-                "data": {"images": [display_path(d) for d in args.data], "train_images": len(task.bank),
-                         "patch": args.patch, "augmentation": "random crop, flips, rot90",
-                         "noise": f"additive white Gaussian, sigma uniform in [0, {args.max_sigma:g}]/255, unclipped"},
-                "validation": {"data": f"{display_path(args.val)}: {len(task.val_clean)} centre crops of 128 px",
-                               "sigmas": list(VAL_SIGMAS), "best": result["best"]},
-            },
-            "command": command,
-            "metrics": {},
-        }
+        card = trainer.model_card(MODEL, command, scale=1, training={
+            "losses": {"pixel_l1": 1.0},
+            "data": {"images": [display_path(d) for d in args.data], "train_images": len(task.bank),
+                     "patch": args.patch, "augmentation": "random crop, flips, rot90",
+                     "noise": f"additive white Gaussian, sigma uniform in [0, {args.max_sigma:g}]/255, unclipped"},
+            "validation": {"data": f"{display_path(args.val)}: {len(task.val_clean)} centre crops of 128 px",
+                           "sigmas": list(VAL_SIGMAS), "best": result["best"]},
+        })
         trainer.export(model, args.export or CHECKPOINT_DIR / MODEL, card)
     trainer.close()
     return result

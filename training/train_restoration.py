@@ -55,7 +55,7 @@ from studio.engine import TrainConfig, Trainer, TrainingDiverged, TrainingTask, 
 from studio.imageio import ImageLoadError, list_images, load_image, quantize
 from studio.losses import PerceptualLoss, gan_loss, load_feature_backbone
 from studio.metrics import psnr
-from studio.registry import CHECKPOINT_DIR, build_model, get_entry
+from studio.registry import CHECKPOINT_DIR, build_model
 
 TRAIN_DATA = [str(DATASETS / "bsds500" / "train"), str(DATASETS / "bsds500" / "test")]
 VAL_DATA = str(DATASETS / "bsds500" / "val")
@@ -368,7 +368,6 @@ def main(argv=None):
     if trainer.is_main and args.export != "none":
         model = export_model(trainer, task)
         export = Path(args.export) if args.export else CHECKPOINT_DIR / args.preset
-        entry = get_entry(args.preset)
         losses = {k: getattr(args, k) for k in ("w_l1", "w_mse", "w_perceptual", "w_adv")}
         if args.preset == "vae-unet":
             losses = {"reconstruction_l1": args.w_l1, "kl_beta": args.beta,
@@ -381,19 +380,12 @@ def main(argv=None):
                       "schedule": "per step: 1 discriminator update, then 2 generator updates",
                       "warmup": f"{args.warmup_steps} L1-only generator steps before the GAN phase",
                       "discriminator": dict(DISCRIMINATOR, kind="conditional PatchGAN", lr=args.lr_d or args.lr)}
-        card = {
-            "name": args.preset,
-            "task": "restoration",
-            "scale": 1,
-            "trained": True,
-            "description": entry.description,
-            "architecture": {k: (list(v) if isinstance(v, tuple) else v) for k, v in entry.config.items()},
-            "supports": SUPPORTS,
-            "colourizes": True,
-            "training": {
+        card = trainer.model_card(
+            args.preset, "python -m training.train_restoration " + shlex.join(argv), scale=1,
+            supports=SUPPORTS, colourizes=True,
+            training={
                 "preset": args.preset,
                 "recipe_name": args.recipe,
-                **trainer.provenance(),
                 "losses": losses,
                 "perceptual_backbone": args.perceptual if args.w_perceptual > 0 else None,
                 "data": {
@@ -416,10 +408,7 @@ def main(argv=None):
                     "best": result["best"],
                     "exported": "the final weights (not the best validation step)",
                 },
-            },
-            "command": "python -m training.train_restoration " + shlex.join(argv),
-            "metrics": {},
-        }
+            })
         trainer.export(model, export, card)
     trainer.close()
 

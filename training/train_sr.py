@@ -195,16 +195,11 @@ def main(argv=None):
     if trainer.is_main and args.export != "none":
         generator = trainer.modules["g"].to("cpu").to(memory_format=torch.contiguous_format)
         export = Path(args.export) if args.export else CHECKPOINT_DIR / args.preset
-        entry = get_entry(args.preset)
-        card = {
-            "name": args.preset,
-            "task": "sr",
-            "scale": args.scale,
-            "description": entry.description,
-            "architecture": dict(entry.config, scale=args.scale),
-            "training": {
+        card = trainer.model_card(
+            args.preset, "python -m training.train_sr " + shlex.join(argv),
+            architecture=dict(get_entry(args.preset).config, scale=args.scale), scale=args.scale,
+            training={
                 "preset": args.preset,
-                **trainer.provenance(),
                 "losses": {"pixel_l1": args.w_pixel, "perceptual": args.w_perceptual, "adversarial": args.w_adv,
                            "gan_loss": args.gan_loss if args.w_adv > 0 else None},
                 "perceptual_backbone": args.perceptual if args.w_perceptual > 0 else None,
@@ -213,10 +208,7 @@ def main(argv=None):
                 "data": [display_path(d) for d in args.data],
                 "patch_hr": args.patch,
                 "validation": {"data": display_path(args.val), "best": result["best"]},
-            },
-            "command": "python -m training.train_sr " + shlex.join(argv),
-            "metrics": {},
-        }
+            })
         trainer.export(generator, export, card)
     trainer.close()
 

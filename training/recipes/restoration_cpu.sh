@@ -15,4 +15,7 @@ MODELS=classical,vae-unet,pix2pix-gan,cnn-two-stage
 for set in mcmaster cbsd68; do
   python -m studio.evaluate --task restoration --models "$MODELS" --clean "$DATA/$set" \
     --out "results/eval/restoration_${set}.csv" --update-cards
+  # restore, then upscale x4 with the SR models (bicubic is the reference); needs the SR checkpoints
+  python -m studio.evaluate --task restoration --models "$MODELS" --upscale srresnet,rrdb-psnr,esrgan-lite,srgan-v3 \
+    --clean "$DATA/$set" --out "results/eval/restoration_chain_${set}.csv"
 done

@@ -14,4 +14,9 @@ AMP=$(python -c "from studio.inference import native_bf16; print('--amp' if nati
 # v2 and v3 start from srresnet's weights (their pixel-loss warmup), so they come after it
 [ -f checkpoints/srgan-v2/model.safetensors ] || python -m training.train_sr --preset srgan-v2 $AMP --threads "$THREADS"
 [ -f checkpoints/srgan-v3/model.safetensors ] || python -m training.train_sr --preset srgan-v3 $AMP --threads "$THREADS"
+# ESRGAN's two changes, apart and together: the relativistic loss on srgan-v3 (same warmup), the
+# RRDB body trained with L1 (its PSNR stage), then the relativistic GAN stage from it
+[ -f checkpoints/srgan-v3-ra/model.safetensors ] || python -m training.train_sr --preset srgan-v3-ra $AMP --threads "$THREADS"
+[ -f checkpoints/rrdb-psnr/model.safetensors ] || python -m training.train_sr --preset rrdb-psnr $AMP --threads "$THREADS"
+[ -f checkpoints/esrgan-lite/model.safetensors ] || python -m training.train_sr --preset esrgan-lite $AMP --threads "$THREADS"
 bash training/recipes/sr_eval.sh

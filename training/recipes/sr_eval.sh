@@ -3,7 +3,7 @@
 # and records the means, with the command, in each model card.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-MODELS=bicubic,lanczos,srresnet,srgan-v1,srgan-v2,srgan-v3
+MODELS=bicubic,lanczos,srresnet,srgan-v1,srgan-v2,srgan-v3,srgan-v3-ra,rrdb-psnr,esrgan-lite
 for set in set5 set14; do
   python -m studio.evaluate --task sr --models "$MODELS" --clean "../shared/datasets/$set" \
     --out "results/eval/sr_${set}_x4.csv" --update-cards
