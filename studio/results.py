@@ -205,6 +205,16 @@ def run_paths(root: Path, run: str) -> tuple[Path, Path]:
     return folder / "metrics.csv", folder / "config.json"
 
 
+def gan_loss_kind(root: Path, run: str) -> str:
+    """The adversarial loss a run trained with, from its config.json: "relativistic" (ESRGAN's
+    relativistic average loss) or "standard"; a missing or odd config reads as standard."""
+    _, config_path = run_paths(root, run)
+    config, _ = read_json(config_path)
+    extra = config.get("extra") if isinstance(config, dict) else None
+    kind = extra.get("gan_loss") if isinstance(extra, dict) else None
+    return "relativistic" if kind == "relativistic" else "standard"
+
+
 def curve_groups(frame: pd.DataFrame) -> dict[str, list[str]]:
     """Columns to draw, by chart: losses, quality metrics, learning rates, GAN balance."""
     columns = [c for c in frame.columns if c not in ("step", "seconds")]

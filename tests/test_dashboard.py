@@ -114,6 +114,28 @@ def test_gan_page_only_lists_gan_runs(results):
     assert any(m.label == "last D(real) - D(fake)" for m in app.metric)
 
 
+def test_relativistic_gan_runs_are_labelled(results):
+    # the same log, trained with the relativistic average loss: its D outputs are read as a gap only
+    gan = results / "runs" / "gan-run"
+    ra = results / "runs" / "ra-run"
+    ra.mkdir()
+    (ra / "metrics.csv").write_text((gan / "metrics.csv").read_text())
+    (ra / "config.json").write_text('{"extra": {"gan_loss": "relativistic"}}')
+    assert data.gan_loss_kind(results, "ra-run") == "relativistic"
+    assert data.gan_loss_kind(results, "gan-run") == "standard"
+    (ra / "config.json").write_text("{not json")
+    assert data.gan_loss_kind(results, "ra-run") == "standard"  # an odd config is not fatal
+    (ra / "config.json").write_text('{"extra": {"gan_loss": "relativistic"}}')
+    app = render("GAN balance")
+    app.multiselect(key="gan_pick").set_value(["gan-run", "ra-run"])
+    app.run()
+    assert not app.exception
+    captions = [c.value for c in app.caption]
+    assert sum("Relativistic average loss" in c for c in captions) == 1
+    verdicts = {m.delta for m in app.metric if m.label == "last D(real) - D(fake)"}
+    assert "relativistic: gap only" in verdicts and len(verdicts) == 2
+
+
 def test_malformed_and_partial_csvs_are_named_and_isolated(results):
     write(results / "runs" / "broken" / "metrics.csv", "step,loss,lr_g\n10,1.0,0.1\n20,0.9,0.1,7,8,9\n30,0.8\n")
     write(results / "runs" / "binary" / "metrics.csv", "")

@@ -412,17 +412,25 @@ def _gan_run(root: Path, run: str) -> None:
     fig = px.line(long, x="step", y="value", color="loss", title="discriminator vs generator losses")
     chart(fig, key=f"gan_losses_{run}")
     balance = [c for c in ("d_real", "d_fake") if c in frame.columns]
+    relativistic = data.gan_loss_kind(root, run) == "relativistic"
+    if relativistic:
+        st.caption("Relativistic average loss (ESRGAN): the discriminator is trained on real − mean(fake) and "
+                   "fake − mean(real), not on each image alone, so σ(D(x)) below is not its probability that x "
+                   "is real: read the gap between the two curves, not their level, and do not compare the "
+                   "verdict with a standard GAN's.")
     if balance:
         long = frame.melt(id_vars="step", value_vars=balance, var_name="output", value_name="D(x)").dropna()
         fig = px.line(long, x="step", y="D(x)", color="output",
-                      title="D's mean output on real and generated images (0.5 = cannot tell)")
+                      title=("σ of D's raw output on real and generated images (relativistic: only the gap counts)"
+                             if relativistic else "D's mean output on real and generated images (0.5 = cannot tell)"))
         fig.add_hline(y=0.5, line_dash="dot", line_color="gray")
         fig.update_yaxes(range=[0, 1])
         chart(fig, key=f"gan_balance_{run}")
         last = frame[balance].dropna()
         if len(last):
             gap = float(last["d_real"].iloc[-1] - last["d_fake"].iloc[-1]) if len(balance) == 2 else float("nan")
-            verdict = ("D wins easily (generator starved of signal)" if gap > 0.6 else
+            verdict = ("relativistic: gap only" if relativistic else
+                       "D wins easily (generator starved of signal)" if gap > 0.6 else
                        "balanced" if gap < 0.3 else "D ahead")
             st.metric("last D(real) - D(fake)", f"{gap:.3f}", verdict, delta_color="off")
 
