@@ -50,7 +50,7 @@ from studio.registry import CHECKPOINT_DIR, build_model
 
 TRAIN_DATA = [str(DATASETS / "bsds500" / "train"), str(DATASETS / "bsds500" / "test")]
 VAL_DATA = str(DATASETS / "bsds500" / "val")
-GOPRO_TRAIN_PAIRS = 2103  # GoPro_Large train frames: an "epoch" of the GPU recipe, before the 90/10 re-split
+GOPRO_TRAIN_PAIRS = 2103  # GoPro_Large's train frames: the GPU recipe's epoch when it runs on synthetic blur
 
 # What each preset sets, from the logbook; the recipe adds crop/batch/steps.
 LOGBOOK = {
@@ -85,16 +85,15 @@ CPU_NOT_SHIPPED = {
                      "0.76 s) and it has 10x v1's weights to fit; a 15-20 minute budget is ~250 steps, so it is "
                      "shipped as architecture only. Use --recipe gpu.",
 }
-# Full-size recipes (the logbook's): 256 crops; steps = 150 epochs of GoPro train pairs / batch.
+# Full-size recipes (the logbook's): 256 crops, 150 epochs. An epoch is the training pairs of the
+# split actually used (GoPro's train sequences after the 90/10 split by sequence), counted when the
+# data is loaded (``epoch_steps``); without GoPro, the size of GoPro's own train set stands for it.
+GOPRO_EPOCHS = 150
 GPU_RECIPES = {
-    "unet-light-v1": dict(patch=256, batch_size=16, steps=150 * GOPRO_TRAIN_PAIRS // 16, val_every=GOPRO_TRAIN_PAIRS // 16,
-                          plateau_patience=10),
-    "unet-light-v3": dict(patch=256, batch_size=8, steps=150 * GOPRO_TRAIN_PAIRS // 8, val_every=GOPRO_TRAIN_PAIRS // 8,
-                          plateau_patience=10),
-    "unet-light-nonorm": dict(patch=256, batch_size=8, steps=150 * GOPRO_TRAIN_PAIRS // 8,
-                              val_every=GOPRO_TRAIN_PAIRS // 8, plateau_patience=10),
-    "unet-standard": dict(patch=256, batch_size=8, steps=150 * GOPRO_TRAIN_PAIRS // 8, val_every=GOPRO_TRAIN_PAIRS // 8,
-                          plateau_patience=10),
+    "unet-light-v1": dict(patch=256, batch_size=16, plateau_patience=10),
+    "unet-light-v3": dict(patch=256, batch_size=8, plateau_patience=10),
+    "unet-light-nonorm": dict(patch=256, batch_size=8, plateau_patience=10),
+    "unet-standard": dict(patch=256, batch_size=8, plateau_patience=10),
 }
 PRESETS = sorted(LOGBOOK)
 
@@ -194,6 +193,13 @@ def parse_args(argv=None):
     return args
 
 
+def epoch_steps(task: "DeblurTask", batch_size: int) -> int:
+    """Steps of one epoch of the GPU recipe: GoPro's training pairs after the split by sequence (or
+    GoPro's own train size on synthetic blur), over the batch size."""
+    pairs = len(task.source) if task.args.gopro else GOPRO_TRAIN_PAIRS
+    return max(1, pairs // batch_size)
+
+
 def time_steps(trainer: Trainer, task: DeblurTask, cfg: TrainConfig, count: int = 3) -> list[float]:
     """Seconds of ``count`` training steps (sampling + the engine's update), nothing saved."""
     for module in trainer.modules.values():
@@ -223,6 +229,10 @@ def main(argv=None):
     for folder in ([args.gopro] if args.gopro else [*args.data, args.val]):
         require_dataset(folder, "--gopro" if args.gopro else "--data/--val")
     task = DeblurTask(args.preset, args)
+    if args.recipe == "gpu":  # 150 epochs of the training pairs this split really has
+        epoch = epoch_steps(task, args.batch_size)
+        args.steps = GOPRO_EPOCHS * epoch if args.steps is None else args.steps
+        args.val_every = epoch if args.val_every is None else args.val_every
     cfg = TrainConfig.from_args(
         args, min_lr=1e-6, plateau_factor=0.5,
         extra={**{k: v for k, v in vars(args).items() if k not in ("resume",)},

@@ -31,7 +31,7 @@ LESSONS = {
     "srgan-v1": "Source v1: a small image set, 96×96 patches, pixel + adversarial loss from the first step, no "
                 "separate pre-training. Its write-up lists the limits: too little data, over-smoothed textures, "
                 "limited PSNR, unstable GAN training. Reproduced here: the discriminator wins (d_real 0.97–0.99, "
-                "d_fake 0.01–0.04 in the log) and the PSNR ends below bicubic.",
+                "d_fake 0.01–0.04 over the last 300 of its 600 steps) and the PSNR ends below bicubic.",
     "srgan-v2": "Source v2: richer data, larger inputs, the output sigmoid removed, a pixel-loss warmup and then "
                 "the GAN phase, with PSNR tracked. The lesson: data and warmup, not a new architecture, made the "
                 "GAN stable -- a discriminator that does not win here (d_real 0.73, d_fake 0.28 averaged over its "
