@@ -282,6 +282,32 @@ def test_baselines_train_and_evaluate_classifier(eurosat, tmp_path):
     assert columns[:7] == ["experiment", "model", "split", "n", "num_classes", "accuracy", "macro_f1"]
 
 
+def test_course_protocol_constant_lr_and_best_checkpoint_export(eurosat, sr_data, tmp_path):
+    """The course report's full training: no scheduler, and the best validation step exported."""
+    import json
+
+    from studio.checkpoint import load_tensors
+
+    export = tmp_path / "best-export"
+    row = protocol.main(["train", *classifier_args(eurosat, tmp_path), "--steps", "6", "--val-every", "2",
+                         "--lr", "3e-3", "--scheduler", "none", "--export-best", "--export", str(export)])
+    log = read(tmp_path / "runs" / "dilated-cnn" / "metrics.csv")[1]
+    assert {float(r["lr_g"]) for r in log if r.get("lr_g")} == {3e-3}  # constant: no schedule
+    validated = [(int(r["step"]), float(r["val_accuracy"])) for r in log if r.get("val_accuracy")]
+    best_step = max(validated, key=lambda sv: sv[1])[0]  # the first of the best (ties keep the earlier)
+    card = json.loads((export / "card.json").read_text())
+    assert card["training"]["exported"]["step"] == best_step
+    assert card["training"]["recipe"]["scheduler"] == "none"
+    assert row["scheduler"] == "none" and row["exported_weights"] == f"best validation accuracy (step {best_step})"
+    # the exported weights are the best step's, saved when it was reached
+    best, _ = load_tensors(tmp_path / "runs" / "dilated-cnn" / "best.safetensors")
+    shipped, _ = load_tensors(export / "model.safetensors")
+    assert all(torch.equal(best[k], shipped[k]) for k in best)
+    assert card["metrics"]["val_accuracy"] == pytest.approx(dict(validated)[best_step])
+    with pytest.raises(SystemExit, match="apply to the classifiers"):
+        protocol.main(["train", *sr_args(sr_data, tmp_path), "--steps", "1", "--export-best"])
+
+
 def test_unknown_model_and_task_are_clear_errors(eurosat, tmp_path):
     with pytest.raises(SystemExit, match="unknown model"):
         protocol.main(["check-init", *classifier_args(eurosat, tmp_path, "no-such-model")])

@@ -775,13 +775,15 @@ def cmd_train(args, family) -> dict:
     if args.resume:
         common += ["--resume"]
     started = time.time()
-    notes = ""
+    notes, exported = "", None
     if family.kind == "classification":
         data = args.data or [str(DATASETS / "tiny_imagenet_subset")]
         argv = ["--model", args.model, "--data", data[0], "--image-size", str(args.image_size),
                 "--val-fraction", str(args.val_fraction), "--test-fraction", str(args.test_fraction),
-                "--split-seed", str(args.split_seed), "--weight-decay", str(weight_decay), "--scheduler", "cosine",
+                "--split-seed", str(args.split_seed), "--weight-decay", str(weight_decay), "--scheduler", args.scheduler,
                 *common]
+        if args.export_best:
+            argv += ["--export-best"]
         if args.classes:
             argv += ["--classes", str(args.classes)]
         for key, value in model_config.items():
@@ -790,7 +792,12 @@ def cmd_train(args, family) -> dict:
         summary = train_classifier.main(argv)
         best = summary["result"]["best"].get(family.metric, {})
         export, dataset = summary["export"], summary["data"].label
+        if summary["card"]:
+            exported = summary["card"]["training"]["exported"]
     else:
+        if args.scheduler != "cosine" or args.export_best:
+            raise ValueError("--scheduler and --export-best apply to the classifiers; training.train_sr runs its "
+                             "presets' cosine schedule and exports the final weights")
         if model_config:
             raise ValueError(f"training.train_sr presets fix the architecture of {args.model!r}; cannot apply "
                              f"{model_config} (use the grid search's runs for those sizes)")
@@ -811,7 +818,9 @@ def cmd_train(args, family) -> dict:
            "from_grid_trial": grid["trial"] if grid else None, "metric": family.metric,
            "best_value": best.get("value"), "best_step": best.get("step"),
            "final_val_loss": last.get("val_loss"), "final_train_loss": last.get(family.loss_key),
-           "seconds": round(time.time() - started, 1), "export": export, "notes": notes}
+           "seconds": round(time.time() - started, 1), "export": export, "scheduler": args.scheduler,
+           "exported_weights": (f"{exported['weights']} (step {exported['step']})" if exported else None),
+           "notes": notes}
     for key in ("val_accuracy", "val_macro_f1", "val_psnr_y", "val_input_psnr_y"):
         if key in last:
             row[f"final_{key}"] = last[key]
@@ -971,6 +980,10 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--run-name", help="default: --name")
     train.add_argument("--val-every", type=int)
     train.add_argument("--export", help="model folder (default checkpoints/<model>; 'none' to skip)")
+    train.add_argument("--scheduler", default="cosine", choices=["cosine", "none"],
+                       help="classifiers: cosine, or none (a constant LR, the course report's protocol)")
+    train.add_argument("--export-best", action="store_true",
+                       help="classifiers: export the best validation step's weights, not the final ones")
     train.add_argument("--resume", action="store_true")
     evaluate = sub.add_parser("evaluate", parents=[common], help="test metrics and confusion matrix")
     evaluate.add_argument("--checkpoint", help="classifier: model folder (default checkpoints/<model>)")
