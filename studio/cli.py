@@ -119,3 +119,31 @@ def one_line_errors(*errors: type[BaseException]):
         return run
 
     return decorate
+
+
+def to_argv(parser: argparse.ArgumentParser, options: dict) -> list[str]:
+    """The command-line form of ``options`` (option name as in ``args``, i.e. ``image_size``, ->
+    value) for ``parser``: what a user would type. None is left out, a flag is given when true.
+    A training script's ``make_args`` uses it, so Python callers (the protocol) pass keywords and
+    the script parses, checks and records exactly what its own command line would."""
+    by_dest = {action.dest: action for action in parser._actions if action.option_strings}
+    argv = []
+    for dest, value in options.items():
+        action = by_dest.get(dest)
+        if action is None:
+            raise TypeError(f"{parser.prog} has no option {dest!r}")
+        flag = next((s for s in action.option_strings if s.startswith("--")), action.option_strings[0])
+        if value is None:
+            continue
+        if action.nargs == 0:  # store_true / store_false
+            if value != action.default:
+                argv.append(flag)
+        elif isinstance(value, (list, tuple)):
+            if action.nargs in ("+", "*"):
+                argv += [flag, *map(str, value)]
+            else:  # an "append" option, once per value
+                for item in value:
+                    argv += [flag, str(item)]
+        else:
+            argv += [flag, str(value)]
+    return argv

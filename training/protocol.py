@@ -250,14 +250,8 @@ class SRFamily:
         if model not in train_sr.PRESETS:
             raise ValueError(f"{model!r}: the protocol trains the SR presets {sorted(train_sr.PRESETS)}")
         self.model, self.args = model, args
-        argv = ["--preset", model, "--scale", str(args.scale)]
-        if args.data:
-            argv += ["--data", *args.data]
-        if args.val:
-            argv += ["--val", args.val]
-        if args.patch:
-            argv += ["--patch", str(args.patch)]
-        self.sr_args = train_sr.parse_args(argv)
+        self.sr_args = train_sr.make_args(model, scale=args.scale, data=args.data or None, val=args.val or None,
+                                          patch=args.patch)
         if args.patch is None:
             self.sr_args.patch = 64  # protocol default: small patches, many cheap steps
         self.overrides = parse_overrides(args.set)
@@ -766,30 +760,20 @@ def cmd_train(args, family) -> dict:
     model_config = {**params, **parse_overrides(args.set)}
     run_name = args.run_name or args.name
     batch_size = args.batch_size or DEFAULTS[family.kind]["batch_size"]
-    common = ["--run-name", run_name, "--steps", str(args.steps), "--batch-size", str(batch_size), "--lr", str(lr),
-              "--seed", str(args.seed), "--threads", str(args.threads), "--device", args.device,
-              "--val-every", str(args.val_every or max(1, args.steps // 10)), "--log-every", str(args.log_every),
-              "--runs-dir", args.runs_dir]
-    if args.export:
-        common += ["--export", args.export]
-    if args.resume:
-        common += ["--resume"]
+    common = dict(run_name=run_name, steps=args.steps, batch_size=batch_size, lr=lr, seed=args.seed,
+                  threads=args.threads, device=args.device, val_every=args.val_every or max(1, args.steps // 10),
+                  log_every=args.log_every, runs_dir=args.runs_dir, export=args.export, resume=args.resume)
     started = time.time()
     notes, exported = "", None
     if family.kind == "classification":
         data = args.data or [str(DATASETS / "tiny_imagenet_subset")]
-        argv = ["--model", args.model, "--data", data[0], "--image-size", str(args.image_size),
-                "--val-fraction", str(args.val_fraction), "--test-fraction", str(args.test_fraction),
-                "--split-seed", str(args.split_seed), "--weight-decay", str(weight_decay), "--scheduler", args.scheduler,
-                *common]
-        if args.export_best:
-            argv += ["--export-best"]
-        if args.classes:
-            argv += ["--classes", str(args.classes)]
-        for key, value in model_config.items():
-            argv += ["--set", f"{key}={value!r}"]
-        print("python -m training.train_classifier " + shlex.join(argv))
-        summary = train_classifier.main(argv)
+        run_args = train_classifier.make_args(
+            model=args.model, data=data[0], image_size=args.image_size, val_fraction=args.val_fraction,
+            test_fraction=args.test_fraction, split_seed=args.split_seed, weight_decay=weight_decay,
+            scheduler=args.scheduler, export_best=args.export_best, classes=args.classes,
+            set=[f"{key}={value!r}" for key, value in model_config.items()], **common)
+        print(run_args.command)
+        summary = train_classifier.train(run_args)
         best = summary["result"]["best"].get(family.metric, {})
         export, dataset = summary["export"], summary["data"].label
         if summary["card"]:
@@ -804,10 +788,10 @@ def cmd_train(args, family) -> dict:
         if weight_decay:
             notes = f"weight decay {weight_decay:g} ignored: training.train_sr trains without weight decay"
             print("note: " + notes, file=sys.stderr)
-        argv = ["--preset", args.model, "--scale", str(args.scale), "--patch", str(family.sr_args.patch),
-                "--data", *family.sr_args.data, "--val", family.sr_args.val, *common]
-        print("python -m training.train_sr " + shlex.join(argv))
-        train_sr.main(argv)
+        run_args = train_sr.make_args(args.model, scale=args.scale, patch=family.sr_args.patch,
+                                      data=family.sr_args.data, val=family.sr_args.val, **common)
+        print(run_args.command)
+        train_sr.train(run_args)
         values = [float(r["val_psnr_y"]) for r in read_csv_rows(Path(args.runs_dir) / run_name / "metrics.csv")
                   if r.get("val_psnr_y")]
         best = {"value": max(values), "step": None} if values else {}

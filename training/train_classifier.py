@@ -400,6 +400,22 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv=None) -> dict:
     argv = sys.argv[1:] if argv is None else argv
     args = build_parser().parse_args(argv)
+    args.command = "python -m training.train_classifier " + shlex.join(display_argv(argv))
+    return train(args)
+
+
+def make_args(**options):
+    """The arguments of a run, from Python: ``options`` as keywords (``image_size=64``), checked by
+    the command line's own parser; ``args.command`` is the equivalent command."""
+    argv = cli.to_argv(build_parser(), options)
+    args = build_parser().parse_args(argv)
+    args.command = "python -m training.train_classifier " + shlex.join(display_argv(argv))
+    return args
+
+
+def train(args) -> dict:
+    """One run (``main`` or ``make_args``): train, export with its card; returns the engine's
+    result, the run folder, the data, the architecture, the export folder and the card."""
     # what would stop the run later, checked before the images are loaded
     check_run_start(args.runs_dir, args.run_name or args.model, args.resume, args.export or CHECKPOINT_DIR / args.model)
     require_dataset(args.data, "--data")
@@ -429,7 +445,7 @@ def main(argv=None) -> dict:
         export = Path(args.export) if args.export else CHECKPOINT_DIR / args.model
         normalized = accepts_normalization(args.model)
         card = trainer.model_card(
-            args.model, "python -m training.train_classifier " + shlex.join(display_argv(argv)),
+            args.model, args.command,
             architecture=dict(get_entry(args.model).config, **task.architecture()),
             classes=classes, class_names=data.class_names, dataset=data.describe(),
             normalization=(dict(data.normalization, applied="by the model (buffers), identically at evaluation")

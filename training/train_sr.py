@@ -144,7 +144,7 @@ class SuperResolutionTask(TrainingTask):
         return {"val_psnr_y": float(np.mean(values))}
 
 
-def parse_args(argv=None):
+def build_parser() -> argparse.ArgumentParser:
     parser = cli.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--preset", required=True, choices=sorted(PRESETS))
     parser.add_argument("--run-name", help="folder under results/runs (default: the preset name)")
@@ -167,6 +167,12 @@ def parse_args(argv=None):
                         help="standard (SRGAN) or relativistic average (ESRGAN) adversarial loss")
     parser.add_argument("--init-from", help="start the generator from a model folder or name (the warmup)")
     add_run_arguments(parser, grad_clip=0.0, val_every=250, log_every=20, ckpt_every=100)
+    return parser
+
+
+def parse_args(argv=None):
+    """The command line's arguments, with the preset's settings where an option was not given."""
+    parser = build_parser()
     args = parser.parse_args(argv)
     for key, value in dict(PRESETS[args.preset], gan_loss=PRESETS[args.preset].get("gan_loss", "standard")).items():
         if getattr(args, key, None) is None:
@@ -177,10 +183,26 @@ def parse_args(argv=None):
     return args
 
 
+def make_args(preset: str, **options):
+    """The arguments of a run, from Python: ``options`` as keywords (``patch=64``, ``data=[...]``),
+    checked by the command line's own parser; ``args.command`` is the equivalent command."""
+    argv = ["--preset", preset, *cli.to_argv(build_parser(), options)]
+    args = parse_args(argv)
+    args.command = "python -m training.train_sr " + shlex.join(argv)
+    return args
+
+
 @cli.one_line_errors(CheckpointError, TrainingDiverged, FileExistsError, FileNotFoundError, ImageLoadError, ValueError)
-def main(argv=None):
+def main(argv=None) -> dict:
     argv = sys.argv[1:] if argv is None else argv
     args = parse_args(argv)
+    args.command = "python -m training.train_sr " + shlex.join(argv)
+    return train(args)
+
+
+def train(args) -> dict:
+    """One run (``parse_args`` or ``make_args``): train, export the generator with its card;
+    returns the engine's result (the best validation figures) with the run and export folders."""
     # what would stop the run later, checked before the images are loaded
     check_run_start(args.runs_dir, args.run_name, args.resume, args.export or CHECKPOINT_DIR / args.preset)
     if args.init_from:
@@ -196,7 +218,7 @@ def main(argv=None):
         generator = trainer.modules["g"].to("cpu").to(memory_format=torch.contiguous_format)
         export = Path(args.export) if args.export else CHECKPOINT_DIR / args.preset
         card = trainer.model_card(
-            args.preset, "python -m training.train_sr " + shlex.join(argv),
+            args.preset, args.command,
             architecture=dict(get_entry(args.preset).config, scale=args.scale), scale=args.scale,
             training={
                 "preset": args.preset,
@@ -211,6 +233,8 @@ def main(argv=None):
             })
         trainer.export(generator, export, card)
     trainer.close()
+    return {"result": result, "run_dir": str(trainer.run_dir),
+            "export": None if args.export == "none" else str(args.export or CHECKPOINT_DIR / args.preset)}
 
 
 if __name__ == "__main__":
