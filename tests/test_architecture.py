@@ -102,7 +102,7 @@ def test_the_protocol_calls_training_functions_not_command_lines():
     """The protocol runs a family through ``make_args(**options)`` and ``train(args)``: no argv list
     is built for another script's ``main`` or ``parse_args``."""
     offences = []
-    for path in sorted((ROOT / "training").glob("protocol*")):
+    for path in python_files(ROOT / "training" / "protocol"):
         for number, line in enumerate(path.read_text().splitlines(), 1):
             if re.search(r"\btrain_\w+\.(main|parse_args)\(", line):
                 offences.append(f"{path.relative_to(ROOT)}:{number}: {line.strip()}")

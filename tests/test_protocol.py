@@ -18,6 +18,7 @@ from studio.engine import STATE_FILE, Trainer
 from studio.imageio import load_image, save_png
 from tests.protocol_fixtures import make_image_folder
 from training import protocol
+from training.protocol import grid_search
 
 GRID_COLUMNS = ["experiment", "model", "trial", "state", "status", "params_lr", "params_weight_decay",
                 "params_blocks_per_stage", "params_dilation", "metric", "value", "best_step", "val_loss",
@@ -207,19 +208,19 @@ def test_interrupted_grid_search_resumes(eurosat, tmp_path, monkeypatch):
     assert columns == GRID_COLUMNS and len(rows) == 2
     done_first = {(r["params_lr"], r["params_dilation"]) for r in rows}
 
-    real = protocol.run_grid_trial
+    real = grid_search.run_grid_trial
     calls = {"n": 0}
 
     def interrupted(*args, **kwargs):  # Ctrl-C during the next trial
         calls["n"] += 1
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(protocol, "run_grid_trial", interrupted)
+    monkeypatch.setattr(grid_search, "run_grid_trial", interrupted)
     second = protocol.main(grid_argv(eurosat, tmp_path))
     assert second["interrupted"] and calls["n"] == 1 and len(read(csv_path)[1]) == 2
 
     seen = []
-    monkeypatch.setattr(protocol, "run_grid_trial", lambda args, family, params: seen.append(params) or real(
+    monkeypatch.setattr(grid_search, "run_grid_trial", lambda args, family, params: seen.append(params) or real(
         args, family, params))
     third = protocol.main(grid_argv(eurosat, tmp_path))
     assert third["ran"] == 2 and third["finished_before"] == 2 and not third["interrupted"]

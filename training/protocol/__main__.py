@@ -1,0 +1,3 @@
+from training.protocol.cli import main
+
+main()
