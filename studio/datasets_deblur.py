@@ -154,6 +154,15 @@ def split_by_sequence(sequence_ids, val_fraction: float = 0.1, seed: int = 42) -
     return train, val
 
 
+def pool_split(folders, seed: int, val_fraction: float = 0.1) -> tuple[list[Path], list[Path]]:
+    """The images of ``folders`` pooled and split by image (their stems shuffled with ``seed``,
+    ~``val_fraction`` held out): (train paths, validation paths). Two seeds give two splits of one
+    pool, the experiment of the logbook's last lesson (the same model scores differently on them)."""
+    paths = {p.stem: p for folder in folders for p in list_images(folder)}
+    train, val = split_by_sequence(list(paths), val_fraction, seed)
+    return [paths[s] for s in train], [paths[s] for s in val]
+
+
 class GoProPairs:
     """Blurred/sharp frame pairs of one side ("train" or "val") of a split by sequence."""
 
@@ -229,11 +238,13 @@ def sample_pairs(source, transform: JointTransform, rng: np.random.Generator, co
 
 def synthetic_validation_set(folder, count: int = 8, crop: int = 128,
                              noise_sigma: float = blur_degradation.EVAL_NOISE_SIGMA) -> list[dict]:
-    """Fixed validation pairs: centre crops of the first ``count`` images of ``folder``, each blurred
+    """Fixed validation pairs: centre crops of the first ``count`` images of ``folder`` (or of a list of
+    image paths), each blurred
     with validation kernel ``i % 8`` (never a training or evaluation kernel) and fixed-seed noise."""
     kernels = blur_degradation.validation_kernels()
     items = []
-    for i, path in enumerate(list_images(folder)[:count]):
+    paths = list(folder) if isinstance(folder, (list, tuple)) else list_images(folder)
+    for i, path in enumerate(paths[:count]):
         name, kernel = kernels[i % len(kernels)]
         size = kernel.shape[0]
         region = center_crop(load_image(path), crop + size - 1)

@@ -40,6 +40,7 @@ PROTOCOL_FILES = {
     "grid-search": ["grid-search.csv"],
     "train": ["train.csv"],
     "evaluate": ["evaluate.csv", "evaluate-confusion.csv", "evaluate-per-class.csv"],
+    "split-robustness": ["split-robustness.csv"],  # training/split_robustness.py
 }
 #: columns a file must have to be drawn at all
 REQUIRED = {
@@ -53,6 +54,7 @@ REQUIRED = {
     "baselines.csv": ["baseline"],
     "evaluate.csv": ["split"],
     "evaluate-confusion.csv": ["split", "true_class"],
+    "split-robustness.csv": ["trained_on_split", "evaluated_on_split", "psnr", "input_psnr", "gain"],
 }
 #: columns that must be numbers where they are present
 NUMERIC = {

@@ -136,6 +136,20 @@ def test_relativistic_gan_runs_are_labelled(results):
     assert "relativistic: gap only" in verdicts and len(verdicts) == 2
 
 
+def test_split_robustness_is_drawn_as_two_by_two(results):
+    rows = ("model,trained_on_split,evaluated_on_split,images,psnr,input_psnr,gain\n"
+            "unet-light-v1,42,42,50,22.50,22.00,0.50\nunet-light-v1,42,123,50,22.10,21.70,0.40\n"
+            "unet-light-v1,123,42,50,22.45,22.00,0.45\nunet-light-v1,123,123,50,22.20,21.70,0.50\n")
+    write(results / "protocol" / "split-robustness" / "split-robustness.csv", rows)
+    app = render("Sanity checks")
+    app.selectbox(key="sanity_pick").set_value("split-robustness")
+    app.run()
+    assert not app.exception
+    frames = [d.value for d in app.dataframe]
+    psnr = next(f for f in frames if f.shape == (2, 2))
+    assert psnr.loc["split 42", "split 123"] == pytest.approx(22.10) and psnr.loc["split 123", "split 42"] == pytest.approx(22.45)
+
+
 def test_malformed_and_partial_csvs_are_named_and_isolated(results):
     write(results / "runs" / "broken" / "metrics.csv", "step,loss,lr_g\n10,1.0,0.1\n20,0.9,0.1,7,8,9\n30,0.8\n")
     write(results / "runs" / "binary" / "metrics.csv", "")

@@ -238,3 +238,17 @@ def test_synthetic_validation_set_is_fixed(photos):
     for x, y in zip(a, b):
         np.testing.assert_array_equal(x["blurred"], y["blurred"])
         assert x["sharp"].shape == x["blurred"].shape == (40, 40, 3)
+
+
+def test_pool_split_is_a_seeded_partition_of_the_pooled_images(tmp_path):
+    from studio.datasets_deblur import pool_split
+
+    for folder, count in (("a", 12), ("b", 8)):
+        for i in range(count):
+            save_png(np.full((8, 8, 3), i / 20, np.float32), tmp_path / folder / f"{folder}{i}.png")
+    folders = [tmp_path / "a", tmp_path / "b"]
+    train, val = pool_split(folders, seed=42, val_fraction=0.1)
+    assert len(val) == 2 and len(train) == 18 and not {p.stem for p in train} & {p.stem for p in val}
+    assert pool_split(folders, seed=42, val_fraction=0.1) == (train, val)  # the same seed, the same split
+    other = pool_split(folders, seed=123, val_fraction=0.1)[1]
+    assert {p.stem for p in other} != {p.stem for p in val}  # the logbook's two seeds hold out other images

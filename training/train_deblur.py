@@ -39,7 +39,7 @@ from studio import cli
 from studio.checkpoint import CheckpointError
 from studio.data import DATASETS, ImageBank, display_path, require_dataset
 from studio.datasets_deblur import (GoProPairs, JointTransform, SyntheticBlur, gopro_validation_set,
-                                    sample_pairs, synthetic_validation_set, to_batch)
+                                    pool_split, sample_pairs, synthetic_validation_set, to_batch)
 from studio.degradations import blur as blur_degradation
 from studio.engine import (TrainConfig, Trainer, TrainingDiverged, TrainingTask, add_run_arguments, check_run_start,
                            describe_init, init_source,
@@ -112,6 +112,20 @@ class DeblurTask(TrainingTask):
                 "train_sequences": len(self.source.sequences), "val_sequences": len(val_pairs.sequences),
                 "train_pairs": len(self.source),
             }
+        elif args.pool_split is not None:
+            train_paths, val_paths = pool_split([*args.data, args.val], args.pool_split, args.val_fraction)
+            bank = ImageBank([*args.data, args.val], min_side=args.patch + args.max_kernel - 1,
+                             exclude_stems={p.stem for p in val_paths})
+            self.source = SyntheticBlur(bank, crop=args.patch, max_kernel=args.max_kernel, max_noise=args.max_noise,
+                                        levin_probability=0.2 if args.train_levin_kernels else 0.0)
+            self.val_items = synthetic_validation_set(val_paths, count=args.val_count, crop=args.patch)
+            self.data_description = {
+                "kind": "synthetic, pooled and split", "pool": [display_path(d) for d in (*args.data, args.val)],
+                "split": f"by image, val_fraction {args.val_fraction}, seed {args.pool_split}",
+                "train_images": len(bank), "val_images": len(val_paths),
+                "kernels": dict(blur_degradation.KERNEL_SPLIT, train_levin_kernels=bool(args.train_levin_kernels)),
+                "max_kernel": args.max_kernel, "noise_sigma": f"uniform [0, {args.max_noise}]",
+            }
         else:
             bank = ImageBank(args.data, min_side=args.patch + args.max_kernel - 1)
             self.source = SyntheticBlur(bank, crop=args.patch, max_kernel=args.max_kernel, max_noise=args.max_noise,
@@ -152,7 +166,7 @@ class DeblurTask(TrainingTask):
         return {"val_psnr": value, "val_input_psnr": self.val_input_psnr, "val_gain": value - self.val_input_psnr}
 
 
-def parse_args(argv=None):
+def build_parser() -> argparse.ArgumentParser:
     parser = cli.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--preset", required=True, choices=PRESETS)
     parser.add_argument("--recipe", choices=["cpu", "gpu"], default="cpu")
@@ -164,6 +178,10 @@ def parse_args(argv=None):
     parser.add_argument("--val-fraction", type=float, default=0.1, help="share of GoPro sequences held out")
     parser.add_argument("--split-seed", type=int, default=42, help="seed of the split by sequence (logbook: 42)")
     parser.add_argument("--val-count", type=int, default=8, help="validation crops")
+    parser.add_argument("--pool-split", type=int, metavar="SEED",
+                        help="synthetic blur: pool the --data and --val images and split them by image with this "
+                             "seed (--val-fraction held out for validation), as the logbook split its pool "
+                             "with seeds 42 and 123 (training/split_robustness.py)")
     parser.add_argument("--patch", type=int, help="training crop size")
     parser.add_argument("--batch-size", type=int)
     parser.add_argument("--lr", type=float)
@@ -182,6 +200,12 @@ def parse_args(argv=None):
                       channels_last_help="channels-last memory format (slower for separable convs on CPU)")
     parser.add_argument("--time-step", action="store_true",
                         help="time 3 training steps of this recipe (data + update), print them, train nothing")
+    return parser
+
+
+def parse_args(argv=None):
+    """The command line's arguments, with the preset's and the recipe's settings where not given."""
+    parser = build_parser()
     args = parser.parse_args(argv)
     recipes = CPU_RECIPES if args.recipe == "cpu" else GPU_RECIPES
     if args.preset not in recipes:
@@ -221,6 +245,22 @@ def time_steps(trainer: Trainer, task: DeblurTask, cfg: TrainConfig, count: int 
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else argv
     args = parse_args(argv)
+    args.command = "python -m training.train_deblur " + shlex.join(argv)
+    return train(args)
+
+
+def make_args(preset: str, **options):
+    """The arguments of a run, from Python: ``options`` as keywords, checked by the command line's
+    own parser; ``args.command`` is the equivalent command."""
+    argv = ["--preset", preset, *cli.to_argv(build_parser(), options)]
+    args = parse_args(argv)
+    args.command = "python -m training.train_deblur " + shlex.join(argv)
+    return args
+
+
+def train(args) -> dict:
+    """One run (``main`` or ``make_args``): train and export with its card; returns the engine's
+    result, the run folder and the export folder."""
     # what would stop the run later, checked before the images are loaded
     if not args.time_step:
         check_run_start(args.runs_dir, args.run_name, args.resume, args.export or CHECKPOINT_DIR / args.preset)
@@ -233,11 +273,7 @@ def main(argv=None):
         epoch = epoch_steps(task, args.batch_size)
         args.steps = GOPRO_EPOCHS * epoch if args.steps is None else args.steps
         args.val_every = epoch if args.val_every is None else args.val_every
-    cfg = TrainConfig.from_args(
-        args, min_lr=1e-6, plateau_factor=0.5,
-        extra={**{k: v for k, v in vars(args).items() if k not in ("resume",)},
-               "command": "python -m training.train_deblur " + shlex.join(argv)},
-    )
+    cfg = TrainConfig.from_args(args, min_lr=1e-6, plateau_factor=0.5)
     trainer = Trainer(task, cfg)
     if args.time_step:
         return time_steps(trainer, task, cfg)
@@ -248,7 +284,7 @@ def main(argv=None):
         augmentation = {"random_crop": args.patch, "hflip": True, "vflip": True, "rot90": True,
                         "jitter": args.jitter, "synchronised": True, "in_validation": "none"}
         card = trainer.model_card(
-            args.preset, "python -m training.train_deblur " + shlex.join(argv), scale=1,
+            args.preset, args.command, scale=1,
             logbook=LOGBOOK_RESULTS[args.preset],
             training={
                 "preset": args.preset,
@@ -269,6 +305,8 @@ def main(argv=None):
         # fp16 storage halves the file (v3: 26 -> 13 MB); inference casts back to fp32 on load
         trainer.export(model, export, card, dtype=torch.float16)
     trainer.close()
+    return {"result": result, "run_dir": str(trainer.run_dir),
+            "export": None if args.export == "none" else str(args.export or CHECKPOINT_DIR / args.preset)}
 
 
 if __name__ == "__main__":

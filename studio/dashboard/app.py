@@ -331,8 +331,29 @@ def page_sanity(root: Path) -> None:
                             labels=dict(x="predicted", y="true", color="count"))
             fig.update_layout(title=f"confusion matrix ({split})")
             chart(fig, key="sanity_confusion")
+    with part("Split robustness"):
+        splits = section("Split robustness (trained on one split, scored on both)", "split-robustness.csv")
+        if splits is not None:
+            _split_robustness(splits)
     if not found:
         st.info(f"results/protocol/{experiment} has no sanity-check files yet.")
+
+
+def _split_robustness(table: data.Table) -> None:
+    """The 2x2 table: rows the split a model was trained on, columns the split it is scored on."""
+    frame = table.frame.copy()
+    for column in ("psnr", "input_psnr", "gain"):
+        frame[column] = pd.to_numeric(frame[column], errors="coerce")
+    frame["trained on"] = "split " + frame["trained_on_split"].astype(str)
+    frame["scored on"] = "split " + frame["evaluated_on_split"].astype(str)
+    st.caption("The logbook's last lesson: one model scores differently on another split of the same pool, "
+               "so compare models on the same split. Read down a column (the same images) to compare models, "
+               "along a row to see how much the split alone moves one model's score; the input's PSNR moves "
+               "with it.")
+    for value, title in (("psnr", "PSNR (dB)"), ("input_psnr", "blurred input PSNR (dB)"), ("gain", "gain over the input (dB)")):
+        pivot = frame.pivot_table(index="trained on", columns="scored on", values=value, aggfunc="mean")
+        st.markdown(f"**{title}**")
+        st.dataframe(pivot.round(2), width="stretch")
 
 
 def _blank(row: pd.Series, columns, filename: str) -> None:

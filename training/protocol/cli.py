@@ -90,8 +90,9 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--steps", type=int, default=500)
     train.add_argument("--lr", type=float)
     train.add_argument("--weight-decay", type=float)
-    train.add_argument("--from-grid", action="store_true", help="lr, weight decay and model settings of the best "
-                       "completed grid point (explicit --lr/--weight-decay/--set win)")
+    train.add_argument("--from-grid", nargs="?", const=True, default=None, metavar="EXPERIMENT",
+                       help="lr, weight decay and model settings of the best completed grid point of this "
+                            "experiment (or of EXPERIMENT's grid; explicit --lr/--weight-decay/--set win)")
     train.add_argument("--run-name", help="default: --name")
     train.add_argument("--val-every", type=int)
     train.add_argument("--export", help="model folder (default checkpoints/<model>; 'none' to skip)")

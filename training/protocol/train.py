@@ -15,7 +15,11 @@ from training.protocol.common import DEFAULTS, last_values, out_path, read_csv_r
 
 
 def best_grid_point(args) -> dict:
+    """The best completed point of the grid search of this experiment, or of the one ``--from-grid``
+    names (a variant of an experiment reuses its grid)."""
     path = out_path(args, "grid-search.csv")
+    if isinstance(args.from_grid, str):
+        path = path.parent.parent / args.from_grid / "grid-search.csv"
     if not path.is_file():
         raise FileNotFoundError(f"--from-grid: no grid search at {path}; run `grid-search` first")
     rows = [r for r in read_csv_rows(path) if r.get("state") == "COMPLETE" and r.get("value") not in ("", None)]

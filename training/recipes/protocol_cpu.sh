@@ -38,7 +38,7 @@ $P evaluate $D --update-card
 # the EuroSAT course protocol as written (a constant LR, the best validation step kept), beside the
 # shipped cosine run; exported next to the protocol tables, not over the shipped checkpoint
 C="${D/--name dilated-cnn-tin10/--name dilated-cnn-tin10-course}"
-$P train $C --from-grid --steps 300 --scheduler none --export-best --export results/protocol/dilated-cnn-tin10-course/model \
+$P train $C --from-grid dilated-cnn-tin10 --steps 300 --scheduler none --export-best --export results/protocol/dilated-cnn-tin10-course/model \
   $(resume_flag dilated-cnn-tin10-course)
 $P evaluate $C --checkpoint results/protocol/dilated-cnn-tin10-course/model
 
