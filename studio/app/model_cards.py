@@ -58,10 +58,14 @@ LESSONS = {
                      "hardware at hand (timeouts, out-of-memory), hence the lightweight U-Net below. Shipped as "
                      "architecture only: its CPU budget here would be ~250 training steps.",
     "unet-light-v1": "Logbook run #1: depthwise-separable convs (~8× fewer weights), 32 filters, bilinear upsampling "
-                     "+ conv instead of transposed convs (no checkerboard), a global residual, InstanceNorm, "
-                     "ReduceLROnPlateau. Why cosine replaced plateau: the plateau scheduler was too timid -- the "
-                     "learning rate stayed at 2e-4 all night and the model never refined fine detail (27.50 dB "
-                     "validation); CosineAnnealing forces it down to 1e-6, a 'smooth landing' (28.03 dB next run).",
+                     "+ conv instead of transposed convs (no checkerboard), a global residual, ReduceLROnPlateau "
+                     "(the logbook does not say which normalisation run #1 used; InstanceNorm here, as in its later "
+                     "runs). Why cosine replaced plateau: the plateau scheduler was too timid -- the learning rate "
+                     "stayed at 2e-4 all night and the model never refined fine detail (27.50 dB validation); "
+                     "CosineAnnealing forces it down to 1e-6, a 'smooth landing' (28.03 dB next run). The logbook's "
+                     "last lesson, reproduced with this model: trained on one split of a pool and scored on two, "
+                     "the split moves its score far more than the split it was trained on (the split-robustness "
+                     "table of the README and the dashboard): compare models on the same split only.",
     "unet-light-v3": "The logbook's champion: 48 filters, InstanceNorm, cosine to 1e-6, weight decay 1e-3, ±15 % "
                      "colour jitter. Why the split is by sequence: GoPro frames come from videos, so a random shuffle "
                      "puts frame t in training and the nearly identical frame t+1 in validation -- a leak that "
