@@ -365,7 +365,8 @@ class Trainer:
             "recipe": {k: v for k, v in asdict(self.cfg).items() if k not in ("extra", "resume", "runs_dir")},
             "run_log": str(self.run_dir / "metrics.csv"),
             "wall_seconds": round(max(self.elapsed(), time.time() - self.created), 1),  # across resumes
-            "hardware": f"{torch.get_num_threads()} CPU threads" if self.device.type == "cpu" else str(self.device),
+            "hardware": (f"{torch.get_num_threads()} CPU thread" + ("s" if torch.get_num_threads() > 1 else "")
+                         if self.device.type == "cpu" else str(self.device)),
         }
 
     # ---- checkpointing -----------------------------------------------------------------------

@@ -129,3 +129,17 @@ def estimate_noise_sigma(gray: np.ndarray) -> float:
     response = np.abs(convolve2d(gray, IMMERKAER, mode="valid")).sum()
     return float(np.sqrt(np.pi / 2.0) * response / (6.0 * (width - 2) * (height - 2)))
 
+
+def sharpness(image: np.ndarray, border: int = 0) -> float:
+    """Mean gradient magnitude of the luma (Sobel, per 8-bit level and pixel): a no-reference
+    measure that grows with edges and texture, and with noise or ringing too (the perception axis
+    of the studio's perception-distortion plot, and the SR evaluations' ``sharpness`` column)."""
+    luma = crop_border(rgb_to_y(image), border) * 255.0
+    if min(luma.shape) < 3:
+        return float("nan")
+    padded = np.pad(luma, 1, mode="edge")
+    gx = (padded[:-2, 2:] + 2 * padded[1:-1, 2:] + padded[2:, 2:]
+          - padded[:-2, :-2] - 2 * padded[1:-1, :-2] - padded[2:, :-2]) / 8.0
+    gy = (padded[2:, :-2] + 2 * padded[2:, 1:-1] + padded[2:, 2:]
+          - padded[:-2, :-2] - 2 * padded[:-2, 1:-1] - padded[:-2, 2:]) / 8.0
+    return float(np.mean(np.hypot(gx, gy)))

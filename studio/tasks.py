@@ -21,7 +21,7 @@ import numpy as np
 from studio.degradations import blur as blur_degradation
 from studio.degradations import sr as sr_degradation
 from studio.imageio import quantize
-from studio.metrics import psnr_up_to_shift
+from studio.metrics import psnr_up_to_shift, sharpness
 
 
 class ParamError(ValueError):
@@ -244,7 +244,7 @@ GENERIC_FOLDERS = {"sharp", "clean", "gt", "hr", "ground_truth", "groundtruth", 
 
 
 def _size_text(image: np.ndarray) -> str:
-    return f"{image.shape[1]}×{image.shape[0]}"
+    return f"{image.shape[1]}×{image.shape[0]} px"
 
 
 def _describe_deblur(params: dict, info: dict, degraded: np.ndarray, seed: int) -> str:
@@ -305,6 +305,9 @@ TASKS: dict[str, TaskSpec] = {
         params=(Param("scale", "SR scale", "int", 4, min(sr_degradation.SCALES), max(sr_degradation.SCALES),
                       ui_label="SR scale (the learned models are trained for x4 only)", widget="radio"),),
         headline=Headline("psnr_y", "ssim_y", "PSNR-Y", "SSIM-Y"),
+        # the perception axis: GAN outputs trade PSNR for edges and texture, which only a
+        # no-reference measure shows (the border is cropped as for the scores)
+        extra_scores=lambda output, clean: {"sharpness": sharpness(output, border=4)},
         describe=lambda params, info, degraded, seed: (f"downscaled x{params.get('scale', 4)} (MATLAB bicubic) "
                                                        f"to {_size_text(degraded)}"),
         input_label=lambda size, scale=4, **_: f"input (x{scale} bicubic view of the {size} low-res image)",

@@ -36,8 +36,10 @@ def test_sharpness_and_spectrum():
     sharp = rng.random((64, 64, 3))
     from scipy.ndimage import gaussian_filter
 
+    from studio.metrics import sharpness
+
     soft = gaussian_filter(sharp, (2, 2, 0))
-    assert app_views.sharpness(sharp) > 3 * app_views.sharpness(soft)
+    assert sharpness(sharp) > 3 * sharpness(soft)
     freq, power = app_views.radial_spectrum(sharp - soft, bins=16)
     assert freq.shape == power.shape == (16,) and 0 < freq[0] < freq[-1] < 0.5
     assert power[-1] > power[1]  # sharp - soft is high-pass: its error lives at high frequencies

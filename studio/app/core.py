@@ -44,7 +44,7 @@ from studio.checkpoint import CheckpointError
 from studio.deconvolution import DeconvolutionError, check_max_size
 from studio.imageio import ImageLoadError, load_image, quantize
 from studio.inference import resolve_precision, run_model
-from studio.metrics import psnr, ssim
+from studio.metrics import psnr, sharpness, ssim
 from studio.registry import get_entry, list_models
 from studio.resize import imresize_to
 from studio.results import bf16_note
@@ -714,11 +714,11 @@ def perception_distortion(comparison: Comparison):
         if r.key in same_as_input:
             continue  # e.g. SR's bicubic is the input reference itself: one point, named for both
         name = " = ".join(["input", *same_as_input]) if r.role == "input" else r.key
-        points.append({"name": name, "sharpness": app_views.sharpness(r.image, border),
+        points.append({"name": name, "sharpness": sharpness(r.image, border),
                        "psnr": r.scores[key] if (comparison.scored and r.scores) else None,
                        "symbol": "diamond" if r.role == "input" else ("square" if r.role == "classical" else "circle")})
     truth = comparison.ground_truth
-    reference = app_views.sharpness(truth.image, border) if truth is not None else None
+    reference = sharpness(truth.image, border) if truth is not None else None
     return app_views.perception_distortion_figure(points, reference, label)
 
 

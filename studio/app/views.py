@@ -17,7 +17,7 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
 from studio.imageio import to_uint8
-from studio.metrics import crop_border, error_map, rgb_to_y
+from studio.metrics import error_map, rgb_to_y
 
 # Magma-like perceptual colour map (dark = no error, bright = large error): anchors of matplotlib's
 # "inferno", interpolated linearly in RGB (256 entries).
@@ -115,20 +115,6 @@ def outline(image: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray:
 
 
 # ---- no-reference sharpness and the perception-distortion plane ------------------------------
-
-def sharpness(image: np.ndarray, border: int = 0) -> float:
-    """Mean gradient magnitude of the luma (Sobel, per 8-bit level and pixel): a no-reference
-    measure that grows with edges and texture, and with noise or ringing too."""
-    luma = crop_border(rgb_to_y(image), border) * 255.0
-    if min(luma.shape) < 3:
-        return float("nan")
-    padded = np.pad(luma, 1, mode="edge")
-    gx = (padded[:-2, 2:] + 2 * padded[1:-1, 2:] + padded[2:, 2:]
-          - padded[:-2, :-2] - 2 * padded[1:-1, :-2] - padded[2:, :-2]) / 8.0
-    gy = (padded[2:, :-2] + 2 * padded[2:, 1:-1] + padded[2:, 2:]
-          - padded[:-2, :-2] - 2 * padded[:-2, 1:-1] - padded[:-2, 2:]) / 8.0
-    return float(np.mean(np.hypot(gx, gy)))
-
 
 def radial_spectrum(image: np.ndarray, bins: int = 32) -> tuple[np.ndarray, np.ndarray]:
     """(frequencies in cycles/pixel, mean power in dB) of a luma image, averaged over rings.
