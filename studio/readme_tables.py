@@ -71,6 +71,7 @@ class Sources:
 
     results: Path = RESULTS
     kernels: Path = KERNELS
+    checkpoints: Path = ROOT / "checkpoints"
 
 
 # ---- layout: models, labels, orders ------------------------------------------------------------
@@ -300,6 +301,114 @@ def restoration_results(src: Sources) -> list[str]:
     return lines
 
 
+def sr_sharpness(src: Sources) -> list[str]:
+    """PSNR-Y against the no-reference sharpness of the outputs (``studio.metrics.sharpness``), per
+    test set: the perception-distortion trade-off in numbers; bold: the sharpest output per set."""
+    sets = []
+    for name, rel in SR_SETS:
+        frame = read_csv(src.results / rel, ("psnr_y", "sharpness"))
+        sets.append((name, _means(frame, ["psnr_y", "sharpness"])))
+    models = list(dict.fromkeys(m for _, means in sets for m in means.index))
+    sharpest = [_best({m: f"{means.at[m, 'sharpness']:.2f}" for m in means.index}) for _, means in sets]
+    lines = _header(["model", *(f"{name} PSNR-Y / sharpness" for name, _ in sets)])
+    for model in models:
+        cells = [f"`{model}`"]
+        for (_, means), top in zip(sets, sharpest):
+            if model not in means.index:
+                cells.append(DASH)
+                continue
+            sharp = f"{means.at[model, 'sharpness']:.2f}"
+            cells.append(f"{means.at[model, 'psnr_y']:.2f} / {bold(sharp, model in top)}")
+        lines.append(_row(cells))
+    return lines
+
+
+#: the SR models compared at a CPU budget, in pairs that differ by one thing (body, then loss)
+SR_BUDGET_MODELS = ("srresnet", "rrdb-psnr", "srgan-v3", "srgan-v3-ra", "esrgan-lite")
+
+
+def sr_budget(src: Sources) -> list[str]:
+    """What each SR model cost to train, from its card: parameters, starting point, steps, wall time."""
+    import json
+
+    lines = _header(["model", "parameters", "starts from", "steps", "wall time", "hardware"])
+    for model in SR_BUDGET_MODELS:
+        path = src.checkpoints / model / "card.json"
+        if not path.is_file():
+            continue
+        try:
+            card = json.loads(path.read_text())
+            training = card["training"]
+            steps, seconds = int(training["recipe"]["max_steps"]), float(training["wall_seconds"])
+        except (OSError, ValueError, KeyError, TypeError) as err:
+            raise TableError(f"{_shown(path)}: no usable training record ({type(err).__name__}: {err})") from None
+        warmup = str(training.get("warmup", ""))
+        start = warmup.split(" (")[0].replace("initialised from ", "`") + "`" if warmup.startswith("initialised") \
+            else "scratch"
+        lines.append(_row([f"`{model}`", f"{int(card['parameters']):,}", start, f"{steps:,}",
+                           f"{seconds / 60:.0f} min", str(training.get("hardware", DASH))]))
+    return lines
+
+
+SPLIT_CSV = "protocol/split-robustness/split-robustness.csv"
+
+
+def split_robustness(src: Sources) -> list[str]:
+    """Rows: the split a model was trained on; columns: the split it is scored on; cells: PSNR (gain)."""
+    frame = read_csv(src.results / SPLIT_CSV, ("trained_on_split", "evaluated_on_split", "psnr", "input_psnr",
+                                               "gain", "images"))
+    trained = sorted({int(v) for v in frame["trained_on_split"]})
+    scored = sorted({int(v) for v in frame["evaluated_on_split"]})
+    lines = _header(["trained on ↓ / scored on →",
+                     *(f"split {s} ({int(frame[frame['evaluated_on_split'] == s]['images'].iloc[0])} images, "
+                       f"input {frame[frame['evaluated_on_split'] == s]['input_psnr'].iloc[0]:.2f} dB)" for s in scored)])
+    for t in trained:
+        cells = [f"split {t}"]
+        for s in scored:
+            row = frame[(frame["trained_on_split"] == t) & (frame["evaluated_on_split"] == s)]
+            cells.append(DASH if row.empty else f"{row['psnr'].iloc[0]:.2f} ({signed(row['gain'].iloc[0])})")
+        lines.append(_row(cells))
+    return lines
+
+
+CHAIN_SETS = (("McMaster", "eval/restoration_chain_mcmaster.csv"), ("CBSD68", "eval/restoration_chain_cbsd68.csv"))
+
+
+def restoration_chain(src: Sources) -> list[str]:
+    """Restore at 128 px, then upscale x4: per (restorer, upscaler) mean PSNR / PSNR-Y at 512 px and
+    the PSNR gain over bicubic upscaling of the same restored images; bold: the best gain per set."""
+    sets = []
+    for name, rel in CHAIN_SETS:
+        frame = read_csv(src.results / rel, ("psnr", "psnr_y", "input_psnr", "input_psnr_y"), ("model", "upscaler"))
+        means = frame.groupby(["model", "upscaler"], sort=False)[["psnr", "psnr_y"]].mean()
+        sets.append((name, frame, means))
+    pairs = list(dict.fromkeys(pair for _, _, means in sets for pair in means.index))
+    gains = []
+    for _, _, means in sets:
+        shown = {}
+        for restorer, upscaler in means.index:
+            if upscaler != "bicubic" and (restorer, "bicubic") in means.index:
+                shown[(restorer, upscaler)] = signed(means.at[(restorer, upscaler), "psnr"]
+                                                     - means.at[(restorer, "bicubic"), "psnr"])
+        gains.append(shown)
+    lines = _header(["restored by → upscaled by", *(f"{name}: PSNR / PSNR-Y (Δ PSNR vs bicubic)" for name, _, _ in sets)])
+    lines.append(_row(["degraded gray input → bicubic", *(f"{_input_mean(frame, 'input_psnr'):.2f} / "
+                                                          f"{_input_mean(frame, 'input_psnr_y'):.2f}"
+                                                          for _, frame, _ in sets)]))
+    for pair in pairs:
+        cells = [f"`{pair[0]}` → `{pair[1]}`"]
+        for (_, _, means), shown in zip(sets, gains):
+            if pair not in means.index:
+                cells.append(DASH)
+                continue
+            text = f"{means.at[pair, 'psnr']:.2f} / {means.at[pair, 'psnr_y']:.2f}"
+            if pair in shown:
+                text += f" ({bold(shown[pair], pair in _best(shown))})"
+            cells.append(text)
+        lines.append(_row(cells))
+    return lines
+
+
 DEBLUR_COLUMNS = ("psnr", "input_psnr", "psnr_shift", "input_psnr_shift")
 
 
@@ -425,6 +534,10 @@ TABLES: dict[str, tuple[Callable[[Sources], list[str]], tuple[str, ...]]] = {
     "sr-results": (sr_results, tuple(rel for _, rel in SR_SETS)),
     "sr-bench": (sr_bench, ("bench/sr_bench.csv",)),
     "restoration-results": (restoration_results, tuple(rel for _, rel in RESTORATION_SETS)),
+    "restoration-chain": (restoration_chain, tuple(rel for _, rel in CHAIN_SETS)),
+    "sr-budget": (sr_budget, ()),
+    "sr-sharpness": (sr_sharpness, tuple(rel for _, rel in SR_SETS)),
+    "split-robustness": (split_robustness, (SPLIT_CSV,)),
     "deblur-results": (deblur_results, tuple(rel for _, rel in DEBLUR_SETS)),
     "deblur-per-kernel": (deblur_per_kernel, (LEVIN_CSV,)),
     "deblur-bench": (deblur_bench, ("bench/deblur_bench.csv",)),

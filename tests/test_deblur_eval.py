@@ -112,7 +112,8 @@ def test_oracle_rows_are_skipped_when_the_kernel_is_unknown(tmp_path, capsys):
 def test_sr_evaluation_is_unchanged(benchmark_set):
     rows = evaluation.evaluate("sr", ["bicubic"], benchmark_set("set5"), progress=False)
     assert evaluation.summarize(rows)["bicubic"]["psnr_y"] == pytest.approx(28.43, abs=0.005)
-    assert all(set(row) == set(evaluation.COLUMNS) for row in rows)
+    # the common columns, plus SR's own: the no-reference sharpness of the output and of the input
+    assert all(set(row) == set(evaluation.COLUMNS) | {"sharpness", "input_sharpness"} for row in rows)
 
 
 def test_restore_deblur_any_image(tmp_path, rng):

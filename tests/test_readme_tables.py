@@ -29,11 +29,12 @@ def test_module_is_torch_free():
 
 @pytest.fixture
 def copy(tmp_path):
-    """A copy of README.md and of the CSVs under results/eval and results/bench."""
+    """A copy of README.md and of the CSVs the tables read (results/eval, results/bench, the
+    split-robustness table)."""
     readme = tmp_path / "README.md"
     shutil.copy(ROOT / "README.md", readme)
     results = tmp_path / "results"
-    for sub in ("eval", "bench"):
+    for sub in ("eval", "bench", "protocol/split-robustness"):
         (results / sub).mkdir(parents=True)
         for csv in (ROOT / "results" / sub).glob("*.csv"):
             shutil.copy(csv, results / sub / csv.name)
