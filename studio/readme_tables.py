@@ -323,6 +323,28 @@ def sr_sharpness(src: Sources) -> list[str]:
     return lines
 
 
+APP_BENCH = "bench/app_bench.csv"
+
+
+def app_bench(src: Sources) -> list[str]:
+    """The studio's speed, from ``benchmarks.bench_app``: start-up, then one comparison of every
+    model of each task (medians; the goal and whether the median meets it)."""
+    frame = read_csv(src.results / APP_BENCH, ("seconds",), ("measure", "task"))
+    lines = _header(["measure", "models", "median", "goal"])
+    for (measure, task), group in frame.groupby(["measure", "task"], sort=False):
+        if measure not in ("import torch + gradio only", "startup", "compare"):
+            continue
+        median = float(group["seconds"].median())
+        target = pd.to_numeric(group.get("target_s"), errors="coerce").dropna() if "target_s" in group else []
+        goal = (f"< {float(target.iloc[0]):g} s: {'met' if median < float(target.iloc[0]) else 'missed'}"
+                if len(target) else DASH)
+        models = str(group["models"].iloc[0]) if "models" in group and str(group["models"].iloc[0]) != "nan" else ""
+        label = {"startup": "`python app.py` ready", "import torch + gradio only": "import torch + gradio (floor)"}.get(
+            measure, f"{task} comparison, 256×256")
+        lines.append(_row([label, models.split(":")[0] if models else DASH, f"{median:.2f} s", goal]))
+    return lines
+
+
 #: the SR models compared at a CPU budget, in pairs that differ by one thing (body, then loss)
 SR_BUDGET_MODELS = ("srresnet", "rrdb-psnr", "srgan-v3", "srgan-v3-ra", "esrgan-lite")
 
@@ -536,6 +558,7 @@ TABLES: dict[str, tuple[Callable[[Sources], list[str]], tuple[str, ...]]] = {
     "restoration-results": (restoration_results, tuple(rel for _, rel in RESTORATION_SETS)),
     "restoration-chain": (restoration_chain, tuple(rel for _, rel in CHAIN_SETS)),
     "sr-budget": (sr_budget, ()),
+    "app-bench": (app_bench, (APP_BENCH,)),
     "sr-sharpness": (sr_sharpness, tuple(rel for _, rel in SR_SETS)),
     "split-robustness": (split_robustness, (SPLIT_CSV,)),
     "deblur-results": (deblur_results, tuple(rel for _, rel in DEBLUR_SETS)),
