@@ -52,8 +52,10 @@ LESSONS = {
                  "scaling 0.2, trained with L1 only like srresnet (about the same parameters and step cost; its "
                  "card records steps and wall time). Compare it with srresnet: same loss, different body.",
     "esrgan-lite": "Both ESRGAN changes: rrdb-psnr as the warmup, then the relativistic average GAN loss with "
-                   "perceptual and L1 terms (srgan-v3's weights, vgg-mini features). The perception–distortion "
-                   "plot shows where it lands against srgan-v3 and srgan-v3-ra.",
+                   "perceptual and L1 terms (srgan-v3's pixel and perceptual weights, a third of its adversarial "
+                   "weight: the relativistic loss pushes harder, and at srgan-v3's weight it gave up more PSNR than "
+                   "SRGAN's published Set5 figure; vgg-mini features). The perception–distortion plot shows where "
+                   "it lands against srgan-v3 and srgan-v3-ra.",
     "unet-standard": "Where the deblurring logbook started: the 2015 U-Net, ~28–30M parameters, too heavy for the "
                      "hardware at hand (timeouts, out-of-memory), hence the lightweight U-Net below. Shipped as "
                      "architecture only: its CPU budget here would be ~250 training steps.",
