@@ -107,3 +107,14 @@ def test_the_protocol_calls_training_functions_not_command_lines():
             if re.search(r"\btrain_\w+\.(main|parse_args)\(", line):
                 offences.append(f"{path.relative_to(ROOT)}:{number}: {line.strip()}")
     assert offences == []
+
+
+@pytest.mark.parametrize("family", ["train_sr", "train_classifier", "train_deblur", "train_restoration",
+                                    "train_denoiser"])
+def test_every_training_family_is_a_function(family):
+    """``make_args(**options)`` then ``train(args)``: what the protocol and the experiments call."""
+    import importlib
+    import inspect
+
+    module = importlib.import_module(f"training.{family}")
+    assert callable(module.make_args) and list(inspect.signature(module.train).parameters) == ["args"]

@@ -72,7 +72,7 @@ class DenoiseTask(TrainingTask):
         return results
 
 
-def parse_args(argv=None):
+def build_parser() -> argparse.ArgumentParser:
     parser = cli.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--run-name", default=MODEL, help="folder under results/runs")
     parser.add_argument("--data", nargs="+", default=TRAIN_DATA, help="folders of clean photos")
@@ -86,7 +86,11 @@ def parse_args(argv=None):
     parser.add_argument("--max-sigma", type=float, default=50.0, help="largest training noise std (0-255 scale)")
     add_run_arguments(parser, grad_clip=1.0, val_every=CPU_RECIPE["val_every"], log_every=20, ckpt_every=100,
                       channels_last_help="channels-last memory format")
-    args = parser.parse_args(argv)
+    return parser
+
+
+def parse_args(argv=None):
+    args = build_parser().parse_args(argv)
     for folder in (*args.data, args.val):
         require_dataset(folder, "--data/--val")
     return args
@@ -96,10 +100,24 @@ def parse_args(argv=None):
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else argv
     args = parse_args(argv)
-    command = "python -m training.train_denoiser " + shlex.join(argv)
+    args.command = "python -m training.train_denoiser " + shlex.join(argv)
+    return train(args)
+
+
+def make_args(**options):
+    """The arguments of a run, from Python: ``options`` as keywords, checked by the command line's
+    own parser; ``args.command`` is the equivalent command."""
+    argv = cli.to_argv(build_parser(), options)
+    args = parse_args(argv)
+    args.command = "python -m training.train_denoiser " + shlex.join(argv)
+    return args
+
+
+def train(args):
+    """One run (``main`` or ``make_args``): train and export with its card; returns the engine's result."""
+    command = args.command
     task = DenoiseTask(args)
-    cfg = TrainConfig.from_args(args, scheduler="cosine", min_lr=1e-6,
-                                extra={**{k: v for k, v in vars(args).items() if k != "resume"}, "command": command})
+    cfg = TrainConfig.from_args(args, scheduler="cosine", min_lr=1e-6)
     trainer = Trainer(task, cfg)
     result = trainer.fit()
     if trainer.is_main and args.export != "none":

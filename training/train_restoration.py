@@ -273,7 +273,7 @@ class RestorationTask(TrainingTask):
                 "val_input_psnr_y": self.val_input_psnr_y, "val_gain": value - self.val_input_psnr}
 
 
-def parse_args(argv=None):
+def build_parser() -> argparse.ArgumentParser:
     parser = cli.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--preset", required=True, choices=PRESETS)
     parser.add_argument("--recipe", choices=["cpu", "gpu"], default="cpu")
@@ -301,6 +301,12 @@ def parse_args(argv=None):
     add_run_arguments(parser, grad_clip=1.0, log_every=10, ckpt_every=50, channels_last_help="channels-last memory format")
     parser.add_argument("--time-step", action="store_true",
                         help="time 3 training steps of this recipe (data + every phase), print them, train nothing")
+    return parser
+
+
+def parse_args(argv=None):
+    """The command line's arguments, with the preset's and the recipe's settings where not given."""
+    parser = build_parser()
     args = parser.parse_args(argv)
     recipes = CPU_RECIPES if args.recipe == "cpu" else GPU_RECIPES
     defaults = {"beta": 0.0, "beta_warmup": 0.3, "warmup_steps": 0, **LOSSES[args.preset], **recipes[args.preset]}
@@ -354,6 +360,21 @@ def export_model(trainer: Trainer, task: RestorationTask) -> torch.nn.Module:
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else argv
     args = parse_args(argv)
+    args.command = "python -m training.train_restoration " + shlex.join(argv)
+    return train(args)
+
+
+def make_args(preset: str, **options):
+    """The arguments of a run, from Python: ``options`` as keywords, checked by the command line's
+    own parser; ``args.command`` is the equivalent command."""
+    argv = ["--preset", preset, *cli.to_argv(build_parser(), options)]
+    args = parse_args(argv)
+    args.command = "python -m training.train_restoration " + shlex.join(argv)
+    return args
+
+
+def train(args):
+    """One run (``main`` or ``make_args``): train and export with its card; returns the engine's result."""
     if not args.time_step:  # what would stop the run later, checked before the images are loaded
         check_run_start(args.runs_dir, args.run_name, args.resume, args.export or CHECKPOINT_DIR / args.preset)
     for folder in (*args.data, args.val):
@@ -381,7 +402,7 @@ def main(argv=None):
                       "warmup": f"{args.warmup_steps} L1-only generator steps before the GAN phase",
                       "discriminator": dict(DISCRIMINATOR, kind="conditional PatchGAN", lr=args.lr_d or args.lr)}
         card = trainer.model_card(
-            args.preset, "python -m training.train_restoration " + shlex.join(argv), scale=1,
+            args.preset, args.command, scale=1,
             supports=SUPPORTS, colourizes=True,
             training={
                 "preset": args.preset,
