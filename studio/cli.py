@@ -147,3 +147,16 @@ def to_argv(parser: argparse.ArgumentParser, options: dict) -> list[str]:
         else:
             argv += [flag, str(value)]
     return argv
+
+
+def parse_as_command(parse_args, module: str, argv, shown=None):
+    """``parse_args(argv)`` plus ``args.command``, the command line that gives these arguments
+    (``python -m <module> ...``; ``shown`` rewrites the tokens for display, e.g. dataset paths).
+    Every training script's ``main`` and ``make_args`` go through it, so a run started from Python
+    records the same reproducible command as one typed in a shell."""
+    import shlex
+
+    argv = [str(token) for token in argv]
+    args = parse_args(argv)
+    args.command = f"python -m {module} " + shlex.join(shown(argv) if shown else argv)
+    return args

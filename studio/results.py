@@ -18,6 +18,7 @@ Layout read (see docs/protocol.md for the column schemas):
 from __future__ import annotations
 
 import csv
+import functools
 import io
 import json
 import math
@@ -356,8 +357,10 @@ def bf16_effect(root: Path | None = None) -> dict | None:
             "files": files}
 
 
+@functools.lru_cache(maxsize=4)
 def bf16_note(root: Path | None = None) -> str:
-    """One sentence on bf16's measured effect, read from the benchmarks (or saying they are absent)."""
+    """One sentence on bf16's measured effect, read from the benchmarks (or saying they are absent);
+    read once per process, since every comparison under bf16 shows it."""
     effect = bf16_effect(root)
     if effect is None:
         return "no benchmark of bf16 is in results/bench"

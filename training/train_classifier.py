@@ -25,7 +25,6 @@ from __future__ import annotations
 import argparse
 import ast
 import inspect
-import shlex
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -399,18 +398,14 @@ def build_parser() -> argparse.ArgumentParser:
 @cli.one_line_errors(CheckpointError, TrainingDiverged, FileExistsError, FileNotFoundError, ImageLoadError, ValueError)
 def main(argv=None) -> dict:
     argv = sys.argv[1:] if argv is None else argv
-    args = build_parser().parse_args(argv)
-    args.command = "python -m training.train_classifier " + shlex.join(display_argv(argv))
-    return train(args)
+    return train(cli.parse_as_command(build_parser().parse_args, "training.train_classifier", argv, display_argv))
 
 
 def make_args(**options):
     """The arguments of a run, from Python: ``options`` as keywords (``image_size=64``), checked by
     the command line's own parser; ``args.command`` is the equivalent command."""
-    argv = cli.to_argv(build_parser(), options)
-    args = build_parser().parse_args(argv)
-    args.command = "python -m training.train_classifier " + shlex.join(display_argv(argv))
-    return args
+    return cli.parse_as_command(build_parser().parse_args, "training.train_classifier",
+                                cli.to_argv(build_parser(), options), display_argv)
 
 
 def train(args) -> dict:

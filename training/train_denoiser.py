@@ -15,7 +15,6 @@ The run log goes to results/runs/<run>/, the exported model to checkpoints/drune
 from __future__ import annotations
 
 import argparse
-import shlex
 import sys
 
 import numpy as np
@@ -99,18 +98,13 @@ def parse_args(argv=None):
 @cli.one_line_errors(CheckpointError, TrainingDiverged, FileExistsError, FileNotFoundError, ImageLoadError, ValueError)
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else argv
-    args = parse_args(argv)
-    args.command = "python -m training.train_denoiser " + shlex.join(argv)
-    return train(args)
+    return train(cli.parse_as_command(parse_args, "training.train_denoiser", argv))
 
 
 def make_args(**options):
     """The arguments of a run, from Python: ``options`` as keywords, checked by the command line's
     own parser; ``args.command`` is the equivalent command."""
-    argv = cli.to_argv(build_parser(), options)
-    args = parse_args(argv)
-    args.command = "python -m training.train_denoiser " + shlex.join(argv)
-    return args
+    return cli.parse_as_command(parse_args, "training.train_denoiser", cli.to_argv(build_parser(), options))
 
 
 def train(args):

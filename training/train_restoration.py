@@ -35,7 +35,6 @@ The run log goes to results/runs/<run>/, the exported model to checkpoints/<pres
 from __future__ import annotations
 
 import argparse
-import shlex
 import sys
 import time
 from pathlib import Path
@@ -359,18 +358,14 @@ def export_model(trainer: Trainer, task: RestorationTask) -> torch.nn.Module:
 @cli.one_line_errors(CheckpointError, TrainingDiverged, FileExistsError, FileNotFoundError, ImageLoadError, ValueError)
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else argv
-    args = parse_args(argv)
-    args.command = "python -m training.train_restoration " + shlex.join(argv)
-    return train(args)
+    return train(cli.parse_as_command(parse_args, "training.train_restoration", argv))
 
 
 def make_args(preset: str, **options):
     """The arguments of a run, from Python: ``options`` as keywords, checked by the command line's
     own parser; ``args.command`` is the equivalent command."""
-    argv = ["--preset", preset, *cli.to_argv(build_parser(), options)]
-    args = parse_args(argv)
-    args.command = "python -m training.train_restoration " + shlex.join(argv)
-    return args
+    return cli.parse_as_command(parse_args, "training.train_restoration",
+                                ["--preset", preset, *cli.to_argv(build_parser(), options)])
 
 
 def train(args):

@@ -16,7 +16,6 @@ The run log goes to results/runs/<run>/, the exported model to checkpoints/<pres
 from __future__ import annotations
 
 import argparse
-import shlex
 import sys
 from pathlib import Path
 
@@ -187,18 +186,14 @@ def parse_args(argv=None):
 def make_args(preset: str, **options):
     """The arguments of a run, from Python: ``options`` as keywords (``patch=64``, ``data=[...]``),
     checked by the command line's own parser; ``args.command`` is the equivalent command."""
-    argv = ["--preset", preset, *cli.to_argv(build_parser(), options)]
-    args = parse_args(argv)
-    args.command = "python -m training.train_sr " + shlex.join(argv)
-    return args
+    return cli.parse_as_command(parse_args, "training.train_sr",
+                                ["--preset", preset, *cli.to_argv(build_parser(), options)])
 
 
 @cli.one_line_errors(CheckpointError, TrainingDiverged, FileExistsError, FileNotFoundError, ImageLoadError, ValueError)
 def main(argv=None) -> dict:
     argv = sys.argv[1:] if argv is None else argv
-    args = parse_args(argv)
-    args.command = "python -m training.train_sr " + shlex.join(argv)
-    return train(args)
+    return train(cli.parse_as_command(parse_args, "training.train_sr", argv))
 
 
 def train(args) -> dict:
