@@ -43,13 +43,16 @@ class DeconvolutionError(ValueError):
 
 # ---- Fourier helpers ---------------------------------------------------------------------------
 
+# Every image and kernel here is real, so the transforms are real-input ones (half the spectrum,
+# about twice the speed of complex transforms); the inverse needs the spatial shape back.
+
 def fft2(x: np.ndarray) -> np.ndarray:
-    return sfft.fft2(x, workers=-1)
+    return sfft.rfft2(x, workers=-1)
 
 
-def ifft2(x: np.ndarray) -> np.ndarray:
-    """The real part of the inverse transform (every image here is real)."""
-    return np.real(sfft.ifft2(x, workers=-1))
+def ifft2(x: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """The inverse of ``fft2`` on a ``shape`` grid."""
+    return sfft.irfft2(x, s=shape, workers=-1)
 
 
 def kernel_at_origin(kernel: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
@@ -65,9 +68,10 @@ def psf2otf(kernel: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
     return fft2(kernel_at_origin(np.asarray(kernel, dtype=np.float64), shape))
 
 
-def otf2psf(otf: np.ndarray, size: int) -> np.ndarray:
-    """The ``size`` x ``size`` spatial kernel of a transfer function (inverse of ``psf2otf``)."""
-    full = ifft2(otf)
+def otf2psf(otf: np.ndarray, size: int, shape: tuple[int, int]) -> np.ndarray:
+    """The ``size`` x ``size`` spatial kernel of a transfer function on a ``shape`` grid (inverse of
+    ``psf2otf``)."""
+    full = ifft2(otf, shape)
     full = np.roll(full, (size // 2, size // 2), axis=(0, 1))
     return full[:size, :size]
 
@@ -79,6 +83,12 @@ def _gradient_otfs(shape):
 def _grad(x):
     """Forward differences with circular wrap (what ``_gradient_otfs`` diagonalises)."""
     return np.roll(x, -1, axis=1) - x, np.roll(x, -1, axis=0) - x
+
+
+def _grad_adjoint(gx, gy):
+    """The adjoint of ``_grad`` (backward differences), so conj(dx) F(gx) + conj(dy) F(gy) is one
+    transform, F(_grad_adjoint(gx, gy)), instead of two."""
+    return (np.roll(gx, 1, axis=1) - gx) + (np.roll(gy, 1, axis=0) - gy)
 
 
 def luminance(image: np.ndarray) -> np.ndarray:
@@ -124,9 +134,8 @@ def l0_latent(blurred: np.ndarray, kernel: np.ndarray, weight: float, beta_max: 
     while beta < beta_max:
         gx, gy = _grad(x)
         keep = (gx ** 2 + gy ** 2) >= weight / beta
-        gx, gy = gx * keep, gy * keep
-        numerator = numerator_data + beta * (np.conj(dx) * fft2(gx) + np.conj(dy) * fft2(gy))
-        x = ifft2(numerator / (denominator_data + beta * denominator_grad))
+        numerator = numerator_data + beta * fft2(_grad_adjoint(gx * keep, gy * keep))
+        x = ifft2(numerator / (denominator_data + beta * denominator_grad), shape)
         beta *= 2
     return x
 
@@ -143,10 +152,10 @@ def fit_kernel(latent: np.ndarray, blurred: np.ndarray, size: int, weight: float
     bx, by = (fft2(g * weight_map) for g in _grad(blurred))
     shape = latent.shape
     gram = np.abs(lx) ** 2 + np.abs(ly) ** 2
-    rhs = otf2psf(np.conj(lx) * bx + np.conj(ly) * by, size)
+    rhs = otf2psf(np.conj(lx) * bx + np.conj(ly) * by, size, shape)
 
     def apply(kernel):
-        return otf2psf(gram * psf2otf(kernel, shape), size) + weight * kernel
+        return otf2psf(gram * psf2otf(kernel, shape), size, shape) + weight * kernel
 
     kernel = np.full((size, size), 1.0 / size ** 2) if start is None or start.shape != (size, size) else start.copy()
     residual = rhs - apply(kernel)
@@ -226,11 +235,19 @@ def estimation_window(gray: np.ndarray, window: int = ESTIMATION_WINDOW) -> tupl
     return slice(best_at[0], best_at[0] + win_h), slice(best_at[1], best_at[1] + win_w)
 
 
+def fast_padding(length: int, pad: int) -> tuple[int, int]:
+    """Padding before and after ``length`` px: at least ``pad`` each side, and a total the FFT is
+    fast on (only small prime factors: a 318-px side, 2 x 3 x 53, costs 1.6x a 320-px one)."""
+    total = sfft.next_fast_len(length + 2 * pad, real=True)
+    return pad, total - length - pad
+
+
 def periodic_pad(image: np.ndarray, pad: int) -> tuple[np.ndarray, np.ndarray]:
-    """Mirror ``image`` by ``pad`` px on each side and fade that band to the image mean, so the
-    padded image wraps around without a jump (the FFT's circular model then invents no edges at
-    the border); also the mask of the original pixels shrunk by one (where gradients are real)."""
-    padded = np.pad(image, pad, mode="symmetric")
+    """Mirror ``image`` by at least ``pad`` px on each side (to a fast FFT size) and fade that band
+    to the image mean, so the padded image wraps around without a jump (the FFT's circular model
+    then invents no edges at the border); also the mask of the original pixels shrunk by one
+    (where gradients are real)."""
+    padded = np.pad(image, [fast_padding(n, pad) for n in image.shape], mode="symmetric")
     height, width = padded.shape
     ramp_y = np.clip(np.minimum(np.arange(height), height - 1 - np.arange(height)) / pad, 0, 1)
     ramp_x = np.clip(np.minimum(np.arange(width), width - 1 - np.arange(width)) / pad, 0, 1)
@@ -238,7 +255,7 @@ def periodic_pad(image: np.ndarray, pad: int) -> tuple[np.ndarray, np.ndarray]:
     mean = float(image.mean())
     padded = mean + (padded - mean) * fade
     mask = np.zeros_like(padded)
-    mask[pad + 1:height - pad - 1, pad + 1:width - pad - 1] = 1.0
+    mask[pad + 1:pad + image.shape[0] - 1, pad + 1:pad + image.shape[1] - 1] = 1.0
     return padded, mask
 
 
@@ -323,7 +340,7 @@ def hqs_deconvolve(image: np.ndarray, kernel: np.ndarray, denoiser, noise_sigma:
         image = image[..., None]
     height, width = image.shape[:2]
     pad = kernel.shape[0]
-    padded = np.pad(image, ((pad, pad), (pad, pad), (0, 0)), mode="symmetric")
+    padded = np.pad(image, (fast_padding(height, pad), fast_padding(width, pad), (0, 0)), mode="symmetric")
     inside = np.zeros(padded.shape[:2] + (1,), dtype=bool)
     inside[pad:pad + height, pad:pad + width] = True
     shape = padded.shape[:2]

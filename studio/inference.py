@@ -121,7 +121,8 @@ def run_model(model: torch.nn.Module, image: np.ndarray, scale: int = 1, tile: i
         if kernel is None:
             raise ValueError(f"{type(model).__name__} needs the true blur kernel (kernel=...); it only runs "
                              "where the blur is known")
-        out = model(x, kernel=kernel).float()
+        with torch.autocast("cpu", dtype=autocast_dtype) if autocast_dtype is not None else nullcontext():
+            out = model(x, kernel=kernel).float()
         if progress:
             progress(1, 1)
         return to_image(out)

@@ -72,7 +72,7 @@ def test_hqs_with_the_true_kernel_recovers_detail(linear_blur, butterfly):
 
 def test_psf_otf_round_trip():
     kernel = load_levin_kernels()["k3"]
-    assert np.allclose(D.otf2psf(D.psf2otf(kernel, (64, 80)), kernel.shape[0]), kernel)
+    assert np.allclose(D.otf2psf(D.psf2otf(kernel, (64, 80)), kernel.shape[0], (64, 80)), kernel)
 
 
 def test_psnr_up_to_shift_forgives_a_translation(butterfly):

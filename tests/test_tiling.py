@@ -221,6 +221,27 @@ def test_bf16_changes_learned_models_slightly_and_classical_ones_not_at_all():
                                   run_model(bicubic, image, scale=4))
 
 
+def test_a_kernel_needing_model_runs_under_the_precision_asked_for():
+    """The oracle path (the true kernel passed in) honours bf16 like every other learned model."""
+
+    class Oracle(torch.nn.Module):
+        needs_kernel = True
+
+        def __init__(self):
+            super().__init__()
+            self.gain = torch.nn.Parameter(torch.ones(()))
+            self.autocast_seen = []
+
+        def forward(self, x, kernel):
+            self.autocast_seen.append(torch.is_autocast_enabled("cpu"))
+            return x * self.gain
+
+    model, image, kernel = Oracle(), np.zeros((8, 8, 3), dtype=np.float32), np.ones((3, 3)) / 9
+    run_model(model, image, kernel=kernel)
+    run_model(model, image, kernel=kernel, precision="bf16")
+    assert model.autocast_seen == [False, True]
+
+
 def test_model_default_tile_is_used_unless_overridden():
     model = _conv_stack(layers=2)
     calls = []
