@@ -11,8 +11,8 @@ Layout (the course report source 003, docs/sources.md, section 2.2), for a (B, 3
     head: global average pooling -> Linear(256, num_classes) -> logits
 
 The two hyperparameters the protocol searches are ``blocks`` ([2,2,2] or [3,3,3]; an int n means
-[n,n,n]) and ``dropout`` (0.1 or 0.3). ``batch_norm`` and ``activation`` (relu, gelu, silu,
-leaky_relu, elu) are options. No pooling besides the final global average.
+[n,n,n]) and ``dropout`` (0.1 or 0.3). ``batch_norm`` and ``activation`` (relu, and the report's
+alternatives gelu, selu, leaky_relu, elu; silu besides) are options. No pooling besides the final global average.
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ ACTIVATIONS = {
     "silu": lambda: nn.SiLU(inplace=True),
     "leaky_relu": lambda: nn.LeakyReLU(0.1, inplace=True),
     "elu": lambda: nn.ELU(inplace=True),
+    "selu": lambda: nn.SELU(inplace=True),
 }
 
 

@@ -51,6 +51,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from studio import results as result_files
+
 ROOT = Path(__file__).resolve().parent.parent
 README = ROOT / "README.md"
 RESULTS = ROOT / "results"
@@ -113,6 +115,11 @@ PER_KERNEL_MODELS = ("wiener-oracle", "pnp-oracle", "wiener-blind", "pnp-blind",
 #: the models of the deblurring speed table, at DEBLUR_BENCH_SIZE
 DEBLUR_BENCH_MODELS = ("unet-light-v1", "unet-light-v3", "unet-light-nonorm", "unsharp-mask")
 DEBLUR_BENCH_SIZE = (1280, 720)
+#: the kernel route's speed table: its models, beside the reference every time is a multiple of
+PNP_BENCH = "bench/deblur_pnp_bench.csv"
+PNP_BENCH_MODELS = ("wiener-oracle", "wiener-blind", "pnp-blind", "pnp-oracle", "unet-light-v3")
+PNP_BENCH_SIZES = ((256, 256), (1280, 720))
+PNP_BENCH_REFERENCE = "wiener-oracle"
 
 
 # ---- reading -----------------------------------------------------------------------------------
@@ -393,6 +400,10 @@ def split_robustness(src: Sources) -> list[str]:
     return lines
 
 
+TIN200_GRID = f"protocol/{result_files.TIN200}/grid-search.csv"
+TIN200_REPORT_GRID = f"protocol/{result_files.TIN200}/report-003-grid.csv"
+TIN200_ACTIVATION = f"protocol/{result_files.TIN200_TABLES['activation']}/grid-search.csv"
+
 CHAIN_SETS = (("McMaster", "eval/restoration_chain_mcmaster.csv"), ("CBSD68", "eval/restoration_chain_cbsd68.csv"))
 
 
@@ -551,6 +562,144 @@ def deblur_bench(src: Sources) -> list[str]:
     return lines
 
 
+# ---- the source documents' experiments, rerun (studio.results reads them for the dashboard too) --
+
+def _pct(value, decimals: int = 1) -> str:
+    number = result_files.as_number(value)
+    return DASH if number is None else f"{100 * number:.{decimals}f} %"
+
+
+def _f1(value) -> str:
+    number = result_files.as_number(value)
+    return DASH if number is None else f"{number:.3f}"
+
+
+def tin200_finals(src: Sources) -> list[str]:
+    """The Tiny ImageNet report's five final runs: ours (steps, best validation step, its validation
+    accuracy / macro-F1, test accuracy / macro-F1) beside the report's (best epoch, validation
+    accuracy / F1)."""
+    frame, notes = result_files.tin200_final_runs(src.results)
+    if frame.get("steps") is None or frame["steps"].isna().all():
+        raise TableError(f"tin200-finals: no final run trained yet ({'; '.join(notes)})")
+    lines = _header(["run", "blocks / dropout / lr / wd", "ours: steps (best)", "ours: val acc / macro-F1",
+                     "ours: **test** acc / macro-F1", "report: epoch", "report: val acc / F1"])
+    for row in frame.to_dict("records"):
+        config = row.get("model_config") or ""
+        blocks = re.search(r'"blocks":\s*(\d+)', str(config))
+        dropout = re.search(r'"dropout":\s*([\d.]+)', str(config))
+        count = blocks.group(1) if blocks else ""
+        setting = (f"[{count},{count},{count}] / {dropout.group(1) if dropout else DASH} / "
+                   f"{result_files.fmt(row.get('lr'), 'g')} / "
+                   f"{result_files.fmt(row.get('weight_decay'), 'g')}") if blocks else DASH
+        trained = (DASH if result_files.as_number(row.get("steps")) is None else
+                   f"{int(row['steps'])} ({result_files.fmt(row.get('best_step'), 'g')})")
+        lines.append(_row([f"`{row['run']}`", setting, trained,
+                           f"{_pct(row.get('val_accuracy'))} / {_f1(row.get('val_macro_f1'))}",
+                           f"{_pct(row.get('test_accuracy'))} / {_f1(row.get('test_macro_f1'))}",
+                           result_files.fmt(row.get("report_epoch"), "g", DASH),
+                           f"{_pct(row.get('report_val_accuracy'))} / {_f1(row.get('report_val_f1'))}"]))
+    return lines
+
+
+def tin200_lr_wd(src: Sources) -> list[str]:
+    """Rows LR, columns weight decay; cells: our validation loss after the short run / the report's "Loss"."""
+    ours, report, notes = result_files.tin200_lr_wd(src.results)
+    if ours is None:
+        raise TableError(f"tin200-lr-wd: {'; '.join(notes)}")
+    decays = sorted(set(ours.columns) | set(report.columns if report is not None else []))
+    lines = _header(["lr ↓ / weight decay →", *(f"{d:g}" for d in decays)])
+    best = ours.stack().idxmin()
+    for lr in sorted(set(ours.index) | set(report.index if report is not None else [])):
+        cells = [f"{lr:g}"]
+        for decay in decays:
+            mine = ours.loc[lr, decay] if lr in ours.index and decay in ours.columns else float("nan")
+            quoted = report is not None and lr in report.index and decay in report.columns
+            theirs = report.loc[lr, decay] if quoted else float("nan")
+            text = f"{DASH if math.isnan(mine) else f'{mine:.3f}'} / {DASH if math.isnan(theirs) else f'{theirs:.3f}'}"
+            cells.append(bold(text, (lr, decay) == best))
+        lines.append(_row(cells))
+    return lines
+
+
+def tin200_grid(src: Sources) -> list[str]:
+    """The report's grid (blocks x dropout at LR 1e-4, WD 1e-4): our best validation accuracy of each
+    short run beside the report's best at 15 epochs; and the activation table (ours only)."""
+    grid = read_csv(src.results / TIN200_GRID, ("value", "best_step", "steps"), ("params_blocks", "params_dropout"))
+    report = read_csv(src.results / TIN200_REPORT_GRID, ("dropout", "val_accuracy", "best_epoch"), ("blocks",))
+    lines = _header(["blocks", "dropout", "ours: best val acc (step of", "report: best val acc (epoch of 15)"])
+    for row in grid.sort_values("value", ascending=False).to_dict("records"):
+        blocks = int(float(row["params_blocks"]))
+        quoted = report[(report["blocks"] == f"[{blocks},{blocks},{blocks}]")
+                        & (report["dropout"] == float(row["params_dropout"]))]
+        lines.append(_row([f"[{blocks},{blocks},{blocks}]", f"{float(row['params_dropout']):g}",
+                           f"{_pct(row['value'])} ({int(row['best_step'])} of {int(row['steps'])})",
+                           DASH if quoted.empty else f"{_pct(quoted['val_accuracy'].iloc[0])} "
+                                                     f"({int(quoted['best_epoch'].iloc[0])})"]))
+    lines[0] = lines[0].replace("(step of", "(step of the run)")
+    return lines
+
+
+def tin200_activation(src: Sources) -> list[str]:
+    """The activation choices the report offers (it reports no run with them): ours, one short run each."""
+    frame = read_csv(src.results / TIN200_ACTIVATION, ("value", "val_loss", "steps"), ("params_activation",))
+    lines = _header(["activation", "val acc", "val loss", "steps"])
+    for row in frame.sort_values("val_loss").to_dict("records"):
+        lines.append(_row([f"`{row['params_activation']}`", _pct(row["value"]), f"{row['val_loss']:.3f}",
+                           f"{int(row['steps'])}"]))
+    return lines
+
+
+def nonorm_fair(src: Sources) -> list[str]:
+    """The equal-budget No-Norm runs: validation gain over the blurred input at the first, the middle and
+    the last validation, and the best."""
+    curves, notes = result_files.nonorm_fair_curves(src.results)
+    if curves.empty:
+        raise TableError(f"nonorm-fair: {'; '.join(notes)}")
+    gains = curves.dropna(subset=["val_gain"])
+    steps = sorted(gains["step"].unique())
+    shown = sorted({steps[0], steps[len(steps) // 2], steps[-1]})
+    lines = _header(["run", *(f"gain at step {int(s)}" for s in shown), "best gain (step)", "final val PSNR"])
+    for run, label in result_files.NONORM_FAIR_RUNS.items():
+        rows = gains[gains["run"] == run]
+        if rows.empty:
+            lines.append(_row([label, *(DASH for _ in shown), DASH, DASH]))
+            continue
+        by_step = rows.set_index("step")
+        best = rows.loc[rows["val_gain"].idxmax()]
+        lines.append(_row([label, *(DASH if s not in by_step.index else f"{signed(by_step.loc[s, 'val_gain'])} dB"
+                                    for s in shown),
+                           f"{signed(best['val_gain'])} dB ({int(best['step'])})", f"{rows['val_psnr'].iloc[-1]:.2f} dB"]))
+    return lines
+
+
+def deblur_pnp_bench(src: Sources) -> list[str]:
+    """The kernel route's speed at 256x256 and 1280x720: seconds in fp32 and under bf16 autocast, as a
+    multiple of ``wiener-oracle`` in the same run, and the peak memory."""
+    frame, path = _bench(src, PNP_BENCH)
+    header = ["model"]
+    for width, height in PNP_BENCH_SIZES:
+        header += [f"{width}×{height} fp32", f"{width}×{height} bf16"]
+    lines = _header([*header, "peak RSS"])
+    for model in PNP_BENCH_MODELS:
+        cells, peaks = [f"`{model}`"], []
+        for size in PNP_BENCH_SIZES:
+            reference = _bench_row(frame, PNP_BENCH_REFERENCE, "fp32", size)
+            for variant in ("fp32", "bf16"):
+                row = _bench_row(frame, model, variant, size)
+                if row is None:
+                    cells.append(DASH)
+                    continue
+                peaks.append(row["peak_rss_mb"])
+                ratio = "" if reference is None else f" ({row['median_ms'] / reference['median_ms']:.0f}x)"
+                cells.append(f"{row['median_ms'] / 1000:.2f} s{ratio}")
+        if not peaks:
+            continue
+        lines.append(_row([*cells, f"{max(peaks):.0f} MB"]))
+    if len(lines) == 2:
+        raise TableError(f"{_shown(path)}: no row of {', '.join(PNP_BENCH_MODELS)}")
+    return lines
+
+
 #: name -> (generator, the files under the results root it reads)
 TABLES: dict[str, tuple[Callable[[Sources], list[str]], tuple[str, ...]]] = {
     "sr-results": (sr_results, tuple(rel for _, rel in SR_SETS)),
@@ -564,6 +713,12 @@ TABLES: dict[str, tuple[Callable[[Sources], list[str]], tuple[str, ...]]] = {
     "deblur-results": (deblur_results, tuple(rel for _, rel in DEBLUR_SETS)),
     "deblur-per-kernel": (deblur_per_kernel, (LEVIN_CSV,)),
     "deblur-bench": (deblur_bench, ("bench/deblur_bench.csv",)),
+    "deblur-pnp-bench": (deblur_pnp_bench, (PNP_BENCH,)),
+    "tin200-finals": (tin200_finals, ()),
+    "tin200-lr-wd": (tin200_lr_wd, ()),
+    "tin200-grid": (tin200_grid, (TIN200_GRID, TIN200_REPORT_GRID)),
+    "tin200-activation": (tin200_activation, (TIN200_ACTIVATION,)),
+    "nonorm-fair": (nonorm_fair, ()),
 }
 
 

@@ -407,3 +407,114 @@ def write_table(path, rows: list[dict], columns: list[str] | None = None, digits
             writer.writerow({k: cell_text(v, digits.get(k, default_digits)) for k, v in row.items()})
     os.replace(tmp, path)
     return path
+
+
+# ---- the source documents' experiments, rerun -----------------------------------------------------
+
+#: the Tiny ImageNet report's study (training/recipes/tin200_cpu.sh): experiment names under
+#: results/protocol; the report's own figures are quoted beside them in ``report-003-*.csv``
+TIN200 = "resnet-dropout-tin200"
+TIN200_TABLES = {"lr-wd": f"{TIN200}-lr-wd", "activation": f"{TIN200}-activation", "grid": TIN200}
+TIN200_FINAL_RUNS = ("baseline", "lr_high", "wd_high", "blocks_high", "dropout_high")
+#: the deblurring logbook's No-Norm question at one budget (training/recipes/nonorm_fair.sh): run -> label
+NONORM_FAIR_RUNS = {
+    "nonorm-fair-v3-lr5e-4": "v3 (InstanceNorm), lr 5e-4",
+    "nonorm-fair-nonorm-lr5e-4": "No-Norm, lr 5e-4 (v3's)",
+    "nonorm-fair-nonorm-lr1e-4": "No-Norm, lr 1e-4 (the logbook's)",
+}
+
+
+def _read(root: Path, path: Path, required=None) -> Table:
+    """``read_table`` with the path shown relative to the results root in any message."""
+    return read_table(path, required=required, name=display(path, root))
+
+
+def _last_row(table: Table) -> dict | None:
+    return table.frame.iloc[-1].to_dict() if table.ok and not table.frame.empty else None
+
+
+def tin200_final_runs(root: Path) -> tuple[pd.DataFrame, list[str]]:
+    """The five final runs, one row each: ours (steps, the exported best validation step, its
+    validation accuracy and macro-F1, the test split's accuracy and macro-F1) beside the report's
+    (its best epoch, validation accuracy and F1). The notes name every file that is missing or
+    unreadable (a run not done yet shows as a row of blanks, not an error)."""
+    root, notes, rows = Path(root), [], []
+    report = _read(root, protocol_path(root, TIN200, "report-003-final-runs.csv"),
+                   required=["run", "epoch", "val_accuracy", "val_f1"])
+    quoted = {}
+    if report.ok:
+        quoted = {str(r["run"]): r for r in report.frame.to_dict("records")}
+    else:
+        notes.append(report.error or "report-003-final-runs.csv: no rows")
+    for run in TIN200_FINAL_RUNS:
+        experiment = f"{TIN200}-{run}"
+        row: dict = {"run": run}
+        train = _read(root, protocol_path(root, experiment, "train.csv"), required=["steps", "best_value"])
+        last = _last_row(train)
+        if last is None:
+            notes.append(f"{experiment}: {train.error or 'train.csv has no rows'}")
+        else:
+            row.update(lr=last.get("lr"), weight_decay=last.get("weight_decay"), model_config=last.get("model_config"),
+                       steps=as_number(last.get("steps")), batch_size=as_number(last.get("batch_size")),
+                       best_step=as_number(last.get("best_step")), val_accuracy=as_number(last.get("best_value")))
+            metrics = _read(root, run_paths(root, str(last.get("run") or experiment))[0])
+            if metrics.ok and row["best_step"] is not None and "val_macro_f1" in metrics.frame.columns:
+                at_best = metrics.frame[metrics.frame["step"] == row["best_step"]]["val_macro_f1"].dropna()
+                row["val_macro_f1"] = as_number(at_best.iloc[-1]) if len(at_best) else None
+        evaluation = _read(root, protocol_path(root, experiment, "evaluate.csv"), required=["split", "accuracy"])
+        if evaluation.ok:
+            test = evaluation.frame[evaluation.frame["split"].astype(str) == "test"]
+            if len(test):
+                row.update(test_images=as_number(test.iloc[-1].get("n")),
+                           test_accuracy=as_number(test.iloc[-1]["accuracy"]),
+                           test_macro_f1=as_number(test.iloc[-1].get("macro_f1")))
+        elif last is not None:
+            notes.append(f"{experiment}: {evaluation.error}")
+        source = quoted.get(run, {})
+        row.update(report_epoch=as_number(source.get("epoch")),
+                   report_val_accuracy=as_number(source.get("val_accuracy")),
+                   report_val_f1=as_number(source.get("val_f1")))
+        rows.append(row)
+    return pd.DataFrame(rows), notes
+
+
+def tin200_lr_wd(root: Path) -> tuple[pd.DataFrame | None, pd.DataFrame | None, list[str]]:
+    """The LR x weight-decay table: ours (validation loss of each short run, rows LR, columns WD)
+    and the report's "Loss" table, both as pivots; None where the file is missing. The first note
+    says how long our runs were (from grid-search.csv's ``steps``)."""
+    root, notes = Path(root), []
+
+    def pivot(table: Table, value: str, lr: str, wd: str) -> pd.DataFrame | None:
+        if not table.ok or table.frame.empty:
+            notes.append(table.error or f"{table.path.name}: no rows")
+            return None
+        frame = table.frame.copy()
+        for column in (value, lr, wd):
+            frame[column] = pd.to_numeric(frame[column], errors="coerce")
+        frame = frame.dropna(subset=[value, lr, wd])
+        return frame.pivot_table(index=lr, columns=wd, values=value, aggfunc="last")
+
+    grid = _read(root, protocol_path(root, TIN200_TABLES["lr-wd"], "grid-search.csv"),
+                 required=["params_lr", "params_weight_decay", "val_loss"])
+    if grid.ok and "steps" in grid.frame.columns:
+        steps = sorted({int(v) for v in grid.frame["steps"] if as_number(v) is not None})
+        notes.append(f"each of our cells: {', '.join(map(str, steps))} training steps from the same initial weights "
+                     f"and batches, then the validation loss")
+    ours = pivot(grid, "val_loss", "params_lr", "params_weight_decay")
+    report = pivot(_read(root, protocol_path(root, TIN200, "report-003-lr-wd.csv"),
+                         required=["lr", "weight_decay", "loss"]), "loss", "lr", "weight_decay")
+    return ours, report, notes
+
+
+def nonorm_fair_curves(root: Path) -> tuple[pd.DataFrame, list[str]]:
+    """The validation curves of the equal-budget No-Norm runs in one long frame (run, label, step,
+    val_psnr, val_gain, loss_l1); notes name the runs not found."""
+    frames, notes = [], []
+    for run, label in NONORM_FAIR_RUNS.items():
+        table = _read(Path(root), run_paths(Path(root), run)[0])
+        if not table.ok or "val_gain" not in table.frame.columns:
+            notes.append(f"{run}: {table.error or 'no validation yet'}")
+            continue
+        frame = table.frame[[c for c in ("step", "loss_l1", "val_psnr", "val_gain") if c in table.frame.columns]]
+        frames.append(frame.assign(run=run, label=label))
+    return (pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()), notes

@@ -11,6 +11,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
@@ -19,7 +20,7 @@ from tests.protocol_fixtures import make_results, write
 
 ROOT = Path(__file__).resolve().parent.parent
 DASHBOARD = str(ROOT / "studio" / "dashboard" / "app.py")
-PAGES = ["Runs", "Grid search", "LR finder", "Sanity checks", "GAN balance"]
+PAGES = ["Runs", "Grid search", "LR finder", "Sanity checks", "GAN balance", "Source studies"]
 
 
 @pytest.fixture
@@ -148,6 +149,61 @@ def test_split_robustness_is_drawn_as_two_by_two(results):
     frames = [d.value for d in app.dataframe]
     psnr = next(f for f in frames if f.shape == (2, 2))
     assert psnr.loc["split 42", "split 123"] == pytest.approx(22.10) and psnr.loc["split 123", "split 42"] == pytest.approx(22.45)
+
+
+def write_tin200_study(results, done=("baseline", "lr_high")):
+    """The report's quoted figures and two of our five final runs (the others not run yet)."""
+    base = results / "protocol" / data.TIN200
+    write(base / "report-003-final-runs.csv", "run,epoch,val_accuracy,val_f1\n"
+          "baseline,56,0.279667,0.266152\nlr_high,41,0.218,0.203994\nwd_high,57,0.212333,0.18273\n"
+          "blocks_high,52,0.273333,0.26279\ndropout_high,97,0.267333,0.250162\n")
+    write(base / "report-003-lr-wd.csv", "lr,weight_decay,loss\n0.0001,0,4.944475\n0.0001,1e-05,4.906494\n"
+          "0.001,0,5.042563\n0.001,1e-05,5.424565\n")
+    write(results / "protocol" / f"{data.TIN200}-lr-wd" / "grid-search.csv",
+          "trial,value,params_lr,params_weight_decay,val_loss,steps\n0,0.01,0.0001,0,5.21,25\n"
+          "1,0.01,0.0001,1e-05,5.2,25\n2,0.02,0.001,0,5.1,25\n3,0.02,0.001,1e-05,5.11,25\n")
+    for index, run in enumerate(done):
+        experiment = f"{data.TIN200}-{run}"
+        write(results / "protocol" / experiment / "train.csv",
+              "experiment,run,steps,batch_size,lr,weight_decay,best_value,best_step\n"
+              f"{experiment},{experiment},400,32,0.0001,0.0001,{0.05 + index / 100},300\n")
+        write(results / "protocol" / experiment / "evaluate.csv",
+              f"experiment,split,n,accuracy,macro_f1\n{experiment},test,2000,{0.04 + index / 100},0.03\n")
+        write(results / "runs" / experiment / "metrics.csv",
+              "step,loss,val_accuracy,val_macro_f1\n200,5.0,0.04,0.02\n300,4.9,0.05,0.031\n400,4.8,0.045,0.03\n")
+
+
+def test_source_studies_set_ours_beside_the_reports_figures(results):
+    write_tin200_study(results)
+    for run, label in data.NONORM_FAIR_RUNS.items():
+        write(results / "runs" / run / "metrics.csv", "step,loss_l1,val_psnr,val_input_psnr,val_gain\n"
+              "50,0.06,,,\n100,0.05,22.1,21.9,0.2\n200,0.045,22.3,21.9,0.4\n")
+    frame, notes = data.tin200_final_runs(results)
+    assert list(frame["run"]) == list(data.TIN200_FINAL_RUNS)
+    baseline = frame.set_index("run").loc["baseline"]
+    assert baseline["test_accuracy"] == pytest.approx(0.04) and baseline["val_accuracy"] == pytest.approx(0.05)
+    assert baseline["val_macro_f1"] == pytest.approx(0.031)  # the exported (best) step's, not the last one's
+    assert baseline["report_val_accuracy"] == pytest.approx(0.279667)
+    assert pd.isna(frame.set_index("run").loc["wd_high", "test_accuracy"])  # not run yet: blank, and named
+    assert any("wd_high" in note and "train.csv" in note for note in notes)
+    ours, report, notes = data.tin200_lr_wd(results)
+    assert ours.loc[0.001, 0.0] == pytest.approx(5.1) and report.loc[0.0001, 1e-05] == pytest.approx(4.906494)
+    assert "25 training steps" in notes[0]
+    curves, notes = data.nonorm_fair_curves(results)
+    assert not notes and set(curves["run"]) == set(data.NONORM_FAIR_RUNS)
+    app = render("Source studies")
+    assert not app.exception and not app.error, texts(app.error)
+    assert plotly_count(app) == 5  # finals bars, two LR x WD heatmaps, gain and loss curves
+    assert "400 steps of batch 32" in " ".join(texts(app.caption))
+    table = next(d.value for d in app.dataframe if "report: val accuracy" in d.value.columns)
+    assert table.shape[0] == 5
+
+
+def test_source_studies_without_results_say_what_is_missing(results):
+    app = render("Source studies")
+    assert not app.exception and not app.error
+    captions = " ".join(texts(app.caption))
+    assert "report-003-final-runs.csv" in captions and "nonorm-fair-v3-lr5e-4" in captions
 
 
 def test_malformed_and_partial_csvs_are_named_and_isolated(results):

@@ -336,3 +336,24 @@ def test_super_resolution_protocol(sr_data, tmp_path):
     baselines = protocol.main(["baselines", *sr_args(sr_data, tmp_path)])
     assert [r["baseline"] for r in baselines] == ["input (bicubic-upscaled)", "bicubic", "lanczos"]
     assert baselines[0]["psnr_y"] == pytest.approx(baselines[1]["psnr_y"])
+
+
+def test_the_reports_settings_reach_every_trial_and_the_final_run(eurosat, tmp_path):
+    """The Tiny ImageNet study's settings: a constant LR in the grid, bf16 autocast, the report's
+    augmentation and a validation subset, recorded in each run's config and card."""
+    import json
+
+    extra = ["--amp", "--augmentation", "resized-crop-jitter", "--val-limit", "3"]
+    protocol.main(grid_argv(eurosat, tmp_path, "--scheduler", "none", *extra))
+    _, rows = read(tmp_path / "protocol" / "dilated-cnn" / "grid-search.csv")
+    for row in rows:
+        config = json.loads((tmp_path / "runs" / row["run"] / "config.json").read_text())
+        assert config["scheduler"] == "none" and config["amp"] is True
+        log = read(tmp_path / "runs" / row["run"] / "metrics.csv")[1]
+        assert {float(r["lr_g"]) for r in log if r.get("lr_g")} == {float(row["params_lr"])}
+    export = tmp_path / "export"
+    protocol.main(["train", *classifier_args(eurosat, tmp_path), *extra, "--steps", "2", "--export", str(export)])
+    card = json.loads((export / "card.json").read_text())
+    assert card["augmentation"].startswith("train only (the Tiny ImageNet report's)")
+    assert card["dataset"]["sizes"]["val"] == 3 and card["training"]["recipe"]["amp"] is True
+    assert "--augmentation resized-crop-jitter" in card["command"] and "--val-limit 3" in card["command"]

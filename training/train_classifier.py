@@ -187,13 +187,15 @@ def detect_layout(root: Path) -> str:
 
 def load_classifier_data(root, classes: int | list[str] | None = None, image_size: int = 64,
                          val_fraction: float = 0.2, test_fraction: float = 0.0, split_seed: int = 0,
-                         progress: bool = True) -> ClassifierData:
+                         progress: bool = True, val_limit: int | None = None) -> ClassifierData:
     """Load a folder-per-class dataset in either layout, with train-split normalization statistics.
 
     ``classes``: None (all), N (the first N sorted class folders) or an explicit list of names (as
     a model card records them). Tiny ImageNet layout: ``train/`` is the training split, ``val/``
     the validation split (``test_fraction`` of it, stratified, becomes the test split unless a
     ``test/`` folder exists). EuroSAT layout: one folder, split by ``stratified_split``.
+    ``val_limit``: keep a stratified subset of that many validation images (after the test split is
+    cut, so the test split does not depend on it): validation during training is then cheap.
     """
     root = Path(root)
     if not root.is_dir():
@@ -238,6 +240,12 @@ def load_classifier_data(root, classes: int | list[str] | None = None, image_siz
         test = everything.subset(parts["test"]) if test_fraction > 0 else None
         split = {"method": "stratified per class", "seed": split_seed, "val_fraction": val_fraction,
                  "test_fraction": test_fraction}
+    if val_limit is not None and val_limit < len(val):
+        if val_limit < 1:
+            raise ValueError(f"--val-limit must be at least 1, got {val_limit}")
+        keep = stratified_split(val.labels, {"kept": val_limit / len(val)}, split_seed)["kept"]
+        split["val_limit"] = f"{len(keep)} of {len(val)} validation images (stratified, seed {split_seed})"
+        val = val.subset(keep)
     mean, std = channel_stats(train.images)
     normalization = {"mean": list(mean), "std": list(std),
                      "computed_on": f"training split only ({len(train)} images)"}
@@ -278,6 +286,66 @@ def augment(batch: np.ndarray, rng: np.random.Generator, pad: int = 4) -> np.nda
     return out
 
 
+def color_jitter(image: np.ndarray, rng: np.random.Generator, strength: float = 0.2) -> np.ndarray:
+    """torchvision's ColorJitter(b, c, s, h = strength) on one float (H, W, 3) image in [0, 1]: brightness,
+    contrast and saturation factors drawn from [1 - strength, 1 + strength], a hue shift from
+    [-strength, strength] of the colour wheel, applied in a random order."""
+    from skimage.color import hsv2rgb, rgb2hsv
+
+    for op in rng.permutation(4):
+        if op == 0:
+            image = image * rng.uniform(1 - strength, 1 + strength)
+        elif op == 1:
+            gray = float((image @ np.array([0.299, 0.587, 0.114])).mean())
+            image = gray + (image - gray) * rng.uniform(1 - strength, 1 + strength)
+        elif op == 2:
+            gray = (image @ np.array([0.299, 0.587, 0.114]))[..., None]
+            image = gray + (image - gray) * rng.uniform(1 - strength, 1 + strength)
+        else:
+            hsv = rgb2hsv(np.clip(image, 0, 1))
+            hsv[..., 0] = (hsv[..., 0] + rng.uniform(-strength, strength)) % 1.0
+            image = hsv2rgb(hsv)
+        image = np.clip(image, 0, 1)
+    return image
+
+
+def resized_crop_jitter(batch: np.ndarray, rng: np.random.Generator, scale=(0.8, 1.0), jitter: float = 0.2) -> np.ndarray:
+    """The Tiny ImageNet report's train augmentation (docs/sources.md#003-tiny-imagenet-report):
+    horizontal flip p=0.5, RandomResizedCrop to the same size with an area scale in ``scale`` and
+    aspect ratio 1, ColorJitter 0.2 on brightness, contrast, saturation and hue. uint8 in, uint8 out."""
+    count, size = batch.shape[0], batch.shape[1]
+    out = np.empty_like(batch)
+    for i in range(count):
+        side = min(size, int(round(size * np.sqrt(rng.uniform(*scale)))))
+        top, left = rng.integers(0, size - side + 1, size=2)
+        crop = torch.from_numpy(batch[i, top:top + side, left:left + side]).permute(2, 0, 1)[None].float() / 255.0
+        if side != size:
+            crop = F.interpolate(crop, size=(size, size), mode="bilinear", align_corners=False, antialias=True)
+        image = crop[0].permute(1, 2, 0).clamp(0, 1).numpy().astype(np.float64)
+        if rng.random() < 0.5:
+            image = image[:, ::-1]
+        out[i] = to_uint8(color_jitter(image, rng, jitter))
+    return out
+
+
+#: train-only augmentations (``--augmentation``) and how the card describes them
+AUGMENTATIONS = {
+    "pad-crop-flip": (augment, "train only: random crop after 4 px reflect padding, horizontal flip p=0.5"),
+    "resized-crop-jitter": (resized_crop_jitter, "train only (the Tiny ImageNet report's): horizontal flip p=0.5, "
+                                                 "RandomResizedCrop scale 0.8-1 ratio 1, ColorJitter 0.2 on "
+                                                 "brightness, contrast, saturation and hue"),
+    "none": (None, "none"),
+}
+
+
+def augmentation_name(augment: bool | str) -> str:
+    """``True``/``False`` (older callers) or a name of ``AUGMENTATIONS``; a clear error otherwise."""
+    name = {True: "pad-crop-flip", False: "none"}.get(augment, augment) if isinstance(augment, bool) else augment
+    if name not in AUGMENTATIONS:
+        raise ValueError(f"unknown augmentation {augment!r}; expected one of {', '.join(AUGMENTATIONS)}")
+    return name
+
+
 def to_tensor(batch: np.ndarray) -> torch.Tensor:
     return torch.from_numpy(np.ascontiguousarray(batch)).permute(0, 3, 1, 2).float().div_(255.0)
 
@@ -287,15 +355,17 @@ class ClassificationTask(TrainingTask):
 
     ``model_config``: architecture overrides (e.g. ``{"dilation": 3}``); ``normalization``:
     ``{"mean": [...], "std": [...]}`` from the training split, handed to builders that accept it;
-    ``augment``: train-only augmentation (validation never augments).
+    ``augment``: the train-only augmentation, a name of ``AUGMENTATIONS`` (or True/False for
+    pad-crop-flip/none); validation never augments.
     """
 
     optimizers = {"g": ["g"]}
 
     def __init__(self, model_name: str, train: FolderDataset, val: FolderDataset, model_config: dict | None = None,
-                 normalization: dict | None = None, augment: bool = True, keep_best: bool = False):
+                 normalization: dict | None = None, augment: bool | str = True, keep_best: bool = False):
         self.model_name, self.train, self.val = model_name, train, val
-        self.model_config, self.normalization, self.augment = dict(model_config or {}), normalization, augment
+        self.model_config, self.normalization = dict(model_config or {}), normalization
+        self.augmentation = augmentation_name(augment)
         self.keep_best = keep_best
 
     def on_best(self, ctx):
@@ -318,8 +388,9 @@ class ClassificationTask(TrainingTask):
     def sample_batch(self, rng, batch_size, device):
         index = rng.integers(len(self.train), size=batch_size)
         images = self.train.images[index]
-        if self.augment:
-            images = augment(images, rng)
+        transform = AUGMENTATIONS[self.augmentation][0]
+        if transform is not None:
+            images = transform(images, rng)
         return {"image": to_tensor(images), "label": torch.from_numpy(self.train.labels[index])}
 
     def loss(self, phase, batch, ctx):
@@ -335,7 +406,8 @@ class ClassificationTask(TrainingTask):
         for start in range(0, len(self.val), 256):
             images = ctx.to_device(to_tensor(self.val.images[start:start + 256]))
             labels = torch.from_numpy(self.val.labels[start:start + 256]).to(ctx.device)
-            logits = model(images)
+            with ctx.autocast():  # bf16 when the run trains under --amp, as the app's bf16 inference does
+                logits = model(images).float()
             losses.append(F.cross_entropy(logits, labels, reduction="sum").item())
             correct += int((logits.argmax(1) == labels).sum())
             predictions.append(logits.argmax(1).cpu().numpy())
@@ -373,7 +445,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--split-seed", type=int, default=0, help="seed of the stratified split")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                         help="architecture override, repeatable (e.g. --set dilation=3)")
-    parser.add_argument("--no-augment", action="store_true", help="train without augmentation")
+    parser.add_argument("--augmentation", default="pad-crop-flip", choices=list(AUGMENTATIONS),
+                        help="train-only augmentation (resized-crop-jitter: the Tiny ImageNet report's)")
+    parser.add_argument("--no-augment", action="store_true", help="train without augmentation (--augmentation none)")
+    parser.add_argument("--val-limit", type=cli.number(1),
+                        help="validate during training on a stratified, seeded subset of this many validation "
+                             "images (the test split is unchanged)")
     parser.add_argument("--run-name")
     parser.add_argument("--steps", type=cli.number(0), default=600)
     parser.add_argument("--batch-size", type=cli.number(1), default=64)
@@ -384,6 +461,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--export-best", action="store_true",
                         help="export the weights of the best validation accuracy (the card says which step) "
                              "instead of the final ones")
+    parser.add_argument("--amp", action="store_true",
+                        help="bf16 autocast for training steps and validation (the card records it)")
     parser.add_argument("--seed", type=cli.number(0, 2**32 - 1), default=0)
     parser.add_argument("--threads", type=cli.number(0), default=0)
     parser.add_argument("--device", default="auto")
@@ -416,13 +495,14 @@ def train(args) -> dict:
     require_dataset(args.data, "--data")
     overrides = parse_overrides(args.set)
     data = load_classifier_data(args.data, args.classes, args.image_size, args.val_fraction, args.test_fraction,
-                                args.split_seed)
+                                args.split_seed, val_limit=args.val_limit)
     classes, train, val = data.classes, data.train, data.val
-    task = ClassificationTask(args.model, train, val, overrides, data.normalization, augment=not args.no_augment,
+    augmentation = "none" if args.no_augment else args.augmentation
+    task = ClassificationTask(args.model, train, val, overrides, data.normalization, augment=augmentation,
                               keep_best=args.export_best)
     cfg = TrainConfig.from_args(args, run_name=args.run_name or args.model, ckpt_every=100,
                       extra=dict(data=args.data, classes=len(classes), dataset=data.label, model_config=overrides,
-                                 augment=not args.no_augment))
+                                 augment=augmentation))
     trainer = Trainer(task, cfg)
     result = trainer.fit()
     summary = {"result": result, "run_dir": str(trainer.run_dir), "data": data, "architecture": task.architecture(),
@@ -445,8 +525,7 @@ def train(args) -> dict:
             classes=classes, class_names=data.class_names, dataset=data.describe(),
             normalization=(dict(data.normalization, applied="by the model (buffers), identically at evaluation")
                            if normalized else {"applied": "the model's own built-in constants"}),
-            augmentation=("train only: random crop after 4 px reflect padding, horizontal flip p=0.5"
-                          if not args.no_augment else "none"),
+            augmentation=AUGMENTATIONS[augmentation][1],
             training={"data": f"{display_path(args.data)}: {data.label} (train: {len(train)} images, "
                               f"val: {len(val)} images, {len(classes)} classes, {args.image_size}x{args.image_size})",
                       "validation": result["best"], "exported": exported})

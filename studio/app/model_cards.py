@@ -76,9 +76,13 @@ LESSONS = {
                      "crops, 29.57 dB at full resolution; with a harder split (seed 123) 27.21 dB, where v3 itself "
                      "scored 27.44. Here, without GoPro pairs offline, the CPU recipe trains on synthetic blur; "
                      "`--gopro` restores the split by sequence.",
-    "unet-light-nonorm": "Why InstanceNorm stayed: the 'No-Norm' challenger (no normalisation, biases on, lr 1e-4, "
-                         "hoping for EDSR-like colour fidelity) was unstable, stalled at ~26 dB and was stopped at "
-                         "epoch 50. For this lightweight U-Net, normalisation was indispensable to converge.",
+    "unet-light-nonorm": "Why InstanceNorm stayed, in the logbook: the 'No-Norm' challenger (no normalisation, biases "
+                         "on, lr 1e-4, hoping for EDSR-like colour fidelity) was unstable, stalled at ~26 dB and was "
+                         "stopped at epoch 50, and the logbook judged normalisation indispensable. That run had a "
+                         "lower learning rate and a shorter training than v3, so it could not tell the two apart. "
+                         "Trained here at one budget (same crops, steps, schedule; also at v3's learning rate), "
+                         "No-Norm does learn, but more slowly than v3: the README's 'No-Norm at the same budget' "
+                         "table and the dashboard's Source studies page.",
     "unsharp-mask": "Blind sharpening: it boosts edges whatever the blur was and cannot undo a motion kernel -- the "
                     "floor a learned deblurring model must clear.",
     "wiener-oracle": "Wiener deconvolution given the true kernel: an oracle no real photo provides, so it only runs "

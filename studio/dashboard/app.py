@@ -1,4 +1,5 @@
-"""Restoration Studio dashboard: training curves, grid searches, LR finder, sanity checks, GANs.
+"""Restoration Studio dashboard: training curves, grid searches, LR finder, sanity checks, GANs, and
+the source documents' experiments rerun beside the figures they report.
 
     streamlit run studio/dashboard/app.py                    # reads ./results
     STUDIO_RESULTS=/path/to/results streamlit run studio/dashboard/app.py
@@ -30,7 +31,7 @@ import streamlit as st
 
 from studio import results as data
 
-PAGES = ("Runs", "Grid search", "LR finder", "Sanity checks", "GAN balance")
+PAGES = ("Runs", "Grid search", "LR finder", "Sanity checks", "GAN balance", "Source studies")
 BEST_STYLE = "background-color: #c8f7c5; font-weight: bold"
 
 
@@ -456,6 +457,82 @@ def _gan_run(root: Path, run: str) -> None:
             st.metric("last D(real) - D(fake)", f"{gap:.3f}", verdict, delta_color="off")
 
 
+def page_studies(root: Path) -> None:
+    st.header("Source studies, rerun")
+    st.caption("Experiments of the source documents (docs/sources.md) run again here, beside the figures the "
+               "documents report. The recipes: `bash training/recipes/tin200_cpu.sh` and "
+               "`bash training/recipes/nonorm_fair.sh`.")
+    with part("Tiny ImageNet report: the five final runs"):
+        _tin200_finals(root)
+    with part("Tiny ImageNet report: LR x weight decay"):
+        _tin200_lr_wd(root)
+    with part("Deblurring logbook: No-Norm vs v3"):
+        _nonorm_fair(root)
+
+
+def _tin200_finals(root: Path) -> None:
+    st.subheader("Tiny ImageNet report (003): 200 classes, the five final runs")
+    frame, notes = data.tin200_final_runs(root)
+    for note in notes:
+        st.caption(note)
+    steps = ", ".join(sorted({f"{data.fmt(s, 'g')} steps of batch {data.fmt(b, 'g')}"
+                              for s, b in zip(frame.get("steps", []), frame.get("batch_size", []))}))
+    st.caption(f"Ours: resnet-dropout at the report's widths on all 200 classes at 64x64, the report's augmentation, "
+               f"no scheduler, the best validation step kept, {steps or 'no run yet'}, where the report trained "
+               f"100 epochs. Our validation and test images are held out from val/ (the report gives no test "
+               f"figure); the report's figures are its validation split.")
+    shown = frame.rename(columns={"val_accuracy": "ours: best val accuracy", "val_macro_f1": "ours: val macro-F1",
+                                  "test_accuracy": "ours: test accuracy", "test_macro_f1": "ours: test macro-F1",
+                                  "report_val_accuracy": "report: val accuracy", "report_val_f1": "report: val F1",
+                                  "report_epoch": "report: epoch", "best_step": "ours: best step"})
+    st.dataframe(shown, width="stretch", hide_index=True)
+    scores = frame.melt(id_vars="run", value_vars=[c for c in ("test_accuracy", "report_val_accuracy")
+                                                   if c in frame.columns], var_name="figure", value_name="accuracy")
+    scores = scores.dropna(subset=["accuracy"])
+    if len(scores):
+        fig = px.bar(scores, x="run", y="accuracy", color="figure", barmode="group",
+                     title="accuracy: ours (test split) vs the report's (validation split)")
+        chart(fig, key="studies_tin200_finals")
+
+
+def _tin200_lr_wd(root: Path) -> None:
+    st.subheader("Tiny ImageNet report (003): the LR x weight-decay table")
+    ours, report, notes = data.tin200_lr_wd(root)
+    for note in notes:
+        st.caption(note)
+    left, right = st.columns(2)
+    for column, pivot, title in ((left, ours, "ours: validation loss after each short run"),
+                                 (right, report, "the report's \"Loss\" (iterations and split not stated)")):
+        if pivot is None:
+            continue
+        fig = px.imshow(pivot, text_auto=".3f", aspect="auto", color_continuous_scale="Viridis_r",
+                        labels=dict(x="weight decay", y="learning rate", color="loss"))
+        fig.update_xaxes(type="category")
+        fig.update_yaxes(type="category")
+        fig.update_layout(title=title)
+        with column:
+            chart(fig, key=f"studies_lr_wd_{'ours' if pivot is ours else 'report'}")
+
+
+def _nonorm_fair(root: Path) -> None:
+    st.subheader("Deblurring logbook (000): No-Norm vs v3 at the same budget")
+    curves, notes = data.nonorm_fair_curves(root)
+    for note in notes:
+        st.caption(note)
+    if curves.empty:
+        return
+    st.caption("Same 96-px crops, batch, steps, cosine schedule, weight decay and jitter; the first two runs differ "
+               "only by InstanceNorm. The logbook stopped No-Norm at ~26 dB and judged InstanceNorm indispensable.")
+    gains = curves.dropna(subset=["val_gain"])
+    fig = px.line(gains, x="step", y="val_gain", color="label", markers=True,
+                  title="validation gain over the blurred input (dB)")
+    chart(fig, key="studies_nonorm_gain")
+    losses = curves.dropna(subset=["loss_l1"])
+    if len(losses):
+        fig = px.line(losses, x="step", y="loss_l1", color="label", title="training L1 loss", log_y=True)
+        chart(fig, key="studies_nonorm_loss")
+
+
 # ---- layout ----------------------------------------------------------------------------------
 
 def main() -> None:
@@ -472,7 +549,8 @@ def main() -> None:
         st.warning(f"The results folder {root} does not exist yet (set {data.RESULTS_ENV} to read another).")
         return
     render = {"Runs": page_runs, "Grid search": page_grid, "LR finder": page_lr_finder,
-              "Sanity checks": page_sanity, "GAN balance": page_gan}[page]
+              "Sanity checks": page_sanity, "GAN balance": page_gan,
+              "Source studies": page_studies}[page]
 
     def body() -> None:
         try:

@@ -41,6 +41,12 @@ def build_parser() -> argparse.ArgumentParser:
     common.add_argument("--val", help="SR: folder of HR validation images (default set5)")
     common.add_argument("--patch", type=int, help="SR: HR patch size (protocol default 64)")
     common.add_argument("--scale", type=int, default=4)
+    common.add_argument("--val-limit", type=int, help="classifier: validate on a stratified subset of this many "
+                        "validation images (the test split is unchanged)")
+    common.add_argument("--augmentation", default="pad-crop-flip",
+                        choices=["pad-crop-flip", "resized-crop-jitter", "none"],
+                        help="classifier: train-only augmentation (resized-crop-jitter: the Tiny ImageNet report's)")
+    common.add_argument("--amp", action="store_true", help="bf16 autocast for the training steps")
     common.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="architecture override")
     common.add_argument("--batch-size", type=int)
     common.add_argument("--seed", type=int, default=0)
@@ -80,6 +86,8 @@ def build_parser() -> argparse.ArgumentParser:
                       "(twice: two hyperparameters); default per model, see DEFAULT_GRIDS")
     grid.add_argument("--steps", type=int, default=60, help="training steps per trial")
     grid.add_argument("--val-every", type=int, help="validation interval per trial (default: at the end)")
+    grid.add_argument("--scheduler", default="cosine", choices=["cosine", "none"],
+                      help="each trial's LR schedule (none: constant, as the course reports ran)")
     grid.add_argument("--storage", help="database URL (default sqlite:///results/grid/<name>.db)")
     grid.add_argument("--grid-dir", default=GRID_DIR)
     grid.add_argument("--study", help="study name in the storage (default: --name)")

@@ -83,7 +83,8 @@ def train_config(args, family, run_name: str, **changes) -> TrainConfig:
     values = dict(run_name=run_name, runs_dir=args.runs_dir, max_steps=100,
                   batch_size=args.batch_size or DEFAULTS[family.kind]["batch_size"],
                   lr=DEFAULTS[family.kind]["lr"], weight_decay=0.0, scheduler="none", seed=args.seed,
-                  device=args.device, threads=args.threads, log_every=args.log_every, val_every=10**9,
+                  device=args.device, threads=args.threads, amp=getattr(args, "amp", False),
+                  log_every=args.log_every, val_every=10**9,
                   ckpt_every=10**9, extra={"protocol": args.command, "model": args.model, "experiment": args.name,
                                            "dataset": family.dataset_label})
     betas = (0.5, 0.999) if getattr(getattr(family, "base", None), "gan", False) else (0.9, 0.999)

@@ -76,7 +76,8 @@ class ClassifierFamily:
             require_dataset(data[0], "--data")
             self._data = load_classifier_data(data[0], self.args.classes, self.args.image_size,
                                               self.args.val_fraction, self.args.test_fraction, self.args.split_seed,
-                                              progress=not self.args.quiet)
+                                              progress=not self.args.quiet,
+                                              val_limit=getattr(self.args, "val_limit", None))
         return self._data
 
     @property
@@ -84,8 +85,10 @@ class ClassifierFamily:
         return self.data.label
 
     def task(self, model_config: dict | None = None, augment: bool = True, train: FolderDataset | None = None):
+        """``augment``: the experiment's ``--augmentation`` when True, none when False."""
+        augmentation = getattr(self.args, "augmentation", "pad-crop-flip") if augment else "none"
         return ClassificationTask(self.model, train or self.data.train, self.data.val,
-                                  {**self.overrides, **(model_config or {})}, self.data.normalization, augment)
+                                  {**self.overrides, **(model_config or {})}, self.data.normalization, augmentation)
 
     def expected_loss(self, batch, ctx) -> tuple[float, str]:
         classes = len(self.data.classes)

@@ -76,7 +76,7 @@ def run_grid_trial(args, family, params: dict) -> dict:
     run_name = grid_run_name(args.name, params)
     run_dir = Path(args.runs_dir) / run_name
     cfg = train_config(args, family, run_name, max_steps=args.steps, lr=params["lr"],
-                       weight_decay=params["weight_decay"], scheduler="cosine",
+                       weight_decay=params["weight_decay"], scheduler=args.scheduler,
                        val_every=args.val_every or args.steps, ckpt_every=max(10, args.steps // 4),
                        resume=(run_dir / STATE_FILE).is_file(),
                        extra={"protocol": "grid-search", "model": args.model, "experiment": args.name,

@@ -49,7 +49,8 @@ def cmd_train(args, family) -> dict:
         run_args = train_classifier.make_args(
             model=args.model, data=data[0], image_size=args.image_size, val_fraction=args.val_fraction,
             test_fraction=args.test_fraction, split_seed=args.split_seed, weight_decay=weight_decay,
-            scheduler=args.scheduler, export_best=args.export_best, classes=args.classes,
+            scheduler=args.scheduler, export_best=args.export_best, classes=args.classes, amp=args.amp,
+            augmentation=args.augmentation, val_limit=args.val_limit,
             set=[f"{key}={value!r}" for key, value in model_config.items()], **common)
         print(run_args.command)
         summary = train_classifier.train(run_args)
