@@ -39,6 +39,7 @@ exits with status 1 (``STUDIO_TRACEBACK=1`` shows the traceback instead).
 from __future__ import annotations
 
 import argparse
+import json
 import math
 import os
 import re
@@ -400,7 +401,7 @@ def split_robustness(src: Sources) -> list[str]:
     return lines
 
 
-TIN200_GRID = f"protocol/{result_files.TIN200}/grid-search.csv"
+TIN200_GRID = f"protocol/{result_files.TIN200_TABLES['grid']}/grid-search.csv"
 TIN200_REPORT_GRID = f"protocol/{result_files.TIN200}/report-003-grid.csv"
 TIN200_ACTIVATION = f"protocol/{result_files.TIN200_TABLES['activation']}/grid-search.csv"
 
@@ -584,13 +585,10 @@ def tin200_finals(src: Sources) -> list[str]:
     lines = _header(["run", "blocks / dropout / lr / wd", "ours: steps (best)", "ours: val acc / macro-F1",
                      "ours: **test** acc / macro-F1", "report: epoch", "report: val acc / F1"])
     for row in frame.to_dict("records"):
-        config = row.get("model_config") or ""
-        blocks = re.search(r'"blocks":\s*(\d+)', str(config))
-        dropout = re.search(r'"dropout":\s*([\d.]+)', str(config))
-        count = blocks.group(1) if blocks else ""
-        setting = (f"[{count},{count},{count}] / {dropout.group(1) if dropout else DASH} / "
-                   f"{result_files.fmt(row.get('lr'), 'g')} / "
-                   f"{result_files.fmt(row.get('weight_decay'), 'g')}") if blocks else DASH
+        config = json.loads(row["model_config"]) if isinstance(row.get("model_config"), str) else {}
+        setting = DASH if "blocks" not in config else (
+            f"[{config['blocks']},{config['blocks']},{config['blocks']}] / {config.get('dropout', DASH)} / "
+            f"{result_files.fmt(row.get('lr'), 'g')} / {result_files.fmt(row.get('weight_decay'), 'g')}")
         trained = (DASH if result_files.as_number(row.get("steps")) is None else
                    f"{int(row['steps'])} ({result_files.fmt(row.get('best_step'), 'g')})")
         lines.append(_row([f"`{row['run']}`", setting, trained,
@@ -626,7 +624,7 @@ def tin200_grid(src: Sources) -> list[str]:
     short run beside the report's best at 15 epochs; and the activation table (ours only)."""
     grid = read_csv(src.results / TIN200_GRID, ("value", "best_step", "steps"), ("params_blocks", "params_dropout"))
     report = read_csv(src.results / TIN200_REPORT_GRID, ("dropout", "val_accuracy", "best_epoch"), ("blocks",))
-    lines = _header(["blocks", "dropout", "ours: best val acc (step of", "report: best val acc (epoch of 15)"])
+    lines = _header(["blocks", "dropout", "ours: best val acc (step of the run)", "report: best val acc (epoch of 15)"])
     for row in grid.sort_values("value", ascending=False).to_dict("records"):
         blocks = int(float(row["params_blocks"]))
         quoted = report[(report["blocks"] == f"[{blocks},{blocks},{blocks}]")
@@ -635,7 +633,6 @@ def tin200_grid(src: Sources) -> list[str]:
                            f"{_pct(row['value'])} ({int(row['best_step'])} of {int(row['steps'])})",
                            DASH if quoted.empty else f"{_pct(quoted['val_accuracy'].iloc[0])} "
                                                      f"({int(quoted['best_epoch'].iloc[0])})"]))
-    lines[0] = lines[0].replace("(step of", "(step of the run)")
     return lines
 
 

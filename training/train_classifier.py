@@ -292,14 +292,16 @@ def color_jitter(image: np.ndarray, rng: np.random.Generator, strength: float = 
     [-strength, strength] of the colour wheel, applied in a random order."""
     from skimage.color import hsv2rgb, rgb2hsv
 
+    from studio.deconvolution import luminance
+
     for op in rng.permutation(4):
         if op == 0:
             image = image * rng.uniform(1 - strength, 1 + strength)
-        elif op == 1:
-            gray = float((image @ np.array([0.299, 0.587, 0.114])).mean())
+        elif op == 1:  # contrast: towards the mean gray level
+            gray = float(luminance(image).mean())
             image = gray + (image - gray) * rng.uniform(1 - strength, 1 + strength)
-        elif op == 2:
-            gray = (image @ np.array([0.299, 0.587, 0.114]))[..., None]
+        elif op == 2:  # saturation: towards the pixel's own gray
+            gray = luminance(image)[..., None]
             image = gray + (image - gray) * rng.uniform(1 - strength, 1 + strength)
         else:
             hsv = rgb2hsv(np.clip(image, 0, 1))

@@ -14,8 +14,8 @@
 # val/), scored once per final run.
 #   PHASE=search   checks, baselines, activations, grid     (~30 min on one thread)
 #   PHASE=table    the LR x WD table                        (~40 min)
-#   PHASE=final-a  baseline, lr_high, wd_high               (~45 min)
-#   PHASE=final-b  blocks_high, dropout_high                (~35 min)
+#   PHASE=final-a  baseline, lr_high, wd_high               (~50 min)
+#   PHASE=final-b  blocks_high, dropout_high                (~40 min)
 # Two phases can run at once (one thread each). Everything resumes when rerun: grid points are
 # skipped when done, a final run continues from its checkpoint and is skipped once evaluated.
 set -euo pipefail
