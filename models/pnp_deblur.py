@@ -76,7 +76,8 @@ class BlindDeconvolution(nn.Module):
             # the noise the data step must tolerate: the photo's own, at least ``noise_floor`` (8-bit
             # rounding and model mismatch add to it; a kernel estimate's errors act as more noise, so the
             # blind floor is higher). Both floors were chosen on bsds500/val crops blurred with the
-            # validation kernels, never on an evaluation set.
+            # validation kernels, never on an evaluation set; the blind one is re-examined on whole
+            # photos by ``python -m training.tune_kernel_route --study noise-floor`` (results/tuning/).
             noise = max(estimate_noise_sigma(luminance(image)), self.noise_floor)
             out = hqs_deconvolve(image, kernel, self._denoise, noise, self.iterations,
                                  progress=self._stage(0.0 if self.needs_kernel else 0.6, 1.0))

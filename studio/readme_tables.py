@@ -121,6 +121,9 @@ PNP_BENCH = "bench/deblur_pnp_bench.csv"
 PNP_BENCH_MODELS = ("wiener-oracle", "wiener-blind", "pnp-blind", "pnp-oracle", "unet-light-v3")
 PNP_BENCH_SIZES = ((256, 256), (1280, 720))
 PNP_BENCH_REFERENCE = "wiener-oracle"
+#: the kernel route's tuning on validation photos (``training.tune_kernel_route``): summaries per candidate
+KERNEL_ESTIMATION_TUNING = "tuning/kernel_estimation_summary.csv"
+KERNEL_NOISE_FLOOR_TUNING = "tuning/kernel_noise_floor_summary.csv"
 
 
 # ---- reading -----------------------------------------------------------------------------------
@@ -697,6 +700,59 @@ def deblur_pnp_bench(src: Sources) -> list[str]:
     return lines
 
 
+def _paired(row) -> str:
+    """A candidate's paired difference from the reference setting, with its t statistic."""
+    if row.reference:
+        return "reference"
+    return f"{signed(row.paired_gain_vs_reference)} (t {signed(row.paired_t, 1)})"
+
+
+def _chosen_flags(frame: pd.DataFrame, path: Path) -> pd.DataFrame:
+    for column in ("reference", "chosen"):
+        if column not in frame.columns:
+            raise TableError(f"{_shown(path)}: missing column(s) {column}")
+        frame[column] = frame[column].astype(str).str.lower() == "true"
+    if frame["chosen"].sum() != 1:
+        raise TableError(f"{_shown(path)}: expected exactly one chosen row, found {int(frame['chosen'].sum())}")
+    return frame
+
+
+def kernel_estimation_tuning(src: Sources) -> list[str]:
+    """Kernel-estimation candidates on validation photos: similarity to the true kernel, the gain up to
+    a shift of a Wiener and of ``pnp-blind``'s deconvolution with the estimate (mean / 10th percentile;
+    the latter paired against the reference setting), photos below the input, time; chosen row in bold."""
+    path = src.results / KERNEL_ESTIMATION_TUNING
+    frame = _chosen_flags(read_csv(path, ("mean_similarity", "p10_similarity", "mean_wiener_gain_shift",
+                                          "p10_wiener_gain_shift", "mean_pnp_gain_shift", "p10_pnp_gain_shift",
+                                          "paired_gain_vs_reference", "paired_t", "below_input", "mean_seconds",
+                                          "photos"), text=("candidate",)), path)
+    lines = _header(["candidate", "kernel similarity, mean / 10th pct", "Wiener gain up to shift, mean / 10th pct",
+                     "`pnp-blind` gain up to shift, mean / 10th pct", "`pnp-blind` vs the reference, paired",
+                     "`pnp-blind` below the input", "s per estimate"])
+    for row in frame.itertuples():
+        lines.append(_row([bold(f"`{row.candidate}`", row.chosen), f"{row.mean_similarity:.3f} / {row.p10_similarity:.3f}",
+                           f"{signed(row.mean_wiener_gain_shift)} / {signed(row.p10_wiener_gain_shift)}",
+                           f"{signed(row.mean_pnp_gain_shift)} / {signed(row.p10_pnp_gain_shift)}",
+                           _paired(row), f"{int(row.below_input)} of {int(row.photos)}", f"{row.mean_seconds:.2f}"]))
+    return lines
+
+
+def kernel_noise_floor_tuning(src: Sources) -> list[str]:
+    """``pnp-blind``'s noise floor on validation photos: gain plain and up to shift (mean, 10th
+    percentile, paired against the reference setting), photos below the input; the chosen row in bold."""
+    path = src.results / KERNEL_NOISE_FLOOR_TUNING
+    frame = _chosen_flags(read_csv(path, ("mean_gain", "mean_gain_shift", "p10_gain_shift", "paired_gain_vs_reference",
+                                          "paired_t", "below_input", "photos"), text=("candidate",)), path)
+    lines = _header(["noise floor", "gain", "gain up to shift, mean / 10th pct", "vs the reference, paired",
+                     "below the input"])
+    for row in frame.itertuples():
+        floor = row.candidate.removeprefix("floor-")
+        lines.append(_row([bold(floor, row.chosen), signed(row.mean_gain),
+                           f"{signed(row.mean_gain_shift)} / {signed(row.p10_gain_shift)}", _paired(row),
+                           f"{int(row.below_input)} of {int(row.photos)}"]))
+    return lines
+
+
 #: name -> (generator, the files under the results root it reads)
 TABLES: dict[str, tuple[Callable[[Sources], list[str]], tuple[str, ...]]] = {
     "sr-results": (sr_results, tuple(rel for _, rel in SR_SETS)),
@@ -716,6 +772,8 @@ TABLES: dict[str, tuple[Callable[[Sources], list[str]], tuple[str, ...]]] = {
     "tin200-grid": (tin200_grid, (TIN200_GRID, TIN200_REPORT_GRID)),
     "tin200-activation": (tin200_activation, (TIN200_ACTIVATION,)),
     "nonorm-fair": (nonorm_fair, ()),
+    "kernel-estimation-tuning": (kernel_estimation_tuning, (KERNEL_ESTIMATION_TUNING,)),
+    "kernel-noise-floor-tuning": (kernel_noise_floor_tuning, (KERNEL_NOISE_FLOOR_TUNING,)),
 }
 
 

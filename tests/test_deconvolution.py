@@ -32,9 +32,10 @@ def linear_blur(butterfly):
     return apply_blur(butterfly, kernel, np.random.default_rng(0), 0.005).image, kernel
 
 
-def test_estimated_kernel_matches_the_true_one(linear_blur):
+@pytest.mark.parametrize("edges", [False, True])
+def test_estimated_kernel_matches_the_true_one(linear_blur, edges):
     blurred, kernel = linear_blur
-    estimate = D.estimate_kernel(blurred, 31).kernel
+    estimate = D.estimate_kernel(blurred, 31, edges=edges).kernel
     similarity = D.kernel_similarity(estimate, kernel)
     # a delta (no estimate at all) scores 0.30 against this kernel: the estimate must be far closer
     assert D.kernel_similarity(D.delta_kernel(31), kernel) < 0.35
@@ -68,6 +69,45 @@ def test_hqs_with_the_true_kernel_recovers_detail(linear_blur, butterfly):
     blurred, kernel = linear_blur
     out = np.clip(D.hqs_deconvolve(blurred, kernel, identity_denoiser, 0.01), 0, 1)
     assert psnr(out, butterfly) > psnr(blurred, butterfly) + 2
+
+
+def test_kernel_fit_recovers_the_kernel_from_the_sharp_image(butterfly):
+    # given the true sharp image, the least-squares fit alone must return the kernel (circular blur,
+    # so the model is exact); a wrong normal operator in the CG would not get close
+    gray = D.luminance(butterfly)
+    kernel = load_levin_kernels()["k2"]
+    blurred = D.ifft2(D.fft2(gray) * D.psf2otf(kernel, gray.shape), gray.shape)
+    fitted = D.fit_kernel(gray, blurred, kernel.shape[0], weight=1e-3, cg_steps=60)
+    assert fitted.shape == kernel.shape and fitted.sum() == pytest.approx(1.0)
+    assert D.kernel_similarity(fitted, kernel) > 0.97
+
+
+def test_edge_selection_keeps_strong_edges_and_drops_fine_texture():
+    rng = np.random.default_rng(0)
+    image = 0.02 * rng.random((96, 96))  # faint texture everywhere
+    image[:, 48:] += 0.5  # one strong vertical edge
+    image[60:, :] += 0.3  # one weaker horizontal edge
+    (gx, gy), threshold = D.select_edges(image, 5, per_direction=2)
+    kept = (gx ** 2 + gy ** 2) > 0
+    edges = np.zeros_like(kept)
+    edges[:, [47, 95]] = True  # forward differences wrap around: the last column/row see the jump back
+    edges[[59, 95], :] = True
+    assert kept[:, 47].all()  # the strongest edge survives whole
+    assert kept.any() and not (kept & ~edges).any()  # no texture gradient survives
+    # a given threshold is applied as it is: a lower one keeps the texture too
+    (gx2, gy2), same = D.select_edges(image, 5, threshold=threshold / 1e4)
+    assert same == threshold / 1e4 and ((gx2 ** 2 + gy2 ** 2) > 0)[~edges].mean() > 0.5
+
+
+def test_edge_selection_keeps_enough_gradients_in_every_orientation():
+    rng = np.random.default_rng(1)
+    image = rng.random((64, 64))
+    size, per_direction = 7, 20
+    (gx, gy), _ = D.select_edges(image, size, per_direction=per_direction)
+    angle = np.arctan2(gy, gx) % np.pi
+    kept = (gx ** 2 + gy ** 2) > 0
+    bins = np.minimum((angle[kept] / (np.pi / 4)).astype(int), 3)
+    assert np.bincount(bins, minlength=4).min() >= per_direction * size
 
 
 def test_psf_otf_round_trip():

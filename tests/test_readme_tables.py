@@ -30,14 +30,14 @@ def test_module_is_torch_free():
 @pytest.fixture
 def copy(tmp_path):
     """A copy of README.md and of the CSVs the tables read (results/eval, results/bench, the
-    split-robustness table, the source studies' protocol tables and run logs)."""
+    split-robustness table, the source studies' protocol tables and run logs, the tuning summaries)."""
     readme = tmp_path / "README.md"
     shutil.copy(ROOT / "README.md", readme)
     results = tmp_path / "results"
     source_studies = [p.relative_to(ROOT / "results").as_posix()
                       for pattern in ("protocol/resnet-dropout-tin200*", "runs/resnet-dropout-tin200-*", "runs/nonorm-fair-*")
                       for p in (ROOT / "results").glob(pattern) if p.is_dir()]
-    for sub in ("eval", "bench", "protocol/split-robustness", *source_studies):
+    for sub in ("eval", "bench", "tuning", "protocol/split-robustness", *source_studies):
         (results / sub).mkdir(parents=True)
         for csv in (ROOT / "results" / sub).glob("*.csv"):
             shutil.copy(csv, results / sub / csv.name)

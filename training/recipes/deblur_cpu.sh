@@ -25,6 +25,11 @@ fi
 # The second route: the learned prior of the kernel-estimation pipelines (pnp-blind, pnp-oracle) is a
 # Gaussian denoiser; it never sees a blur (8,000 steps of 96 px crops, bf16, one thread: about 70 min).
 [ -f checkpoints/drunet-lite/model.safetensors ] || python -m training.train_denoiser $AMP --threads 1
+# The kernel route's settings, chosen on validation photos (bsds500/val, validation kernels), never on
+# the evaluation sets: the defaults of studio.deconvolution.estimate_kernel and pnp-blind's noise
+# floor are the chosen rows of these tables (results/tuning/; about 15 and 13 minutes).
+python -m training.tune_kernel_route --study estimation
+python -m training.tune_kernel_route --study noise-floor
 MODELS=unsharp-mask,wiener-oracle,unet-light-v1,unet-light-v3,unet-light-nonorm,wiener-blind,pnp-blind,pnp-oracle
 # Real blur with ground truth: levin2009 (im_X_ker_Y against im_X; the oracle gets kY).
 python -m studio.evaluate --task deblur --models "$MODELS" --clean "$DATA/levin2009/sharp" \

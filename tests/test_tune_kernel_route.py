@@ -1,0 +1,97 @@
+"""The kernel route's tuning command, on the photos the repository ships (data/samples)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from studio.degradations.blur import validation_kernels
+from training import tune_kernel_route as tune
+
+SAMPLES = Path(__file__).resolve().parents[1] / "data" / "samples"
+
+
+def test_validation_photos_use_validation_kernels_and_fixed_noise():
+    first = tune.validation_photos(SAMPLES, count=2)
+    again = tune.validation_photos(SAMPLES, count=2)
+    kernels = validation_kernels()
+    for i, photo in enumerate(first):
+        assert photo["kernel_name"] == kernels[i][0]
+        assert np.array_equal(photo["kernel"], kernels[i][1])
+        assert photo["blurred"].shape == photo["clean"].shape
+        assert np.array_equal(photo["blurred"], again[i]["blurred"])  # seeded: the same inputs every run
+        assert np.abs(photo["blurred"] - photo["clean"]).mean() > 0.005  # really blurred
+
+
+def test_estimation_study_writes_rows_and_a_summary_with_its_command(tmp_path, capsys):
+    out = tmp_path / "est.csv"
+    summary = tune.main(["--study", "estimation", "--val", str(SAMPLES), "--count", "2",
+                         "--candidates", "edges-40", "all-gradients", "--out", str(out)])
+    rows = pd.read_csv(out)
+    assert len(rows) == 4 and set(rows.candidate) == {"edges-40", "all-gradients"}
+    assert rows.similarity.between(0, 1).all() and (rows.seconds > 0).all()
+    assert np.isfinite(rows[["wiener_gain_shift", "pnp_gain_shift"]].to_numpy()).all()
+    saved = pd.read_csv(out.with_name("est_summary.csv"))
+    assert saved.command[0].startswith("python -m training.tune_kernel_route --study estimation")
+    assert list(saved.photos) == [2, 2]
+    mean = rows[rows.candidate == "edges-40"].similarity.mean()
+    assert saved.set_index("candidate").mean_similarity["edges-40"] == pytest.approx(mean, abs=1e-4)
+    assert list(summary.candidate) == ["edges-40", "all-gradients"]
+    assert "edges-40" in capsys.readouterr().out
+
+
+def test_missing_validation_folder_is_one_clear_line(tmp_path):
+    with pytest.raises(SystemExit, match="no images"):
+        tune.main(["--study", "estimation", "--val", str(tmp_path / "nowhere"), "--out", str(tmp_path / "x.csv")])
+
+
+def test_unknown_candidate_is_refused(tmp_path, capsys):
+    with pytest.raises(SystemExit):
+        tune.main(["--study", "estimation", "--val", str(SAMPLES), "--candidates", "magic"])
+    assert "invalid choice" in capsys.readouterr().err
+
+
+def test_the_shipped_settings_are_the_chosen_validation_candidates():
+    # the defaults of estimate_kernel and pnp-blind's noise floor must be what the shipped tuning tables chose
+    import inspect
+
+    from studio.deconvolution import estimate_kernel
+    from studio.registry import get_entry
+
+    root = Path(__file__).resolve().parents[1] / "results" / "tuning"
+    estimation = pd.read_csv(root / "kernel_estimation_summary.csv")
+    assert estimation.chosen.sum() == 1
+    chosen = tune.ESTIMATION_CANDIDATES[estimation.candidate[estimation.chosen].item()]
+    defaults = {name: p.default for name, p in inspect.signature(estimate_kernel).parameters.items()}
+    assert {key: defaults[key] for key in chosen} == chosen
+    floors = pd.read_csv(root / "kernel_noise_floor_summary.csv")
+    chosen_floor = float(floors.candidate[floors.chosen].item().removeprefix("floor-"))
+    assert get_entry("pnp-blind").config["noise_floor"] == pytest.approx(chosen_floor)
+
+
+def _rows(gains: dict[str, list[float]]) -> pd.DataFrame:
+    return pd.DataFrame([{"candidate": name, "image": f"p{i}", "gain_shift": g, "gain": g}
+                         for name, values in gains.items() for i, g in enumerate(values)])
+
+
+def test_a_better_mean_without_paired_evidence_does_not_replace_the_reference():
+    # "lucky" wins big on one photo and loses a little on the others: a better mean, no consistent gain
+    rows = _rows({"ref": [1.0, 2.0, 3.0, 4.0, 5.0, 6.0], "lucky": [0.8, 1.8, 2.8, 3.8, 4.8, 9.0],
+                  "steady": [1.3, 2.2, 3.4, 4.2, 5.3, 6.2]})
+    summary = tune.summarize(rows, "ref").set_index("candidate")
+    assert summary.mean_gain_shift["lucky"] > summary.mean_gain_shift["steady"] > summary.mean_gain_shift["ref"]
+    assert summary.paired_t["lucky"] < tune.MIN_T <= summary.paired_t["steady"]
+    assert summary.chosen["steady"] and summary.chosen.sum() == 1
+    assert summary.paired_gain_vs_reference["steady"] == pytest.approx(1.6 / 6)
+    # with no candidate beating it, the reference stays
+    alone = tune.summarize(rows[rows.candidate != "steady"], "ref").set_index("candidate")
+    assert alone.chosen["ref"] and alone.reference["ref"] and alone.chosen.sum() == 1
+
+
+def test_a_study_without_its_reference_is_refused(tmp_path):
+    with pytest.raises(SystemExit, match="reference setting 'all-gradients'"):
+        tune.main(["--study", "estimation", "--val", str(SAMPLES), "--count", "1", "--candidates", "edges-40",
+                   "--out", str(tmp_path / "x.csv")])

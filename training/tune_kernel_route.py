@@ -1,0 +1,195 @@
+"""Choose the kernel route's settings on the validation split, never on an evaluation set.
+
+    python -m training.tune_kernel_route --study estimation   # kernel-estimation candidates
+    python -m training.tune_kernel_route --study noise-floor  # pnp-blind's noise floor, given the estimate
+
+Data: the first ``--count`` photos of bsds500/val (whole, 481x321), photo ``i`` blurred with
+validation kernel ``i % 8`` (``studio.degradations.blur.validation_kernels``: never a training or
+evaluation kernel), the evaluation protocol's noise (sigma 0.005) and 8-bit rounding.
+
+* ``estimation``: every candidate of ``ESTIMATION_CANDIDATES`` estimates each photo's kernel; scored
+  by the similarity to the true kernel (``studio.deconvolution.kernel_similarity``), by the gain up
+  to a shift of a Wiener deconvolution with the estimate and, the score it is chosen on, of
+  ``pnp-blind``'s deconvolution with it (the two deconvolutions do not suffer the same kernel
+  errors alike), with the seconds the estimate took.
+* ``noise-floor``: the estimate of the shipped settings, then ``pnp-blind``'s HQS at each floor of
+  ``--floors``; scored by the gain plain and up to a shift.
+
+Writes one row per (candidate, photo) to ``results/tuning/kernel_<study>.csv`` and prints the
+summary per candidate (also ``results/tuning/kernel_<study>_summary.csv``), whose ``chosen`` row is
+the setting to ship: the best mean gain among the candidates that beat the reference setting
+(``REFERENCES``) by a paired t statistic of at least 2 over the photos, else the reference.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from tqdm.auto import tqdm
+
+from studio import cli
+from studio.data import DATASETS, display_path, require_dataset
+from studio.deconvolution import DeconvolutionError, estimate_kernel, kernel_similarity, wiener_deconvolve
+from studio.degradations import blur as blur_degradation
+from studio.imageio import ImageLoadError, list_images, load_image
+from studio.metrics import psnr, psnr_up_to_shift
+
+VAL_DATA = DATASETS / "bsds500" / "val"
+OUT_DIR = Path(__file__).resolve().parents[1] / "results" / "tuning"
+#: the candidates of the estimation study: name -> keyword arguments of ``estimate_kernel`` (its
+#: defaults are the chosen one: ``tests/test_tune_kernel_route.py`` checks it against the summary)
+ESTIMATION_CANDIDATES = {
+    "all-gradients": dict(edges=False, weight=4e-3),
+    "edges-40": dict(edges=True, per_direction=40, weight=4e-3),
+    "edges-40-l0-8e-3": dict(edges=True, per_direction=40, weight=8e-3),
+}
+FLOORS = (0.0075, 0.01, 0.015, 0.02)
+#: each study's reference setting: a candidate replaces it only with paired evidence
+REFERENCES = {"estimation": "all-gradients", "noise-floor": "floor-0.01"}
+#: the score each study chooses on: what pnp-blind gains up to a shift
+GAINS = {"estimation": "pnp_gain_shift", "noise-floor": "gain_shift"}
+#: the paired t statistic a candidate needs over the reference to be chosen
+MIN_T = 2.0
+
+
+def validation_photos(folder=VAL_DATA, count: int = 64) -> list[dict]:
+    """Whole validation photos, photo ``i`` blurred with validation kernel ``i % 8`` (mirrored
+    borders, as the evaluation protocol blurs), noise sigma 0.005 from a fixed seed, 8 bits."""
+    kernels = blur_degradation.validation_kernels()
+    photos = []
+    for i, path in enumerate(list_images(folder)[:count]):
+        clean = load_image(path)
+        name, kernel = kernels[i % len(kernels)]
+        rng = np.random.default_rng([blur_degradation.VAL_STREAM, 2000 + i])
+        blurred = blur_degradation.apply_blur(clean, kernel, rng, blur_degradation.EVAL_NOISE_SIGMA, kernel_name=name)
+        photos.append({"image": path.stem, "clean": clean, "blurred": blurred.image, "kernel": kernel, "kernel_name": name})
+    if not photos:
+        raise FileNotFoundError(f"no photos in {folder}")
+    return photos
+
+
+def gain_up_to_shift(output: np.ndarray, photo: dict) -> float:
+    return psnr_up_to_shift(np.clip(output, 0, 1), photo["clean"]) - psnr_up_to_shift(photo["blurred"], photo["clean"])
+
+
+def estimation_study(photos: list[dict], candidates: dict, max_kernel: int) -> pd.DataFrame:
+    from studio.registry import create_model
+
+    model = create_model("pnp-blind")  # what the shipped pipeline makes of each estimate
+    rows = []
+    with tqdm(total=len(candidates) * len(photos), desc="kernel estimation", unit="photo") as bar:
+        for name, options in candidates.items():
+            for photo in photos:
+                start = time.perf_counter()
+                kernel = estimate_kernel(photo["blurred"], max_kernel, **options).kernel
+                seconds = time.perf_counter() - start
+                rows.append({"candidate": name, "options": repr(options), "image": photo["image"],
+                             "kernel": photo["kernel_name"], "kernel_size": photo["kernel"].shape[0],
+                             "similarity": kernel_similarity(kernel, photo["kernel"]),
+                             "wiener_gain_shift": gain_up_to_shift(wiener_deconvolve(photo["blurred"], kernel), photo),
+                             "pnp_gain_shift": gain_up_to_shift(model.restore(photo["blurred"], kernel)[0], photo),
+                             "seconds": seconds})
+                bar.update()
+    return pd.DataFrame(rows)
+
+
+def noise_floor_study(photos: list[dict], floors, max_kernel: int) -> pd.DataFrame:
+    from studio.registry import create_model
+
+    model = create_model("pnp-blind")
+    rows = []
+    with tqdm(total=len(floors) * len(photos), desc="noise floor", unit="photo") as bar:
+        for photo in photos:
+            kernel = estimate_kernel(photo["blurred"], max_kernel).kernel
+            for floor in floors:
+                model.noise_floor = float(floor)
+                restored, _ = model.restore(photo["blurred"], kernel)
+                rows.append({"candidate": f"floor-{floor:g}", "noise_floor": floor, "image": photo["image"],
+                             "kernel": photo["kernel_name"], "kernel_size": photo["kernel"].shape[0],
+                             "similarity": kernel_similarity(kernel, photo["kernel"]),
+                             "gain": psnr(restored, photo["clean"]) - psnr(photo["blurred"], photo["clean"]),
+                             "gain_shift": gain_up_to_shift(restored, photo)})
+                bar.update()
+    return pd.DataFrame(rows)
+
+
+def summarize(rows: pd.DataFrame, reference: str, gain: str = "gain_shift") -> pd.DataFrame:
+    """Per candidate: mean and 10th percentile of each score, photos below the input, and the paired
+    comparison with the ``reference`` setting on ``gain``: the mean
+    per-photo difference and its paired t statistic. ``chosen`` marks the setting to ship: the
+    candidate with the best mean gain among those that beat the reference with t >= ``MIN_T``, else
+    the reference (per-photo gains swing by several dB, so a better mean alone is not evidence)."""
+    from scipy.stats import ttest_rel
+
+    scores = [c for c in ("similarity", "wiener_gain_shift", "pnp_gain_shift", "gain", "gain_shift", "seconds")
+              if c in rows]
+    grouped = rows.groupby("candidate", sort=False)
+    summary = grouped[scores].mean().add_prefix("mean_")
+    for score in scores:
+        if score != "seconds":
+            summary[f"p10_{score}"] = grouped[score].quantile(0.1)
+    summary["below_input"] = grouped[gain].apply(lambda g: int((g < 0).sum()))
+    summary["photos"] = grouped.size()
+    if reference not in summary.index:
+        raise ValueError(f"the reference setting {reference!r} is not among the candidates run")
+    by_photo = rows.pivot(index="image", columns="candidate", values=gain)
+    difference, t_value = {}, {}
+    for name in summary.index:
+        delta = by_photo[name] - by_photo[reference]
+        difference[name] = float(delta.mean())
+        t_value[name] = 0.0 if name == reference or float(delta.std()) == 0 else \
+            float(ttest_rel(by_photo[name], by_photo[reference]).statistic)
+    summary["paired_gain_vs_reference"] = pd.Series(difference)
+    summary["paired_t"] = pd.Series(t_value)
+    winners = summary[summary["paired_t"] >= MIN_T]
+    chosen = winners[f"mean_{gain}"].idxmax() if len(winners) else reference
+    summary["reference"] = summary.index == reference
+    summary["chosen"] = summary.index == chosen
+    return summary.reset_index()
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = cli.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--study", choices=("estimation", "noise-floor"), required=True)
+    parser.add_argument("--val", default=str(VAL_DATA), help="folder of sharp validation photos")
+    parser.add_argument("--count", type=cli.number(1, 100), default=64, help="photos used (the first N, sorted)")
+    parser.add_argument("--max-kernel", type=int, default=31, help="max kernel size (odd px)")
+    parser.add_argument("--candidates", nargs="+", choices=sorted(ESTIMATION_CANDIDATES),
+                        help="estimation candidates to run (default: all)")
+    parser.add_argument("--floors", nargs="+", type=cli.finite_float, default=list(FLOORS),
+                        help="noise floors of the noise-floor study (std on [0, 1])")
+    parser.add_argument("--out", default=None, help="CSV of per-photo rows (default results/tuning/kernel_<study>.csv)")
+    return parser
+
+
+@cli.one_line_errors(DeconvolutionError, FileNotFoundError, ImageLoadError, ValueError)
+def main(argv=None):
+    args = cli.parse_as_command(lambda a: build_parser().parse_args(a), "training.tune_kernel_route",
+                                sys.argv[1:] if argv is None else argv)
+    require_dataset(args.val, "--val")
+    out = Path(args.out or OUT_DIR / f"kernel_{args.study.replace('-', '_')}.csv")
+    cli.check_writable(out, "--out")
+    photos = validation_photos(args.val, args.count)
+    if args.study == "estimation":
+        names = args.candidates or list(ESTIMATION_CANDIDATES)
+        rows = estimation_study(photos, {n: ESTIMATION_CANDIDATES[n] for n in names}, args.max_kernel)
+    else:
+        rows = noise_floor_study(photos, args.floors, args.max_kernel)
+    summary = summarize(rows, REFERENCES[args.study], GAINS[args.study])
+    summary.insert(0, "command", args.command)
+    summary.insert(1, "data", f"{display_path(args.val)}: first {len(photos)} photos, validation kernels")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    rows.round(4).to_csv(out, index=False)
+    summary.round(4).to_csv(out.with_name(out.stem + "_summary.csv"), index=False)
+    print(summary.drop(columns=["command", "data"]).round(3).to_string(index=False))
+    print(f"wrote {display_path(out)} and its summary")
+    return summary
+
+
+if __name__ == "__main__":
+    main()
