@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Reproduce every shipped deblurring checkpoint and its evaluation on a 2-core CPU
 # (the shipped runs: v1 24 min and No-Norm 19 min in fp32 on one thread each, v3 30 + 76 min under
-# bf16 autocast on 2 threads of a CPU with native bf16; then the evaluations, ~5 minutes).
+# bf16 autocast on 2 threads of a CPU with native bf16; then the kernel route's tuning, ~28 minutes, and the
+# evaluations, ~8 minutes).
 # Each step is also runnable on its own.
 # unet-standard (31M) is not trained here: architecture only (see training/train_deblur.py).
 set -euo pipefail
