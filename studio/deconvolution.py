@@ -164,15 +164,13 @@ def select_edges(latent: np.ndarray, size: int, threshold: float | None = None, 
     if threshold is None:
         angle = np.arctan2(gy, gx) % np.pi  # an edge and its opposite are one orientation
         bins = np.minimum((angle / (np.pi / 4)).astype(int), 3)
-        keep = max(per_direction * size, 10)
         threshold = float("inf")
         for b in range(4):
             values = magnitude[bins == b]
-            if values.size == 0:
-                continue
-            threshold = min(threshold, float(np.partition(values, -min(keep, values.size))[-min(keep, values.size)]))
-        if not math.isfinite(threshold):
-            threshold = 0.0
+            count = min(max(per_direction * size, 10), values.size)
+            if count:
+                threshold = min(threshold, float(np.partition(values, -count)[-count]))
+        threshold = threshold if math.isfinite(threshold) else 0.0
     keep_mask = magnitude >= threshold
     return (gx * keep_mask, gy * keep_mask), threshold
 
@@ -403,7 +401,7 @@ def hqs_deconvolve(image: np.ndarray, kernel: np.ndarray, denoiser, noise_sigma:
     inside = np.zeros(padded.shape[:2] + (1,), dtype=bool)
     inside[pad:pad + height, pad:pad + width] = True
     shape = padded.shape[:2]
-    otf = sfft.rfft2(kernel_at_origin(kernel, shape))[..., None]
+    otf = psf2otf(kernel, shape, np.float32)[..., None]
     otf2 = np.abs(otf) ** 2
 
     def fft(x):

@@ -701,17 +701,21 @@ def deblur_pnp_bench(src: Sources) -> list[str]:
 
 
 def _paired(row) -> str:
-    """A candidate's paired difference from the reference setting, with its t statistic."""
+    """A candidate's paired comparison with the reference setting: mean difference, t statistic and
+    the photos it improves."""
     if row.reference:
         return "reference"
-    return f"{signed(row.paired_gain_vs_reference)} (t {signed(row.paired_t, 1)})"
+    return (f"{signed(row.paired_gain_vs_reference)} (t {signed(row.paired_t, 1)}; better on "
+            f"{int(row.photos_better_than_reference)} of {int(row.photos)})")
 
 
-def _chosen_flags(frame: pd.DataFrame, path: Path) -> pd.DataFrame:
+def _tuning_summary(path: Path, numeric: tuple[str, ...]) -> pd.DataFrame:
+    """A tuning summary of ``training.tune_kernel_route``: its scores, the paired comparison with the
+    reference setting and exactly one chosen row."""
+    frame = read_csv(path, (*numeric, "paired_gain_vs_reference", "paired_t", "photos_better_than_reference",
+                            "below_input", "photos"), text=("candidate", "reference", "chosen"))
     for column in ("reference", "chosen"):
-        if column not in frame.columns:
-            raise TableError(f"{_shown(path)}: missing column(s) {column}")
-        frame[column] = frame[column].astype(str).str.lower() == "true"
+        frame[column] = frame[column].str.lower() == "true"
     if frame["chosen"].sum() != 1:
         raise TableError(f"{_shown(path)}: expected exactly one chosen row, found {int(frame['chosen'].sum())}")
     return frame
@@ -722,10 +726,8 @@ def kernel_estimation_tuning(src: Sources) -> list[str]:
     a shift of a Wiener and of ``pnp-blind``'s deconvolution with the estimate (mean / 10th percentile;
     the latter paired against the reference setting), photos below the input, time; chosen row in bold."""
     path = src.results / KERNEL_ESTIMATION_TUNING
-    frame = _chosen_flags(read_csv(path, ("mean_similarity", "p10_similarity", "mean_wiener_gain_shift",
-                                          "p10_wiener_gain_shift", "mean_pnp_gain_shift", "p10_pnp_gain_shift",
-                                          "paired_gain_vs_reference", "paired_t", "below_input", "mean_seconds",
-                                          "photos"), text=("candidate",)), path)
+    frame = _tuning_summary(path, ("mean_similarity", "p10_similarity", "mean_wiener_gain_shift",
+                                   "p10_wiener_gain_shift", "mean_pnp_gain_shift", "p10_pnp_gain_shift", "mean_seconds"))
     lines = _header(["candidate", "kernel similarity, mean / 10th pct", "Wiener gain up to shift, mean / 10th pct",
                      "`pnp-blind` gain up to shift, mean / 10th pct", "`pnp-blind` vs the reference, paired",
                      "`pnp-blind` below the input", "s per estimate"])
@@ -741,8 +743,7 @@ def kernel_noise_floor_tuning(src: Sources) -> list[str]:
     """``pnp-blind``'s noise floor on validation photos: gain plain and up to shift (mean, 10th
     percentile, paired against the reference setting), photos below the input; the chosen row in bold."""
     path = src.results / KERNEL_NOISE_FLOOR_TUNING
-    frame = _chosen_flags(read_csv(path, ("mean_gain", "mean_gain_shift", "p10_gain_shift", "paired_gain_vs_reference",
-                                          "paired_t", "below_input", "photos"), text=("candidate",)), path)
+    frame = _tuning_summary(path, ("mean_gain", "mean_gain_shift", "p10_gain_shift"))
     lines = _header(["noise floor", "gain", "gain up to shift, mean / 10th pct", "vs the reference, paired",
                      "below the input"])
     for row in frame.itertuples():

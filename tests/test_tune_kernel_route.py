@@ -86,6 +86,7 @@ def test_a_better_mean_without_paired_evidence_does_not_replace_the_reference():
     assert summary.paired_t["lucky"] < tune.MIN_T <= summary.paired_t["steady"]
     assert summary.chosen["steady"] and summary.chosen.sum() == 1
     assert summary.paired_gain_vs_reference["steady"] == pytest.approx(1.6 / 6)
+    assert summary.photos_better_than_reference["lucky"] == 1 and summary.photos_better_than_reference["steady"] == 6
     # with no candidate beating it, the reference stays
     alone = tune.summarize(rows[rows.candidate != "steady"], "ref").set_index("candidate")
     assert alone.chosen["ref"] and alone.reference["ref"] and alone.chosen.sum() == 1

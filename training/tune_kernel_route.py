@@ -67,14 +67,16 @@ def validation_photos(folder=VAL_DATA, count: int = 64) -> list[dict]:
         name, kernel = kernels[i % len(kernels)]
         rng = np.random.default_rng([blur_degradation.VAL_STREAM, 2000 + i])
         blurred = blur_degradation.apply_blur(clean, kernel, rng, blur_degradation.EVAL_NOISE_SIGMA, kernel_name=name)
-        photos.append({"image": path.stem, "clean": clean, "blurred": blurred.image, "kernel": kernel, "kernel_name": name})
+        photos.append({"image": path.stem, "clean": clean, "blurred": blurred.image, "kernel": kernel, "kernel_name": name,
+                       # the input's own scores, once per photo (every candidate's gain is measured from them)
+                       "input_psnr": psnr(blurred.image, clean), "input_psnr_shift": psnr_up_to_shift(blurred.image, clean)})
     if not photos:
         raise FileNotFoundError(f"no photos in {folder}")
     return photos
 
 
 def gain_up_to_shift(output: np.ndarray, photo: dict) -> float:
-    return psnr_up_to_shift(np.clip(output, 0, 1), photo["clean"]) - psnr_up_to_shift(photo["blurred"], photo["clean"])
+    return psnr_up_to_shift(np.clip(output, 0, 1), photo["clean"]) - photo["input_psnr_shift"]
 
 
 def estimation_study(photos: list[dict], candidates: dict, max_kernel: int) -> pd.DataFrame:
@@ -112,7 +114,7 @@ def noise_floor_study(photos: list[dict], floors, max_kernel: int) -> pd.DataFra
                 rows.append({"candidate": f"floor-{floor:g}", "noise_floor": floor, "image": photo["image"],
                              "kernel": photo["kernel_name"], "kernel_size": photo["kernel"].shape[0],
                              "similarity": kernel_similarity(kernel, photo["kernel"]),
-                             "gain": psnr(restored, photo["clean"]) - psnr(photo["blurred"], photo["clean"]),
+                             "gain": psnr(restored, photo["clean"]) - photo["input_psnr"],
                              "gain_shift": gain_up_to_shift(restored, photo)})
                 bar.update()
     return pd.DataFrame(rows)
@@ -121,7 +123,7 @@ def noise_floor_study(photos: list[dict], floors, max_kernel: int) -> pd.DataFra
 def summarize(rows: pd.DataFrame, reference: str, gain: str = "gain_shift") -> pd.DataFrame:
     """Per candidate: mean and 10th percentile of each score, photos below the input, and the paired
     comparison with the ``reference`` setting on ``gain``: the mean
-    per-photo difference and its paired t statistic. ``chosen`` marks the setting to ship: the
+    per-photo difference, the photos it improves and its paired t statistic. ``chosen`` marks the setting to ship: the
     candidate with the best mean gain among those that beat the reference with t >= ``MIN_T``, else
     the reference (per-photo gains swing by several dB, so a better mean alone is not evidence)."""
     from scipy.stats import ttest_rel
@@ -138,13 +140,15 @@ def summarize(rows: pd.DataFrame, reference: str, gain: str = "gain_shift") -> p
     if reference not in summary.index:
         raise ValueError(f"the reference setting {reference!r} is not among the candidates run")
     by_photo = rows.pivot(index="image", columns="candidate", values=gain)
-    difference, t_value = {}, {}
+    difference, wins, t_value = {}, {}, {}
     for name in summary.index:
         delta = by_photo[name] - by_photo[reference]
         difference[name] = float(delta.mean())
+        wins[name] = int((delta > 0).sum())
         t_value[name] = 0.0 if name == reference or float(delta.std()) == 0 else \
             float(ttest_rel(by_photo[name], by_photo[reference]).statistic)
     summary["paired_gain_vs_reference"] = pd.Series(difference)
+    summary["photos_better_than_reference"] = pd.Series(wins)
     summary["paired_t"] = pd.Series(t_value)
     winners = summary[summary["paired_t"] >= MIN_T]
     chosen = winners[f"mean_{gain}"].idxmax() if len(winners) else reference
