@@ -27,7 +27,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from studio.deconvolution import check_max_size, estimate_kernel, hqs_deconvolve, luminance, wiener_deconvolve
+from studio.deconvolution import (KernelEstimate, check_max_size, estimate_kernel, hqs_deconvolve, luminance, refine_kernel,
+                                  wiener_deconvolve)
 from studio.degradations.blur import normalize_kernel
 from studio.metrics import estimate_noise_sigma
 from studio.registry import build_model, register_model
@@ -43,13 +44,17 @@ class BlindDeconvolution(nn.Module):
     needs_kernel = False
 
     def __init__(self, prior: str = "drunet-lite", max_kernel: int = 31, iterations: int = 8,
-                 noise_floor: float = 0.01, wiener_balance: float = 0.02):
+                 noise_floor: float = 0.01, wiener_balance: float = 0.02, refine_at: tuple[int, ...] | list = ()):
         super().__init__()
         if prior not in PRIORS:
             raise ValueError(f"unknown prior {prior!r} (expected one of {PRIORS})")
         self.prior_name = prior
         self.max_kernel = check_max_size(max_kernel)
         self.iterations, self.noise_floor, self.wiener_balance = int(iterations), float(noise_floor), float(wiener_balance)
+        # HQS iterations before which a blind estimate is refitted to the prior's current iterate
+        self.refine_at = tuple(sorted({int(i) for i in refine_at}))
+        if any(not 0 < i < self.iterations for i in self.refine_at):
+            raise ValueError(f"refine_at must name iterations between 1 and {self.iterations - 1}, got {self.refine_at}")
         # the learned prior is a registered model of its own; create_model loads its weights here
         self.prior = build_model("drunet-lite") if prior == "drunet-lite" else None
         if self.prior is not None:
@@ -65,10 +70,22 @@ class BlindDeconvolution(nn.Module):
             out = self.prior(x.contiguous(memory_format=torch.channels_last), sigma).float()
         return out[0].permute(1, 2, 0).numpy()
 
-    def restore(self, image: np.ndarray, kernel: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
-        """One HxWx3 image in [0, 1] -> (deblurred image, the kernel used)."""
+    def restore(self, image: np.ndarray, kernel: np.ndarray | None = None, estimate: KernelEstimate | None = None
+                ) -> tuple[np.ndarray, np.ndarray]:
+        """One HxWx3 image in [0, 1] -> (deblurred image, the kernel used last). ``kernel``: a kernel to
+        use as it is (the oracle's); ``estimate``: a blind estimate already made of this image (studies
+        reuse one across settings); neither: estimate it here."""
+        refitted, update = [], None
         if kernel is None:
-            kernel = estimate_kernel(image, self.max_kernel, progress=self._stage(0.0, 0.6)).kernel
+            if estimate is None:
+                estimate = estimate_kernel(image, self.max_kernel, progress=self._stage(0.0, 0.6))
+            kernel = estimate.kernel
+            if self.refine_at and self.prior is not None:
+                def update(index, current, used):
+                    if index in self.refine_at:  # the prior's iterate is sharper than the L0 latent
+                        refitted.append(refine_kernel(current, image, used, estimate.window))
+                        return refitted[-1]
+                    return None
         kernel = normalize_kernel(kernel)
         if self.prior is None:
             out = wiener_deconvolve(image, kernel, self.wiener_balance)
@@ -80,8 +97,8 @@ class BlindDeconvolution(nn.Module):
             # photos by ``python -m training.tune_kernel_route --study noise-floor`` (results/tuning/).
             noise = max(estimate_noise_sigma(luminance(image)), self.noise_floor)
             out = hqs_deconvolve(image, kernel, self._denoise, noise, self.iterations,
-                                 progress=self._stage(0.0 if self.needs_kernel else 0.6, 1.0))
-        return np.clip(out, 0, 1).astype(np.float32), kernel
+                                 progress=self._stage(0.0 if self.needs_kernel else 0.6, 1.0), kernel_update=update)
+        return np.clip(out, 0, 1).astype(np.float32), (refitted[-1] if refitted else kernel)
 
     def _stage(self, start: float, end: float):
         if self.progress is None:
@@ -113,9 +130,10 @@ class OracleDeconvolution(BlindDeconvolution):
 
 
 register_model("pnp-blind", "deblur", BlindDeconvolution,
-               dict(prior="drunet-lite", max_kernel=31, iterations=8, noise_floor=0.01),
+               dict(prior="drunet-lite", max_kernel=31, iterations=8, noise_floor=0.01, refine_at=(3,)),
                "Blind plug-and-play deblurring: kernel estimated from the photo (coarse-to-fine, L0 gradient prior), "
-               "then 8 HQS iterations with the learned drunet-lite denoiser as the image prior.",
+               "then 8 HQS iterations with the learned drunet-lite denoiser as the image prior; before the 4th, the "
+               "kernel is refitted to the prior's own iterate.",
                weights_from=("drunet-lite", "prior"))
 register_model("pnp-oracle", "deblur", OracleDeconvolution,
                dict(prior="drunet-lite", iterations=8, noise_floor=0.006),
@@ -124,6 +142,7 @@ register_model("pnp-oracle", "deblur", OracleDeconvolution,
                weights_from=("drunet-lite", "prior"))
 register_model("wiener-blind", "deblur", BlindDeconvolution,
                dict(prior="wiener", max_kernel=31, wiener_balance=0.02),
-               "Blind classical deblurring: the same estimated kernel as pnp-blind, then Wiener deconvolution "
-               "(noise-to-signal 0.02). The gap to pnp-blind is what the learned prior adds.",
+               "Blind classical deblurring: the same kernel estimate as pnp-blind starts from, then Wiener "
+               "deconvolution (noise-to-signal 0.02). The gap to pnp-blind is what the learned prior adds, to the "
+               "deconvolution and to the kernel it refits.",
                learned=False)

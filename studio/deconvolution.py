@@ -366,6 +366,27 @@ def estimate_kernel(image: np.ndarray, max_size: int = 31, iterations: int = 5, 
     return KernelEstimate(kernel=center_kernel(kernel, subpixel=True), window=(rows, cols), levels=sizes)
 
 
+def refine_kernel(restored: np.ndarray, blurred: np.ndarray, kernel: np.ndarray,
+                  window: tuple[slice, slice] | None = None) -> np.ndarray:
+    """Refit ``kernel`` to a restored image instead of the L0 latent: least squares from the
+    gradients of ``restored`` (HxW or HxWx3, e.g. a plug-and-play iterate) to those of ``blurred``,
+    on ``window`` (the estimation window) at full resolution, warm-started from ``kernel``.
+
+    The L0 latent keeps a few step edges and flattens the rest, so the kernel fitted to it is
+    blurred by whatever that cartoon gets wrong; a learned prior's iterate is closer to the sharp
+    photo, and the same fit on it gives a sharper kernel (``python -m training.tune_kernel_route
+    --study refinement`` measures what that is worth)."""
+    rows, cols = window if window is not None else (slice(None), slice(None))
+    latent = luminance(np.clip(restored, 0, 1))[rows, cols]
+    observed = luminance(blurred)[rows, cols]
+    size = kernel.shape[0]
+    latent, _ = periodic_pad(latent, size)
+    observed, mask = periodic_pad(observed, size)
+    refitted = fit_kernel(latent.astype(np.float32), observed.astype(np.float32), size, start=normalize_kernel(kernel),
+                          mask=mask.astype(np.float32))
+    return center_kernel(refitted, subpixel=True)
+
+
 # ---- non-blind deconvolution -------------------------------------------------------------------
 
 def hqs_schedule(noise_sigma: float, iterations: int = 8, sigma_start: float = 49 / 255,
@@ -378,7 +399,7 @@ def hqs_schedule(noise_sigma: float, iterations: int = 8, sigma_start: float = 4
 
 
 def hqs_deconvolve(image: np.ndarray, kernel: np.ndarray, denoiser, noise_sigma: float, iterations: int = 8,
-                   lam: float = 0.23, cg_steps: int = 6, progress=None) -> np.ndarray:
+                   lam: float = 0.23, cg_steps: int = 6, progress=None, kernel_update=None) -> np.ndarray:
     """Plug-and-play HQS deconvolution of ``image`` (HxWxC in [0, 1]) blurred by ``kernel``.
 
     ``denoiser(x, sigma)`` maps an (H', W', C) array to a denoised one; ``noise_sigma`` is the
@@ -388,7 +409,11 @@ def hqs_deconvolve(image: np.ndarray, kernel: np.ndarray, denoiser, noise_sigma:
     kernel size, and the blur of that larger image is compared with the photo inside its frame
     (the outside is unknown: real photos are blurred with scenery beyond their border). That
     masked least-squares problem is solved by ``cg_steps`` of conjugate gradients, preconditioned by
-    the circular-boundary solution (one FFT division), warm-started from the previous iterate."""
+    the circular-boundary solution (one FFT division), warm-started from the previous iterate.
+
+    ``kernel_update(index, estimate, kernel)``, if given, is called before every iteration after the
+    first with the current HxWxC estimate; a kernel it returns replaces the one in use (blind
+    deblurring refits its estimate to the prior's iterate this way, ``refine_kernel``)."""
     kernel = normalize_kernel(kernel).astype(np.float32)
     # float32 throughout: twice the FFT speed of float64, and far below 8-bit precision
     image = np.asarray(image, dtype=np.float32)
@@ -420,6 +445,13 @@ def hqs_deconvolve(image: np.ndarray, kernel: np.ndarray, denoiser, noise_sigma:
     sigmas, rhos = hqs_schedule(noise_sigma, iterations, lam=lam)
     estimate = padded.copy()
     for index, (sigma, rho) in enumerate(zip(sigmas, rhos)):
+        if kernel_update is not None and index > 0:
+            updated = kernel_update(index, estimate[pad:pad + height, pad:pad + width], kernel)
+            if updated is not None:
+                kernel = normalize_kernel(updated).astype(np.float32)
+                otf = psf2otf(kernel, shape, np.float32)[..., None]
+                otf2 = np.abs(otf) ** 2
+                observed_adjoint = blur_adjoint(np.where(inside, padded, np.float32(0)))
         rho = np.float32(rho)
         # (K^T M K + rho) x = K^T M y + rho z, by preconditioned conjugate gradients
         solution = estimate.copy()

@@ -124,6 +124,7 @@ PNP_BENCH_REFERENCE = "wiener-oracle"
 #: the kernel route's tuning on validation photos (``training.tune_kernel_route``): summaries per candidate
 KERNEL_ESTIMATION_TUNING = "tuning/kernel_estimation_summary.csv"
 KERNEL_NOISE_FLOOR_TUNING = "tuning/kernel_noise_floor_summary.csv"
+KERNEL_REFINEMENT_TUNING = "tuning/kernel_refinement_summary.csv"
 
 
 # ---- reading -----------------------------------------------------------------------------------
@@ -754,6 +755,25 @@ def kernel_noise_floor_tuning(src: Sources) -> list[str]:
     return lines
 
 
+def kernel_refinement_tuning(src: Sources) -> list[str]:
+    """``pnp-blind``'s kernel refinement on validation photos: the HQS iterations before which the
+    estimate is refitted to the prior's iterate, the final kernel's similarity, the gain plain and up to
+    shift (paired against no refinement), photos below the input, seconds per deconvolution."""
+    path = src.results / KERNEL_REFINEMENT_TUNING
+    frame = _tuning_summary(path, ("mean_similarity", "mean_gain", "mean_gain_shift", "p10_gain_shift", "mean_seconds"))
+    lines = _header(["kernel refitted before HQS iteration (of 8)", "kernel similarity", "gain",
+                     "gain up to shift, mean / 10th pct", "vs no refinement, paired", "below the input",
+                     "s per deconvolution"])
+    for row in frame.itertuples():
+        # candidates name 0-based iteration indices (``refine_at``): shown counted from 1
+        at = ("none" if row.candidate == "none" else
+              ", ".join(str(int(i) + 1) for i in row.candidate.removeprefix("at-").split("-")))
+        lines.append(_row([bold(at, row.chosen), f"{row.mean_similarity:.3f}", signed(row.mean_gain),
+                           f"{signed(row.mean_gain_shift)} / {signed(row.p10_gain_shift)}", _paired(row),
+                           f"{int(row.below_input)} of {int(row.photos)}", f"{row.mean_seconds:.2f}"]))
+    return lines
+
+
 #: name -> (generator, the files under the results root it reads)
 TABLES: dict[str, tuple[Callable[[Sources], list[str]], tuple[str, ...]]] = {
     "sr-results": (sr_results, tuple(rel for _, rel in SR_SETS)),
@@ -775,6 +795,7 @@ TABLES: dict[str, tuple[Callable[[Sources], list[str]], tuple[str, ...]]] = {
     "nonorm-fair": (nonorm_fair, ()),
     "kernel-estimation-tuning": (kernel_estimation_tuning, (KERNEL_ESTIMATION_TUNING,)),
     "kernel-noise-floor-tuning": (kernel_noise_floor_tuning, (KERNEL_NOISE_FLOOR_TUNING,)),
+    "kernel-refinement-tuning": (kernel_refinement_tuning, (KERNEL_REFINEMENT_TUNING,)),
 }
 
 

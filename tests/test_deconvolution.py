@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from scipy import ndimage
 
 from studio import deconvolution as D
 from studio.degradations.blur import apply_blur, linear_kernel, load_levin_kernels
@@ -80,6 +81,34 @@ def test_kernel_fit_recovers_the_kernel_from_the_sharp_image(butterfly):
     fitted = D.fit_kernel(gray, blurred, kernel.shape[0], weight=1e-3, cg_steps=60)
     assert fitted.shape == kernel.shape and fitted.sum() == pytest.approx(1.0)
     assert D.kernel_similarity(fitted, kernel) > 0.97
+
+
+def test_refitting_to_the_sharp_image_sharpens_a_blurry_estimate(butterfly):
+    # refine_kernel given the sharp photo must pull a smeared estimate back to the true kernel
+    kernel = load_levin_kernels()["k2"]
+    blurred = apply_blur(butterfly, kernel, np.random.default_rng(0), 0.005).image
+    start = D.normalize_kernel(ndimage.uniform_filter(np.pad(kernel, 2), 5))  # the kernel smeared over 5 px
+    refined = D.refine_kernel(butterfly, blurred, start)
+    assert refined.shape == start.shape and (refined >= 0).all() and refined.sum() == pytest.approx(1.0)
+    before, after = D.kernel_similarity(start, kernel), D.kernel_similarity(refined, kernel)
+    assert after > 0.9 and after > before + 0.05, (before, after)
+
+
+def test_a_kernel_update_inside_hqs_replaces_the_kernel(linear_blur, butterfly):
+    blurred, kernel = linear_blur
+    wrong = D.delta_kernel(kernel.shape[0])
+    calls = []
+
+    def update(index, estimate, used):
+        calls.append((index, estimate.shape, D.kernel_similarity(used, kernel)))
+        return kernel if index == 1 else None
+
+    fixed = np.clip(D.hqs_deconvolve(blurred, wrong, identity_denoiser, 0.01, kernel_update=update), 0, 1)
+    stuck = np.clip(D.hqs_deconvolve(blurred, wrong, identity_denoiser, 0.01), 0, 1)
+    assert [index for index, _, _ in calls] == list(range(1, 8))  # before every iteration but the first
+    assert all(shape == butterfly.shape for _, shape, _ in calls)  # the iterate, cropped to the photo
+    assert calls[0][2] < 0.5 and calls[1][2] == pytest.approx(1.0)  # the returned kernel is the one in use
+    assert psnr(fixed, butterfly) > psnr(stuck, butterfly) + 2
 
 
 def test_edge_selection_keeps_strong_edges_and_drops_fine_texture():
@@ -189,6 +218,35 @@ def test_blind_model_keeps_the_kernel_it_used(linear_blur):
     out = model(x)
     assert out.shape == x.shape and 0 <= float(out.min()) and float(out.max()) <= 1
     assert len(model.last_kernels) == 1 and model.last_kernels[0].shape == (21, 21)
+
+
+def test_blind_pnp_refits_its_estimate_and_the_oracle_keeps_the_true_kernel(linear_blur, monkeypatch):
+    import models.pnp_deblur as pnp
+    from studio.registry import create_model
+
+    calls = []
+    real = pnp.refine_kernel
+    monkeypatch.setattr(pnp, "refine_kernel", lambda *args: calls.append(args[3]) or real(*args))
+    blurred, kernel = linear_blur
+    blind = create_model("pnp-blind")
+    blind.refine_at = (3,)
+    estimate = D.estimate_kernel(blurred, blind.max_kernel)
+    out, used = blind.restore(blurred, estimate=estimate)
+    assert calls == [estimate.window]  # once, on the window the estimate came from
+    assert used.shape == estimate.kernel.shape and not np.allclose(used, estimate.kernel)
+    assert D.kernel_similarity(used, kernel) > 0.8 and out.shape == blurred.shape
+    blind.refine_at = ()
+    assert np.array_equal(blind.restore(blurred, estimate=estimate)[1], estimate.kernel)
+    oracle = create_model("pnp-oracle")
+    oracle.refine_at = (3,)  # even if asked, the true kernel is used as it is
+    _, used = oracle.restore(blurred, kernel)
+    assert len(calls) == 1 and np.allclose(used, D.normalize_kernel(kernel))
+
+
+@pytest.mark.parametrize("refine_at", [(0,), (8,), (-1,)])
+def test_refinement_outside_the_iterations_is_refused(refine_at):
+    with pytest.raises(ValueError, match="refine_at must name iterations between 1 and 7"):
+        build_model("pnp-blind", refine_at=refine_at)
 
 
 def test_oracle_model_requires_the_kernel(linear_blur):

@@ -55,11 +55,12 @@ def test_unknown_candidate_is_refused(tmp_path, capsys):
 
 
 def test_the_shipped_settings_are_the_chosen_validation_candidates():
-    # the defaults of estimate_kernel and pnp-blind's noise floor must be what the shipped tuning tables chose
+    # the defaults of estimate_kernel and pnp-blind's noise floor and refinement must be what the shipped
+    # tuning tables chose
     import inspect
 
     from studio.deconvolution import estimate_kernel
-    from studio.registry import get_entry
+    from studio.registry import build_model, get_entry, model_card
 
     root = Path(__file__).resolve().parents[1] / "results" / "tuning"
     estimation = pd.read_csv(root / "kernel_estimation_summary.csv")
@@ -69,7 +70,27 @@ def test_the_shipped_settings_are_the_chosen_validation_candidates():
     assert {key: defaults[key] for key in chosen} == chosen
     floors = pd.read_csv(root / "kernel_noise_floor_summary.csv")
     chosen_floor = float(floors.candidate[floors.chosen].item().removeprefix("floor-"))
-    assert get_entry("pnp-blind").config["noise_floor"] == pytest.approx(chosen_floor)
+    refinement = pd.read_csv(root / "kernel_refinement_summary.csv")
+    chosen_refinement = tune.REFINEMENTS[refinement.candidate[refinement.chosen].item()]
+    shipped = build_model("pnp-blind")  # what create_model builds: the registration, then the card's architecture
+    for config in (get_entry("pnp-blind").config, model_card("pnp-blind")["architecture"]):
+        assert config["noise_floor"] == pytest.approx(chosen_floor)
+        assert tuple(config.get("refine_at", ())) == chosen_refinement
+    assert shipped.noise_floor == pytest.approx(chosen_floor) and shipped.refine_at == chosen_refinement
+
+
+def test_refinement_study_scores_each_candidate_from_one_estimate(monkeypatch):
+    calls = []
+    real = tune.estimate_kernel
+    monkeypatch.setattr(tune, "estimate_kernel", lambda *a, **k: calls.append(1) or real(*a, **k))
+    photos = tune.validation_photos(SAMPLES, count=1)
+    rows = tune.refinement_study(photos, {"none": (), "at-3": (3,)}, 31)
+    assert calls == [1]  # one estimate per photo, whatever the candidates
+    assert list(rows.candidate) == ["none", "at-3"] and list(rows.refine_at) == ["-", "3"]
+    assert rows.similarity.between(0, 1).all() and (rows.seconds > 0).all()
+    assert np.isfinite(rows[["gain", "gain_shift"]].to_numpy()).all()
+    # the refit kernel is not the estimate: the two candidates restore differently
+    assert rows.similarity.nunique() == 2 and rows.gain_shift.nunique() == 2
 
 
 def _rows(gains: dict[str, list[float]]) -> pd.DataFrame:

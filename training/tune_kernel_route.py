@@ -2,6 +2,7 @@
 
     python -m training.tune_kernel_route --study estimation   # kernel-estimation candidates
     python -m training.tune_kernel_route --study noise-floor  # pnp-blind's noise floor, given the estimate
+    python -m training.tune_kernel_route --study refinement   # refitting the kernel inside pnp-blind's HQS
 
 Data: the first ``--count`` photos of bsds500/val (whole, 481x321), photo ``i`` blurred with
 validation kernel ``i % 8`` (``studio.degradations.blur.validation_kernels``: never a training or
@@ -14,6 +15,9 @@ evaluation kernel), the evaluation protocol's noise (sigma 0.005) and 8-bit roun
   errors alike), with the seconds the estimate took.
 * ``noise-floor``: the estimate of the shipped settings, then ``pnp-blind``'s HQS at each floor of
   ``--floors``; scored by the gain plain and up to a shift.
+* ``refinement``: the estimate of the shipped settings, then ``pnp-blind`` refitting it to the
+  prior's iterate before each HQS iteration of a candidate of ``REFINEMENTS`` (none: the estimate as
+  it is); scored by the gain plain and up to a shift, and the final kernel's similarity.
 
 Writes one row per (candidate, photo) to ``results/tuning/kernel_<study>.csv`` and prints the
 summary per candidate (also ``results/tuning/kernel_<study>_summary.csv``), whose ``chosen`` row is
@@ -49,10 +53,13 @@ ESTIMATION_CANDIDATES = {
     "edges-40-l0-8e-3": dict(edges=True, per_direction=40, weight=8e-3),
 }
 FLOORS = (0.0075, 0.01, 0.015, 0.02)
+#: the candidates of the refinement study: name -> the HQS iterations (of 8) before which the kernel is
+#: refitted to the prior's iterate (``models/pnp_deblur.py``'s ``refine_at``)
+REFINEMENTS = {"none": (), "at-3": (3,), "at-4": (4,), "at-3-5": (3, 5)}
 #: each study's reference setting: a candidate replaces it only with paired evidence
-REFERENCES = {"estimation": "all-gradients", "noise-floor": "floor-0.01"}
+REFERENCES = {"estimation": "all-gradients", "noise-floor": "floor-0.01", "refinement": "none"}
 #: the score each study chooses on: what pnp-blind gains up to a shift
-GAINS = {"estimation": "pnp_gain_shift", "noise-floor": "gain_shift"}
+GAINS = {"estimation": "pnp_gain_shift", "noise-floor": "gain_shift", "refinement": "gain_shift"}
 #: the paired t statistic a candidate needs over the reference to be chosen
 MIN_T = 2.0
 
@@ -88,13 +95,14 @@ def estimation_study(photos: list[dict], candidates: dict, max_kernel: int) -> p
         for name, options in candidates.items():
             for photo in photos:
                 start = time.perf_counter()
-                kernel = estimate_kernel(photo["blurred"], max_kernel, **options).kernel
+                estimate = estimate_kernel(photo["blurred"], max_kernel, **options)
                 seconds = time.perf_counter() - start
+                kernel = estimate.kernel
                 rows.append({"candidate": name, "options": repr(options), "image": photo["image"],
                              "kernel": photo["kernel_name"], "kernel_size": photo["kernel"].shape[0],
                              "similarity": kernel_similarity(kernel, photo["kernel"]),
                              "wiener_gain_shift": gain_up_to_shift(wiener_deconvolve(photo["blurred"], kernel), photo),
-                             "pnp_gain_shift": gain_up_to_shift(model.restore(photo["blurred"], kernel)[0], photo),
+                             "pnp_gain_shift": gain_up_to_shift(model.restore(photo["blurred"], estimate=estimate)[0], photo),
                              "seconds": seconds})
                 bar.update()
     return pd.DataFrame(rows)
@@ -107,15 +115,37 @@ def noise_floor_study(photos: list[dict], floors, max_kernel: int) -> pd.DataFra
     rows = []
     with tqdm(total=len(floors) * len(photos), desc="noise floor", unit="photo") as bar:
         for photo in photos:
-            kernel = estimate_kernel(photo["blurred"], max_kernel).kernel
+            estimate = estimate_kernel(photo["blurred"], max_kernel)
             for floor in floors:
                 model.noise_floor = float(floor)
-                restored, _ = model.restore(photo["blurred"], kernel)
+                restored, kernel = model.restore(photo["blurred"], estimate=estimate)
                 rows.append({"candidate": f"floor-{floor:g}", "noise_floor": floor, "image": photo["image"],
                              "kernel": photo["kernel_name"], "kernel_size": photo["kernel"].shape[0],
                              "similarity": kernel_similarity(kernel, photo["kernel"]),
                              "gain": psnr(restored, photo["clean"]) - photo["input_psnr"],
                              "gain_shift": gain_up_to_shift(restored, photo)})
+                bar.update()
+    return pd.DataFrame(rows)
+
+
+def refinement_study(photos: list[dict], candidates: dict, max_kernel: int) -> pd.DataFrame:
+    from studio.registry import create_model
+
+    model = create_model("pnp-blind")
+    rows = []
+    with tqdm(total=len(candidates) * len(photos), desc="kernel refinement", unit="photo") as bar:
+        for photo in photos:
+            estimate = estimate_kernel(photo["blurred"], max_kernel)
+            for name, refine_at in candidates.items():
+                model.refine_at = tuple(refine_at)
+                start = time.perf_counter()
+                restored, kernel = model.restore(photo["blurred"], estimate=estimate)
+                rows.append({"candidate": name, "refine_at": " ".join(map(str, refine_at)) or "-", "image": photo["image"],
+                             "kernel": photo["kernel_name"], "kernel_size": photo["kernel"].shape[0],
+                             "similarity": kernel_similarity(kernel, photo["kernel"]),
+                             "gain": psnr(restored, photo["clean"]) - photo["input_psnr"],
+                             "gain_shift": gain_up_to_shift(restored, photo),
+                             "seconds": time.perf_counter() - start})
                 bar.update()
     return pd.DataFrame(rows)
 
@@ -159,7 +189,7 @@ def summarize(rows: pd.DataFrame, reference: str, gain: str = "gain_shift") -> p
 
 def build_parser() -> argparse.ArgumentParser:
     parser = cli.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--study", choices=("estimation", "noise-floor"), required=True)
+    parser.add_argument("--study", choices=("estimation", "noise-floor", "refinement"), required=True)
     parser.add_argument("--val", default=str(VAL_DATA), help="folder of sharp validation photos")
     parser.add_argument("--count", type=cli.number(1, 100), default=64, help="photos used (the first N, sorted)")
     parser.add_argument("--max-kernel", type=int, default=31, help="max kernel size (odd px)")
@@ -182,8 +212,10 @@ def main(argv=None):
     if args.study == "estimation":
         names = args.candidates or list(ESTIMATION_CANDIDATES)
         rows = estimation_study(photos, {n: ESTIMATION_CANDIDATES[n] for n in names}, args.max_kernel)
-    else:
+    elif args.study == "noise-floor":
         rows = noise_floor_study(photos, args.floors, args.max_kernel)
+    else:
+        rows = refinement_study(photos, REFINEMENTS, args.max_kernel)
     summary = summarize(rows, REFERENCES[args.study], GAINS[args.study])
     summary.insert(0, "command", args.command)
     summary.insert(1, "data", f"{display_path(args.val)}: first {len(photos)} photos, validation kernels")

@@ -103,7 +103,9 @@ LESSONS = {
                  "(nearly) one blur kernel for the whole photo, y = k * x + noise, so the kernel is estimated from the "
                  "photo's own edges (coarse to fine, an L0 gradient prior that keeps only strong edges, kernel fits "
                  "solved in the Fourier domain) and the blur is then inverted in closed form, with a small learned "
-                 "denoiser as the image prior between the inversions (plug-and-play HQS, as DPIR). The learned part "
+                 "denoiser as the image prior between the inversions (plug-and-play HQS, as DPIR). Once the prior's "
+                 "iterate is sharper than the estimation's cartoon-like latent image, the kernel is refitted to it. "
+                 "The learned part "
                  "never sees a blur, so it trains in about an hour on a CPU; the U-Nets must learn the inversion "
                  "itself, which the logbook did in 150 GPU epochs. What it cannot do: blur that varies across the "
                  "photo (moving objects, rotation, depth), which the U-Nets can learn. Blind estimation knows the "
@@ -112,9 +114,10 @@ LESSONS = {
     "pnp-oracle": "The same deconvolution given the true kernel: the ceiling of the blind pipeline, and the fair "
                   "comparison for wiener-oracle. The gap between the two oracles is what the learned prior adds; "
                   "the gap between pnp-oracle and pnp-blind is what estimating the kernel costs.",
-    "wiener-blind": "The classical blind baseline: the same estimated kernel as pnp-blind, inverted by Wiener "
+    "wiener-blind": "The classical blind baseline: the kernel estimate pnp-blind starts from, inverted by Wiener "
                     "deconvolution (one global noise-to-signal ratio, no image prior). Its gap to pnp-blind isolates "
-                    "the learned prior; its gap to wiener-oracle isolates the kernel estimate.",
+                    "the learned prior (in the deconvolution and in the kernel it refits); its gap to wiener-oracle "
+                    "isolates the kernel estimate.",
     "drunet-lite": "Not a deblurring model by itself: the learned image prior of pnp-blind and pnp-oracle, a "
                    "DRUNet-style denoiser told the noise level through an extra input map, so one network serves "
                    "every step of the HQS schedule. Trained on bsds500 train+test with synthetic Gaussian noise only.",
@@ -131,7 +134,7 @@ DEBLUR_ROUTES = """#### Two routes to motion deblurring
 | what the physics gives | nothing: the network must discover the blur | y = k * x + noise: the kernel is estimated, then inverted in closed form (FFT) |
 | training it needs | the logbook: 150 GPU epochs of GoPro pairs; here, a few CPU hours of synthetic blur | about an hour of CPU on clean photos plus Gaussian noise |
 | blur it handles | anything seen in training, including blur that varies across the frame | one kernel for the whole photo (camera shake), up to the max kernel size |
-| cost per photo | one network pass | kernel estimation, then 8 FFT steps and 8 denoiser passes |
+| cost per photo | one network pass | kernel estimation, then 8 FFT steps and 8 denoiser passes (one kernel refit among them) |
 """
 
 
