@@ -7,14 +7,16 @@ so the work splits in two (``studio.deconvolution``):
 1. **kernel**: the true one (an oracle, only where it is known) or a blind estimate from the
    photo itself (coarse-to-fine, L0 gradient prior, Fourier-domain kernel fits);
 2. **deconvolution**: plug-and-play HQS, whose only learned part is ``drunet-lite``, a Gaussian
-   denoiser that never saw a blur -- or classical Wiener, to show what the prior adds.
+   denoiser that never saw a blur -- or classical Wiener, to show what the prior adds. A blind
+   estimate is refitted to the prior's iterate partway through (``refine_at``): by then that
+   iterate is closer to the sharp photo than the L0 latent the estimate was fitted to.
 
 Registered models (all take and return (B, 3, H, W) tensors in [0, 1]):
 
 * ``pnp-blind``   estimated kernel + HQS with the learned prior (the headline);
 * ``pnp-oracle``  true kernel + HQS with the learned prior (``needs_kernel``, beside ``wiener-oracle``);
-* ``wiener-blind`` estimated kernel + Wiener (classical, blind): the prior's contribution is the gap
-  to ``pnp-blind``, the kernel estimate's is the gap between the blind and oracle rows.
+* ``wiener-blind`` estimated kernel + Wiener (classical, blind, no refit): the prior's contribution is
+  the gap to ``pnp-blind``, the kernel estimate's is the gap between the blind and oracle rows.
 
 The blind models never receive the true kernel: their ``forward`` has no such argument. After a
 call, ``last_kernels`` holds the kernel used for each image of the batch (the app shows it).
@@ -130,10 +132,10 @@ class OracleDeconvolution(BlindDeconvolution):
 
 
 register_model("pnp-blind", "deblur", BlindDeconvolution,
-               dict(prior="drunet-lite", max_kernel=31, iterations=8, noise_floor=0.01, refine_at=(3,)),
-               "Blind plug-and-play deblurring: kernel estimated from the photo (coarse-to-fine, L0 gradient prior), "
-               "then 8 HQS iterations with the learned drunet-lite denoiser as the image prior; before the 4th, the "
-               "kernel is refitted to the prior's own iterate.",
+               dict(prior="drunet-lite", max_kernel=31, iterations=8, noise_floor=0.01, refine_at=(3, 5)),
+               "Blind plug-and-play deblurring: kernel estimated from the photo (coarse-to-fine, L0 gradient prior, "
+               "strongest edges), then 8 HQS iterations with the learned drunet-lite denoiser as the image prior; before "
+               "the 4th and the 6th, the kernel is refitted to the prior's own iterate.",
                weights_from=("drunet-lite", "prior"))
 register_model("pnp-oracle", "deblur", OracleDeconvolution,
                dict(prior="drunet-lite", iterations=8, noise_floor=0.006),

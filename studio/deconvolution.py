@@ -5,10 +5,11 @@ Two primitives, shared by the deblurring models (``models/pnp_deblur.py``), the 
 * ``estimate_kernel(image, max_size)`` -- blind estimation of one camera-shake kernel, coarse to
   fine over an image pyramid, alternating a latent sharp image under an L0 gradient prior (Xu et
   al. 2013; Pan et al. 2014 "Deblurring text images via L0-regularized intensity and gradient
-  prior") and a kernel fitted to the latent's gradients by least squares (conjugate gradients, Pan's
-  ``estimate_psf``; optionally to its strongest gradients only, Cho & Lee 2009's edge selection),
+  prior") and a kernel fitted to the latent's strongest gradients by least squares (conjugate
+  gradients, Pan's ``estimate_psf``; Cho & Lee 2009's edge selection, or optionally all gradients),
   then made non-negative, pruned of weak isolated blobs and normalised to sum 1.
-  It works on luminance, on the most textured window of a large photo.
+  It works on luminance, on the most textured window of a large photo. ``refine_kernel`` refits
+  an estimate the same way to a better latent image (a plug-and-play iterate).
 * ``hqs_deconvolve(image, kernel, denoiser)`` -- non-blind deconvolution by half-quadratic
   splitting (DPIR, Zhang et al. 2021): a closed-form FFT data step, then a denoiser at a noise
   level that decreases geometrically from 49/255 to the photo's own. The photo is padded by the
@@ -310,8 +311,8 @@ class KernelEstimate:
     levels: list[int] = field(default_factory=list)
 
 
-def estimate_kernel(image: np.ndarray, max_size: int = 31, iterations: int = 5, weight: float = 4e-3,
-                    pad_border: bool = True, progress=None, edges: bool = False, per_direction: int = 40,
+def estimate_kernel(image: np.ndarray, max_size: int = 31, iterations: int = 5, weight: float = 8e-3,
+                    pad_border: bool = True, progress=None, edges: bool = True, per_direction: int = 40,
                     threshold_decay: float = 0.9) -> KernelEstimate:
     """Blind estimate of the uniform blur kernel of ``image`` (gray HxW or RGB HxWx3, in [0, 1]).
 
@@ -322,8 +323,8 @@ def estimate_kernel(image: np.ndarray, max_size: int = 31, iterations: int = 5, 
     ``threshold_decay`` each iteration) instead of all of them; ``weight``: the L0 prior's weight.
     The defaults are the chosen candidate of ``python -m training.tune_kernel_route --study
     estimation`` on validation photos (``results/tuning/kernel_estimation_summary.csv``; a test
-    keeps the two in step): edge selection raised ``pnp-blind``'s mean gain there, but not
-    consistently enough photo by photo to replace fitting all gradients.
+    keeps the two in step): fitting the kernel to the strongest edges only, with a heavier L0 prior,
+    beat fitting all gradients photo by photo there.
     """
     size = check_max_size(max_size)
     gray = luminance(image)
