@@ -761,7 +761,7 @@ def kernel_refinement_tuning(src: Sources) -> list[str]:
     shift (paired against no refinement), photos below the input, seconds per deconvolution."""
     path = src.results / KERNEL_REFINEMENT_TUNING
     frame = _tuning_summary(path, ("mean_similarity", "mean_gain", "mean_gain_shift", "p10_gain_shift", "mean_seconds"))
-    lines = _header(["kernel refitted before HQS iteration (of 8)", "kernel similarity", "gain",
+    lines = _header(["kernel refitted before HQS iteration (of 8)", "similarity of the last kernel", "gain",
                      "gain up to shift, mean / 10th pct", "vs no refinement, paired", "below the input",
                      "s per deconvolution"])
     for row in frame.itertuples():
