@@ -427,8 +427,7 @@ def hqs_deconvolve(image: np.ndarray, kernel: np.ndarray, denoiser, noise_sigma:
     inside = np.zeros(padded.shape[:2] + (1,), dtype=bool)
     inside[pad:pad + height, pad:pad + width] = True
     shape = padded.shape[:2]
-    otf = psf2otf(kernel, shape, np.float32)[..., None]
-    otf2 = np.abs(otf) ** 2
+    observed = np.where(inside, padded, np.float32(0))
 
     def fft(x):
         return sfft.rfft2(x, axes=(0, 1), workers=-1)
@@ -442,7 +441,12 @@ def hqs_deconvolve(image: np.ndarray, kernel: np.ndarray, denoiser, noise_sigma:
     def blur_adjoint(x):
         return ifft(np.conj(otf) * fft(x))
 
-    observed_adjoint = blur_adjoint(np.where(inside, padded, np.float32(0)))
+    def operators(k):
+        """The transfer function of kernel ``k``, its squared modulus and K^T M y."""
+        transfer = psf2otf(k, shape, np.float32)[..., None]
+        return transfer, np.abs(transfer) ** 2, ifft(np.conj(transfer) * fft(observed))
+
+    otf, otf2, observed_adjoint = operators(kernel)
     sigmas, rhos = hqs_schedule(noise_sigma, iterations, lam=lam)
     estimate = padded.copy()
     for index, (sigma, rho) in enumerate(zip(sigmas, rhos)):
@@ -450,9 +454,7 @@ def hqs_deconvolve(image: np.ndarray, kernel: np.ndarray, denoiser, noise_sigma:
             updated = kernel_update(index, estimate[pad:pad + height, pad:pad + width], kernel)
             if updated is not None:
                 kernel = normalize_kernel(updated).astype(np.float32)
-                otf = psf2otf(kernel, shape, np.float32)[..., None]
-                otf2 = np.abs(otf) ** 2
-                observed_adjoint = blur_adjoint(np.where(inside, padded, np.float32(0)))
+                otf, otf2, observed_adjoint = operators(kernel)
         rho = np.float32(rho)
         # (K^T M K + rho) x = K^T M y + rho z, by preconditioned conjugate gradients
         solution = estimate.copy()

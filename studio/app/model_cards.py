@@ -105,7 +105,7 @@ LESSONS = {
                  "solved in the Fourier domain) and the blur is then inverted in closed form, with a small learned "
                  "denoiser as the image prior between the inversions (plug-and-play HQS, as DPIR). Once the prior's "
                  "iterate is sharper than the estimation's cartoon-like latent image, the kernel is refitted to it "
-                 "(twice, midway through). "
+                 "(midway through the iterations). "
                  "The learned part "
                  "never sees a blur, so it trains in about an hour on a CPU; the U-Nets must learn the inversion "
                  "itself, which the logbook did in 150 GPU epochs. What it cannot do: blur that varies across the "
@@ -135,7 +135,7 @@ DEBLUR_ROUTES = """#### Two routes to motion deblurring
 | what the physics gives | nothing: the network must discover the blur | y = k * x + noise: the kernel is estimated, then inverted in closed form (FFT) |
 | training it needs | the logbook: 150 GPU epochs of GoPro pairs; here, a few CPU hours of synthetic blur | about an hour of CPU on clean photos plus Gaussian noise |
 | blur it handles | anything seen in training, including blur that varies across the frame | one kernel for the whole photo (camera shake), up to the max kernel size |
-| cost per photo | one network pass | kernel estimation, then 8 FFT steps and 8 denoiser passes (two kernel refits among them) |
+| cost per photo | one network pass | kernel estimation, then 8 FFT steps and 8 denoiser passes (kernel refits among them) |
 """
 
 
