@@ -19,7 +19,8 @@ Registered models (all take and return (B, 3, H, W) tensors in [0, 1]):
   the gap to ``pnp-blind``, the kernel estimate's is the gap between the blind and oracle rows.
 
 The blind models never receive the true kernel: their ``forward`` has no such argument. After a
-call, ``last_kernels`` holds the kernel used for each image of the batch (the app shows it).
+call, ``last_kernels`` holds the kernel used for each image of the batch and ``last_windows`` the
+window it was estimated on (None for the oracle; the app shows both).
 Deconvolution is global, so the models are never tiled (``default_tile = 0``).
 """
 
@@ -64,6 +65,7 @@ class BlindDeconvolution(nn.Module):
             # (oneDNN), most of all under bf16 autocast; loading weights later keeps the layout
             self.prior.to(memory_format=torch.channels_last)
         self.last_kernels: list[np.ndarray] = []
+        self.last_windows: list[tuple[slice, slice] | None] = []
         self.progress = None  # optional callable(fraction, text), set by the app
 
     def _denoise(self, image: np.ndarray, sigma: float) -> np.ndarray:
@@ -71,6 +73,10 @@ class BlindDeconvolution(nn.Module):
         with torch.no_grad():
             out = self.prior(x.contiguous(memory_format=torch.channels_last), sigma).float()
         return out[0].permute(1, 2, 0).numpy()
+
+    def estimate(self, image: np.ndarray) -> KernelEstimate:
+        """The blind kernel estimate of one HxWx3 image (the first 60 % of the progress bar)."""
+        return estimate_kernel(image, self.max_kernel, progress=self._stage(0.0, 0.6))
 
     def restore(self, image: np.ndarray, kernel: np.ndarray | None = None, estimate: KernelEstimate | None = None
                 ) -> tuple[np.ndarray, np.ndarray]:
@@ -80,7 +86,7 @@ class BlindDeconvolution(nn.Module):
         refitted, update = [], None
         if kernel is None:
             if estimate is None:
-                estimate = estimate_kernel(image, self.max_kernel, progress=self._stage(0.0, 0.6))
+                estimate = self.estimate(image)
             kernel = estimate.kernel
             if self.refine_at and self.prior is not None:
                 def update(index, current, used):
@@ -117,11 +123,13 @@ class BlindDeconvolution(nn.Module):
         if torch.is_tensor(kernel):
             kernel = kernel.detach().cpu().numpy()
         array = x.detach().float().cpu().permute(0, 2, 3, 1).numpy()
-        outputs, self.last_kernels = [], []
+        outputs, self.last_kernels, self.last_windows = [], [], []
         for image in array:
-            restored, used = self.restore(image, kernel)
+            estimate = None if kernel is not None else self.estimate(image)
+            restored, used = self.restore(image, kernel, estimate=estimate)
             outputs.append(restored)
             self.last_kernels.append(used)
+            self.last_windows.append(None if estimate is None else estimate.window)
         return torch.from_numpy(np.stack(outputs)).permute(0, 3, 1, 2).to(x.device, x.dtype)
 
 

@@ -8,8 +8,9 @@ Two primitives, shared by the deblurring models (``models/pnp_deblur.py``), the 
   prior") and a kernel fitted to the latent's strongest gradients by least squares (conjugate
   gradients, Pan's ``estimate_psf``; Cho & Lee 2009's edge selection, or optionally all gradients),
   then made non-negative, pruned of weak isolated blobs and normalised to sum 1.
-  It works on luminance, on the most textured window of a large photo. ``refine_kernel`` refits
-  an estimate the same way to a better latent image (a plug-and-play iterate).
+  It works on luminance, on the window of a large photo with the most edges.
+  ``refine_kernel`` refits an estimate the same way to a better latent image (a plug-and-play
+  iterate).
 * ``hqs_deconvolve(image, kernel, denoiser)`` -- non-blind deconvolution by half-quadratic
   splitting (DPIR, Zhang et al. 2021): a closed-form FFT data step, then a denoiser at a noise
   level that decreases geometrically from 49/255 to the photo's own. The photo is padded by the
@@ -34,8 +35,8 @@ from studio.degradations.blur import normalize_kernel
 
 #: largest kernel a user may ask for (px); a 75 px kernel already spans a tenth of a 720p frame
 MAX_KERNEL_LIMIT = 151
-#: the side of the window the kernel is estimated on: larger photos are estimated on their most
-#: textured window of this size (full resolution, so the kernel keeps its true size)
+#: the side of the window the kernel is estimated on: larger photos are estimated on the window of
+#: this size that ``estimation_window`` picks (full resolution, so the kernel keeps its true size)
 ESTIMATION_WINDOW = 384
 
 
@@ -258,15 +259,28 @@ def _odd(value: float) -> int:
     return max(3, int(round(value)) // 2 * 2 + 1)
 
 
-def estimation_window(gray: np.ndarray, window: int = ESTIMATION_WINDOW) -> tuple[slice, slice]:
-    """The ``window`` x ``window`` region of a large image with the most gradient energy (the
-    kernel is the same everywhere under uniform blur; edges are what reveal it)."""
+def estimation_window(gray: np.ndarray, window: int = ESTIMATION_WINDOW, coherence: float = 0.0
+                      ) -> tuple[slice, slice]:
+    """The ``window`` x ``window`` region of a large image that best reveals the kernel (under
+    uniform blur it is the same everywhere; edges are what reveal it): the one with the most
+    gradient magnitude, each pixel's weighted by its edge coherence to the power ``coherence``.
+
+    Coherence is Xu & Jia 2010's edge usefulness r = |sum of gradients| / (sum of |gradients|) over
+    a 5x5 neighbourhood: near 1 along a step edge, near 0 in fine texture (fur, foliage), whose
+    gradients point every way and cancel; blur mixes such texture beyond recovery, so it reveals
+    the kernel poorly. ``coherence=0`` (``estimate_kernel``'s default: ``--study window`` of
+    ``training.tune_kernel_route`` found no paired evidence for more) counts every gradient alike."""
     height, width = gray.shape
     if max(height, width) <= window:
         return slice(0, height), slice(0, width)
     win_h, win_w = min(window, height), min(window, width)
     gx, gy = np.gradient(gray)
     energy = np.sqrt(gx ** 2 + gy ** 2)
+    if coherence:
+        mean_x, mean_y = ndimage.uniform_filter(gx, 5), ndimage.uniform_filter(gy, 5)
+        # Xu & Jia's +0.5 on 0..255 sums of 25 gradients, as a mean on 0..1
+        usefulness = np.hypot(mean_x, mean_y) / (ndimage.uniform_filter(energy, 5) + 0.5 / 255 / 25)
+        energy = energy * usefulness ** coherence
     integral = np.pad(energy.cumsum(0).cumsum(1), ((1, 0), (1, 0)))
     best, best_at = -1.0, (0, 0)
     for top in np.linspace(0, height - win_h, 5).astype(int):
@@ -313,18 +327,21 @@ class KernelEstimate:
 
 def estimate_kernel(image: np.ndarray, max_size: int = 31, iterations: int = 5, weight: float = 8e-3,
                     pad_border: bool = True, progress=None, edges: bool = True, per_direction: int = 40,
-                    threshold_decay: float = 0.9) -> KernelEstimate:
+                    threshold_decay: float = 0.9, window: int = ESTIMATION_WINDOW,
+                    window_coherence: float = 0.0) -> KernelEstimate:
     """Blind estimate of the uniform blur kernel of ``image`` (gray HxW or RGB HxWx3, in [0, 1]).
 
     ``max_size``: the largest kernel allowed (odd, px); the estimate is ``max_size`` x ``max_size``,
     non-negative and sums to 1. ``progress(fraction, text)`` is called once per pyramid level.
     ``edges``: fit the kernel to the latent image's strongest gradients only (``select_edges``,
     keeping ``per_direction`` x kernel size per orientation, the threshold lowered by
-    ``threshold_decay`` each iteration) instead of all of them; ``weight``: the L0 prior's weight.
-    The defaults are the chosen candidate of ``python -m training.tune_kernel_route --study
-    estimation`` on validation photos (``results/tuning/kernel_estimation_summary.csv``; a test
-    keeps the two in step): fitting the kernel to the strongest edges only, with a heavier L0 prior,
-    beat fitting all gradients photo by photo there.
+    ``threshold_decay`` each iteration) instead of all of them; ``weight``: the L0 prior's weight;
+    ``window``, ``window_coherence``: a photo larger than ``window`` px is estimated on the window
+    ``estimation_window`` picks.
+    The defaults are the chosen candidates of ``python -m training.tune_kernel_route --study
+    estimation`` and ``--study window`` on validation photos (``results/tuning/kernel_estimation_summary.csv``,
+    ``kernel_window_summary.csv``; a test keeps them in step): fitting the kernel to the strongest
+    edges only, with a heavier L0 prior, beat fitting all gradients photo by photo there.
     """
     size = check_max_size(max_size)
     gray = luminance(image)
@@ -334,7 +351,7 @@ def estimate_kernel(image: np.ndarray, max_size: int = 31, iterations: int = 5, 
         raise DeconvolutionError(
             f"the image ({gray.shape[1]}x{gray.shape[0]}) is too small for a {size} px kernel: it needs at "
             f"least {2 * size} px per side; lower the max kernel size")
-    rows, cols = estimation_window(gray)
+    rows, cols = estimation_window(gray, window, window_coherence)
     gray = gray[rows, cols]
     if float(np.std(gray)) < 1e-3 or float(np.abs(np.diff(gray, axis=1)).max(initial=0)) < 2e-2:
         raise DeconvolutionError("the image has no edges to estimate a blur from (it is flat)")

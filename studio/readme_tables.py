@@ -125,6 +125,7 @@ PNP_BENCH_REFERENCE = "wiener-oracle"
 KERNEL_ESTIMATION_TUNING = "tuning/kernel_estimation_summary.csv"
 KERNEL_NOISE_FLOOR_TUNING = "tuning/kernel_noise_floor_summary.csv"
 KERNEL_REFINEMENT_TUNING = "tuning/kernel_refinement_summary.csv"
+KERNEL_WINDOW_TUNING = "tuning/kernel_window_summary.csv"
 
 
 # ---- reading -----------------------------------------------------------------------------------
@@ -726,7 +727,15 @@ def kernel_estimation_tuning(src: Sources) -> list[str]:
     """Kernel-estimation candidates on validation photos: similarity to the true kernel, the gain up to
     a shift of a Wiener and of ``pnp-blind``'s deconvolution with the estimate (mean / 10th percentile;
     the latter paired against the reference setting), photos below the input, time; chosen row in bold."""
-    path = src.results / KERNEL_ESTIMATION_TUNING
+    return _estimate_scores_table(src.results / KERNEL_ESTIMATION_TUNING)
+
+
+def kernel_window_tuning(src: Sources) -> list[str]:
+    """The estimation-window candidates on validation photos, scored as the estimation candidates are."""
+    return _estimate_scores_table(src.results / KERNEL_WINDOW_TUNING)
+
+
+def _estimate_scores_table(path: Path) -> list[str]:
     frame = _tuning_summary(path, ("mean_similarity", "p10_similarity", "mean_wiener_gain_shift",
                                    "p10_wiener_gain_shift", "mean_pnp_gain_shift", "p10_pnp_gain_shift", "mean_seconds"))
     lines = _header(["candidate", "kernel similarity, mean / 10th pct", "Wiener gain up to shift, mean / 10th pct",
@@ -796,6 +805,7 @@ TABLES: dict[str, tuple[Callable[[Sources], list[str]], tuple[str, ...]]] = {
     "kernel-estimation-tuning": (kernel_estimation_tuning, (KERNEL_ESTIMATION_TUNING,)),
     "kernel-noise-floor-tuning": (kernel_noise_floor_tuning, (KERNEL_NOISE_FLOOR_TUNING,)),
     "kernel-refinement-tuning": (kernel_refinement_tuning, (KERNEL_REFINEMENT_TUNING,)),
+    "kernel-window-tuning": (kernel_window_tuning, (KERNEL_WINDOW_TUNING,)),
 }
 
 

@@ -166,6 +166,26 @@ def test_comparison_says_when_learned_models_ran_in_bf16(tmp_path, monkeypatch):
     assert not any("bf16" in note for note in classical_only.notes)  # nothing learned ran
 
 
+def test_kernel_view_shows_where_a_large_photo_was_estimated():
+    from PIL import Image
+
+    photo = app_samples.SAMPLES_DIR / "real_blur" / "skimage_clock_motion.png"  # 400x300: wider than the window
+    comparison = app_core.compare("deblur", photo, app_core.MODE_NO_REFERENCE, ["wiener-blind"], {"max_kernel": 15})
+    rows, cols = comparison.estimation_window
+    assert (rows.start, rows.stop) == (0, 300) and cols.stop - cols.start == 384
+    items = app_core.kernel_view(comparison)
+    assert len(items) == 2 and items[0][1].startswith("wiener-blind: estimated")
+    path, caption = items[1]
+    assert f"x {cols.start}–{cols.stop}, y 0–300" in caption
+    drawn = np.asarray(Image.open(path))
+    assert drawn.shape == comparison.input.image.shape
+    red = (drawn == (255, 40, 40)).all(axis=-1)
+    assert red[150, max(cols.start - 1, 0):cols.start + 1].any() and not red[150, cols.start + 5:cols.stop - 5].any()
+    # a photo no larger than the window: the kernel view has no window to show
+    comparison.estimation_window = (slice(0, 300), slice(0, 400))
+    assert len(app_core.kernel_view(comparison)) == 1
+
+
 # ---- parameters, memory, disk and served folders of a public server --------------------------------
 
 def test_task_parameters_are_checked_where_they_enter():

@@ -60,6 +60,26 @@ def test_large_photos_are_estimated_on_their_most_textured_window():
     assert rows.start <= 350 and rows.stop >= 550 and cols.start <= 600 and cols.stop >= 850
 
 
+def test_edge_coherence_moves_the_window_from_fine_texture_to_step_edges():
+    # fine texture has more gradient energy than a few large squares, but its gradients point every way
+    image = np.full((600, 900), 0.5)
+    image[350:550, 600:850] += np.random.default_rng(0).uniform(-0.125, 0.125, (200, 250))
+    rows, cols = np.mgrid[0:240, 0:280]
+    image[20:260, 20:300] = np.where((rows // 40 + cols // 40) % 2, 0.3, 0.7)
+    texture = D.estimation_window(image, window=384, coherence=0.0)
+    assert texture[0].start <= 350 and texture[1].start <= 600 and texture[1].stop >= 850
+    for coherence in (1.0, 2.0):
+        edges = D.estimation_window(image, window=384, coherence=coherence)
+        assert edges[0].start <= 20 and edges[0].stop >= 260 and edges[1].start <= 20 and edges[1].stop >= 300
+
+
+def test_the_estimate_is_made_on_the_window_it_is_asked_for(linear_blur):
+    blurred = np.pad(linear_blur[0], ((0, 0), (0, 200), (0, 0)), mode="reflect")
+    estimate = D.estimate_kernel(blurred, 15, window=200)
+    rows, cols = estimate.window
+    assert (rows.stop - rows.start, cols.stop - cols.start) == (min(200, blurred.shape[0]), 200)
+
+
 def test_deconvolving_a_sharp_image_with_a_delta_returns_it(butterfly):
     out = D.hqs_deconvolve(butterfly, D.delta_kernel(15), identity_denoiser, 0.005)
     assert out.shape == butterfly.shape
@@ -200,9 +220,9 @@ def test_blind_models_never_receive_the_true_kernel(linear_blur, monkeypatch):
     seen = []
     original = BlindDeconvolution.restore
 
-    def spy(self, image, kernel=None):
+    def spy(self, image, kernel=None, estimate=None):
         seen.append(kernel)
-        return original(self, image, kernel)
+        return original(self, image, kernel, estimate)
 
     monkeypatch.setattr(BlindDeconvolution, "restore", spy)
     monkeypatch.setattr(evaluate_module, "pairs", lambda *a, **k: [(SAMPLES / "set5_butterfly.png", None)])
@@ -218,6 +238,8 @@ def test_blind_model_keeps_the_kernel_it_used(linear_blur):
     out = model(x)
     assert out.shape == x.shape and 0 <= float(out.min()) and float(out.max()) <= 1
     assert len(model.last_kernels) == 1 and model.last_kernels[0].shape == (21, 21)
+    rows, cols = model.last_windows[0]  # a photo within the estimation window is estimated whole
+    assert (rows.stop - rows.start, cols.stop - cols.start) == linear_blur[0].shape[:2]
 
 
 def test_blind_pnp_refits_its_estimate_and_the_oracle_keeps_the_true_kernel(linear_blur, monkeypatch):

@@ -43,6 +43,27 @@ def test_estimation_study_writes_rows_and_a_summary_with_its_command(tmp_path, c
     assert "edges-40" in capsys.readouterr().out
 
 
+def test_window_study_estimates_each_candidate_on_its_window(tmp_path, monkeypatch):
+    windows = []
+    real = tune.estimate_kernel
+
+    def spy(*args, **kwargs):
+        estimate = real(*args, **kwargs)
+        windows.append(estimate.window)
+        return estimate
+
+    monkeypatch.setattr(tune, "estimate_kernel", spy)
+    out = tmp_path / "window.csv"
+    tune.main(["--study", "window", "--val", str(SAMPLES), "--count", "1", "--out", str(out)])
+    rows = pd.read_csv(out)
+    assert list(rows.candidate) == list(tune.WINDOW_CANDIDATES)
+    assert pd.read_csv(out.with_name("window_summary.csv")).reference.sum() == 1
+    # a 481x321 photo is estimated on a WINDOW_STUDY_SIZE window, wherever each candidate puts it
+    assert len(windows) == len(tune.WINDOW_CANDIDATES)
+    for rows_slice, cols_slice in windows:
+        assert rows_slice.stop - rows_slice.start == cols_slice.stop - cols_slice.start == tune.WINDOW_STUDY_SIZE
+
+
 def test_missing_validation_folder_is_one_clear_line(tmp_path):
     with pytest.raises(SystemExit, match="no images"):
         tune.main(["--study", "estimation", "--val", str(tmp_path / "nowhere"), "--out", str(tmp_path / "x.csv")])
@@ -59,7 +80,7 @@ def test_the_shipped_settings_are_the_chosen_validation_candidates():
     # tuning tables chose
     import inspect
 
-    from studio.deconvolution import estimate_kernel
+    from studio.deconvolution import ESTIMATION_WINDOW, estimate_kernel
     from studio.registry import build_model, get_entry, model_card
 
     root = Path(__file__).resolve().parents[1] / "results" / "tuning"
@@ -68,6 +89,11 @@ def test_the_shipped_settings_are_the_chosen_validation_candidates():
     chosen = tune.ESTIMATION_CANDIDATES[estimation.candidate[estimation.chosen].item()]
     defaults = {name: p.default for name, p in inspect.signature(estimate_kernel).parameters.items()}
     assert {key: defaults[key] for key in chosen} == chosen
+    window = pd.read_csv(root / "kernel_window_summary.csv")
+    chosen_window = tune.WINDOW_CANDIDATES[window.candidate[window.chosen].item()]
+    # the study's window side is its proxy for a large photo; the shipped one stays ESTIMATION_WINDOW
+    assert defaults["window_coherence"] == chosen_window["window_coherence"]
+    assert defaults["window"] == ESTIMATION_WINDOW > tune.WINDOW_STUDY_SIZE
     floors = pd.read_csv(root / "kernel_noise_floor_summary.csv")
     chosen_floor = float(floors.candidate[floors.chosen].item().removeprefix("floor-"))
     refinement = pd.read_csv(root / "kernel_refinement_summary.csv")

@@ -3,6 +3,7 @@
     python -m training.tune_kernel_route --study estimation   # kernel-estimation candidates
     python -m training.tune_kernel_route --study noise-floor  # pnp-blind's noise floor, given the estimate
     python -m training.tune_kernel_route --study refinement   # refitting the kernel inside pnp-blind's HQS
+    python -m training.tune_kernel_route --study window       # which window of a large photo is estimated on
 
 Data: the first ``--count`` photos of bsds500/val (whole, 481x321), photo ``i`` blurred with
 validation kernel ``i % 8`` (``studio.degradations.blur.validation_kernels``: never a training or
@@ -13,6 +14,10 @@ evaluation kernel), the evaluation protocol's noise (sigma 0.005) and 8-bit roun
   to a shift of a Wiener deconvolution with the estimate and, the score it is chosen on, of
   ``pnp-blind``'s deconvolution with it (the two deconvolutions do not suffer the same kernel
   errors alike), with the seconds the estimate took.
+* ``window``: the same scores for the candidates of ``WINDOW_CANDIDATES``, which choose the window a
+  photo larger than the estimation window is estimated on. Validation photos (481x321) barely exceed
+  the shipped 384-px window, so the study estimates on a ``WINDOW_STUDY_SIZE`` window, small enough
+  for the choice to matter, as it does for the shipped window on a large photo.
 * ``noise-floor``: the estimate of the shipped settings, then ``pnp-blind``'s HQS at each floor of
   ``--floors``; scored by the gain plain and up to a shift.
 * ``refinement``: the estimate of the shipped settings, then ``pnp-blind`` refitting it to the
@@ -52,14 +57,26 @@ ESTIMATION_CANDIDATES = {
     "edges-40": dict(edges=True, per_direction=40, weight=4e-3),
     "edges-40-l0-8e-3": dict(edges=True, per_direction=40, weight=8e-3),
 }
+#: the window side of the window study (px): 192x192 is a quarter of a 481x321 validation photo (the shipped
+#: 384-px window is a sixth of a 1280x720 frame); a 384-px window leaves almost no choice on these photos
+WINDOW_STUDY_SIZE = 192
+#: the candidates of the window study: name -> keyword arguments of ``estimate_kernel`` (its default
+#: ``window_coherence`` is the chosen one: ``tests/test_tune_kernel_route.py`` checks it)
+WINDOW_CANDIDATES = {
+    "gradient-energy": dict(window=WINDOW_STUDY_SIZE, window_coherence=0.0),
+    "coherent-edges": dict(window=WINDOW_STUDY_SIZE, window_coherence=1.0),
+    "coherent-edges-2": dict(window=WINDOW_STUDY_SIZE, window_coherence=2.0),
+}
 FLOORS = (0.0075, 0.01, 0.015, 0.02)
 #: the candidates of the refinement study: name -> the HQS iterations (of 8) before which the kernel is
 #: refitted to the prior's iterate (``models/pnp_deblur.py``'s ``refine_at``)
 REFINEMENTS = {"none": (), "at-3": (3,), "at-4": (4,), "at-3-5": (3, 5)}
 #: each study's reference setting: a candidate replaces it only with paired evidence
-REFERENCES = {"estimation": "all-gradients", "noise-floor": "floor-0.01", "refinement": "none"}
+REFERENCES = {"estimation": "all-gradients", "window": "gradient-energy", "noise-floor": "floor-0.01",
+              "refinement": "none"}
 #: the score each study chooses on: what pnp-blind gains up to a shift
-GAINS = {"estimation": "pnp_gain_shift", "noise-floor": "gain_shift", "refinement": "gain_shift"}
+GAINS = {"estimation": "pnp_gain_shift", "window": "pnp_gain_shift", "noise-floor": "gain_shift",
+         "refinement": "gain_shift"}
 #: the paired t statistic a candidate needs over the reference to be chosen
 MIN_T = 2.0
 
@@ -189,7 +206,7 @@ def summarize(rows: pd.DataFrame, reference: str, gain: str = "gain_shift") -> p
 
 def build_parser() -> argparse.ArgumentParser:
     parser = cli.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--study", choices=("estimation", "noise-floor", "refinement"), required=True)
+    parser.add_argument("--study", choices=("estimation", "window", "noise-floor", "refinement"), required=True)
     parser.add_argument("--val", default=str(VAL_DATA), help="folder of sharp validation photos")
     parser.add_argument("--count", type=cli.number(1, 100), default=64, help="photos used (the first N, sorted)")
     parser.add_argument("--max-kernel", type=int, default=31, help="max kernel size (odd px)")
@@ -212,6 +229,8 @@ def main(argv=None):
     if args.study == "estimation":
         names = args.candidates or list(ESTIMATION_CANDIDATES)
         rows = estimation_study(photos, {n: ESTIMATION_CANDIDATES[n] for n in names}, args.max_kernel)
+    elif args.study == "window":
+        rows = estimation_study(photos, WINDOW_CANDIDATES, args.max_kernel)
     elif args.study == "noise-floor":
         rows = noise_floor_study(photos, args.floors, args.max_kernel)
     else:
