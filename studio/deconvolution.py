@@ -268,8 +268,8 @@ def estimation_window(gray: np.ndarray, window: int = ESTIMATION_WINDOW, coheren
     Coherence is Xu & Jia 2010's edge usefulness r = |sum of gradients| / (sum of |gradients|) over
     a 5x5 neighbourhood: near 1 along a step edge, near 0 in fine texture (fur, foliage), whose
     gradients point every way and cancel; blur mixes such texture beyond recovery, so it reveals
-    the kernel poorly. ``coherence=0`` (``estimate_kernel``'s default: ``--study window`` of
-    ``training.tune_kernel_route`` found no paired evidence for more) counts every gradient alike."""
+    the kernel poorly. ``coherence=0`` counts every gradient alike (``estimate_kernel``'s default
+    is chosen by ``python -m training.tune_kernel_route --study window-large``)."""
     height, width = gray.shape
     if max(height, width) <= window:
         return slice(0, height), slice(0, width)
@@ -339,9 +339,10 @@ def estimate_kernel(image: np.ndarray, max_size: int = 31, iterations: int = 5, 
     ``window``, ``window_coherence``: a photo larger than ``window`` px is estimated on the window
     ``estimation_window`` picks.
     The defaults are the chosen candidates of ``python -m training.tune_kernel_route --study
-    estimation`` and ``--study window`` on validation photos (``results/tuning/kernel_estimation_summary.csv``,
-    ``kernel_window_summary.csv``; a test keeps them in step): fitting the kernel to the strongest
-    edges only, with a heavier L0 prior, beat fitting all gradients photo by photo there.
+    estimation`` and ``--study window-large`` on validation photos (``results/tuning/
+    kernel_estimation_summary.csv``, ``kernel_window_large_summary.csv``; a test keeps them in
+    step): fitting the kernel to the strongest edges only, with a heavier L0 prior, beat fitting all
+    gradients photo by photo there.
     """
     size = check_max_size(max_size)
     gray = luminance(image)

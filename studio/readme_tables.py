@@ -126,6 +126,7 @@ KERNEL_ESTIMATION_TUNING = "tuning/kernel_estimation_summary.csv"
 KERNEL_NOISE_FLOOR_TUNING = "tuning/kernel_noise_floor_summary.csv"
 KERNEL_REFINEMENT_TUNING = "tuning/kernel_refinement_summary.csv"
 KERNEL_WINDOW_TUNING = "tuning/kernel_window_summary.csv"
+KERNEL_WINDOW_LARGE_TUNING = "tuning/kernel_window_large_summary.csv"
 
 
 # ---- reading -----------------------------------------------------------------------------------
@@ -707,8 +708,10 @@ def _paired(row) -> str:
     the photos it improves."""
     if row.reference:
         return "reference"
+    per_photo = getattr(row, "paired_t_per_photo", None)  # studies with several inputs per photo
+    per_photo = "" if per_photo is None or pd.isna(per_photo) else f"; per photo t {signed(per_photo, 1)}"
     return (f"{signed(row.paired_gain_vs_reference)} (t {signed(row.paired_t, 1)}; better on "
-            f"{int(row.photos_better_than_reference)} of {int(row.photos)})")
+            f"{int(row.photos_better_than_reference)} of {int(row.photos)}{per_photo})")
 
 
 def _tuning_summary(path: Path, numeric: tuple[str, ...]) -> pd.DataFrame:
@@ -733,6 +736,12 @@ def kernel_estimation_tuning(src: Sources) -> list[str]:
 def kernel_window_tuning(src: Sources) -> list[str]:
     """The estimation-window candidates on validation photos, scored as the estimation candidates are."""
     return _estimate_scores_table(src.results / KERNEL_WINDOW_TUNING)
+
+
+def kernel_window_large_tuning(src: Sources) -> list[str]:
+    """The estimation-window candidates on photos larger than the window, scored as the estimation
+    candidates are (the paired comparison also per photo)."""
+    return _estimate_scores_table(src.results / KERNEL_WINDOW_LARGE_TUNING)
 
 
 def _estimate_scores_table(path: Path) -> list[str]:
@@ -806,6 +815,7 @@ TABLES: dict[str, tuple[Callable[[Sources], list[str]], tuple[str, ...]]] = {
     "kernel-noise-floor-tuning": (kernel_noise_floor_tuning, (KERNEL_NOISE_FLOOR_TUNING,)),
     "kernel-refinement-tuning": (kernel_refinement_tuning, (KERNEL_REFINEMENT_TUNING,)),
     "kernel-window-tuning": (kernel_window_tuning, (KERNEL_WINDOW_TUNING,)),
+    "kernel-window-large-tuning": (kernel_window_large_tuning, (KERNEL_WINDOW_LARGE_TUNING,)),
 }
 
 

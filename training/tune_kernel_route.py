@@ -4,6 +4,7 @@
     python -m training.tune_kernel_route --study noise-floor  # pnp-blind's noise floor, given the estimate
     python -m training.tune_kernel_route --study refinement   # refitting the kernel inside pnp-blind's HQS
     python -m training.tune_kernel_route --study window       # which window of a large photo is estimated on
+    python -m training.tune_kernel_route --study window-large # the same question on photos larger than the window
 
 Data: the first ``--count`` photos of bsds500/val (whole, 481x321), photo ``i`` blurred with
 validation kernel ``i % 8`` (``studio.degradations.blur.validation_kernels``: never a training or
@@ -18,6 +19,10 @@ evaluation kernel), the evaluation protocol's noise (sigma 0.005) and 8-bit roun
   photo larger than the estimation window is estimated on. Validation photos (481x321) barely exceed
   the shipped 384-px window, so the study estimates on a ``WINDOW_STUDY_SIZE`` window, small enough
   for the choice to matter, as it does for the shipped window on a large photo.
+* ``window-large``: the same candidates at the shipped window size, on sharp photos larger than it:
+  the sample photos of the installed scikit-image and scikit-learn (``LARGE_PHOTOS``: none is a
+  training or evaluation image), each blurred with every validation kernel. A photo's inputs share
+  its windows' content, so a candidate must also win photo by photo (``summarize``'s per-photo t).
 * ``noise-floor``: the estimate of the shipped settings, then ``pnp-blind``'s HQS at each floor of
   ``--floors``; scored by the gain plain and up to a shift.
 * ``refinement``: the estimate of the shipped settings, then ``pnp-blind`` refitting it to the
@@ -67,16 +72,24 @@ WINDOW_CANDIDATES = {
     "coherent-edges": dict(window=WINDOW_STUDY_SIZE, window_coherence=1.0),
     "coherent-edges-2": dict(window=WINDOW_STUDY_SIZE, window_coherence=2.0),
 }
+#: sharp photos larger than the 384-px estimation window that ship inside the installed packages:
+#: name -> (package, file in its sample-image folder); natural scenes only (no microscopy, astronomy)
+LARGE_PHOTOS = {
+    "astronaut": ("skimage", "astronaut.png"), "camera": ("skimage", "camera.png"),
+    "chelsea": ("skimage", "chelsea.png"), "coffee": ("skimage", "coffee.png"),
+    "motorcycle": ("skimage", "motorcycle_left.png"), "rocket": ("skimage", "rocket.jpg"),
+    "china": ("sklearn", "china.jpg"), "flower": ("sklearn", "flower.jpg"),
+}
 FLOORS = (0.0075, 0.01, 0.015, 0.02)
 #: the candidates of the refinement study: name -> the HQS iterations (of 8) before which the kernel is
 #: refitted to the prior's iterate (``models/pnp_deblur.py``'s ``refine_at``)
 REFINEMENTS = {"none": (), "at-3": (3,), "at-4": (4,), "at-3-5": (3, 5)}
 #: each study's reference setting: a candidate replaces it only with paired evidence
-REFERENCES = {"estimation": "all-gradients", "window": "gradient-energy", "noise-floor": "floor-0.01",
-              "refinement": "none"}
+REFERENCES = {"estimation": "all-gradients", "window": "gradient-energy", "window-large": "gradient-energy",
+              "noise-floor": "floor-0.01", "refinement": "none"}
 #: the score each study chooses on: what pnp-blind gains up to a shift
-GAINS = {"estimation": "pnp_gain_shift", "window": "pnp_gain_shift", "noise-floor": "gain_shift",
-         "refinement": "gain_shift"}
+GAINS = {"estimation": "pnp_gain_shift", "window": "pnp_gain_shift", "window-large": "pnp_gain_shift",
+         "noise-floor": "gain_shift", "refinement": "gain_shift"}
 #: the paired t statistic a candidate needs over the reference to be chosen
 MIN_T = 2.0
 
@@ -87,16 +100,46 @@ def validation_photos(folder=VAL_DATA, count: int = 64) -> list[dict]:
     kernels = blur_degradation.validation_kernels()
     photos = []
     for i, path in enumerate(list_images(folder)[:count]):
-        clean = load_image(path)
         name, kernel = kernels[i % len(kernels)]
-        rng = np.random.default_rng([blur_degradation.VAL_STREAM, 2000 + i])
-        blurred = blur_degradation.apply_blur(clean, kernel, rng, blur_degradation.EVAL_NOISE_SIGMA, kernel_name=name)
-        photos.append({"image": path.stem, "clean": clean, "blurred": blurred.image, "kernel": kernel, "kernel_name": name,
-                       # the input's own scores, once per photo (every candidate's gain is measured from them)
-                       "input_psnr": psnr(blurred.image, clean), "input_psnr_shift": psnr_up_to_shift(blurred.image, clean)})
+        photos.append(_blurred_input(load_image(path), path.stem, path.stem, name, kernel, 2000 + i))
     if not photos:
         raise FileNotFoundError(f"no photos in {folder}")
     return photos
+
+
+def package_photo(package: str, file: str) -> Path:
+    """The path of a sample photo inside an installed package (scikit-image's ``data``, scikit-learn's
+    ``datasets/images``)."""
+    if package == "skimage":
+        import skimage
+
+        return Path(skimage.__file__).parent / "data" / file
+    import sklearn.datasets
+
+    return Path(sklearn.datasets.__file__).parent / "images" / file
+
+
+def large_validation_photos(photos: dict = LARGE_PHOTOS) -> list[dict]:
+    """Every photo of ``photos`` blurred with every validation kernel, as ``validation_photos`` blurs
+    (8 x 8 inputs; input ``photo/kernel``)."""
+    kernels = blur_degradation.validation_kernels()
+    inputs = []
+    for p, (stem, (package, file)) in enumerate(photos.items()):
+        clean = load_image(package_photo(package, file))
+        for k, (name, kernel) in enumerate(kernels):
+            inputs.append(_blurred_input(clean, f"{stem}/{name}", stem, name, kernel, 3000 + len(kernels) * p + k))
+    return inputs
+
+
+def _blurred_input(clean: np.ndarray, image: str, photo: str, kernel_name: str, kernel: np.ndarray, seed: int) -> dict:
+    """One study input: ``clean`` blurred by ``kernel`` (mirrored borders, as the evaluation protocol
+    blurs), noise sigma 0.005 from the validation stream's ``seed``, 8 bits."""
+    rng = np.random.default_rng([blur_degradation.VAL_STREAM, seed])
+    blurred = blur_degradation.apply_blur(clean, kernel, rng, blur_degradation.EVAL_NOISE_SIGMA, kernel_name=kernel_name)
+    return {"image": image, "photo": photo, "clean": clean, "blurred": blurred.image, "kernel": kernel,
+            "kernel_name": kernel_name,
+            # the input's own scores, once per input (every candidate's gain is measured from them)
+            "input_psnr": psnr(blurred.image, clean), "input_psnr_shift": psnr_up_to_shift(blurred.image, clean)}
 
 
 def gain_up_to_shift(output: np.ndarray, photo: dict) -> float:
@@ -116,7 +159,7 @@ def estimation_study(photos: list[dict], candidates: dict, max_kernel: int) -> p
                 seconds = time.perf_counter() - start
                 kernel = estimate.kernel
                 rows.append({"candidate": name, "options": repr(options), "image": photo["image"],
-                             "kernel": photo["kernel_name"], "kernel_size": photo["kernel"].shape[0],
+                             "photo": photo["photo"], "kernel": photo["kernel_name"], "kernel_size": photo["kernel"].shape[0],
                              "similarity": kernel_similarity(kernel, photo["kernel"]),
                              "wiener_gain_shift": gain_up_to_shift(wiener_deconvolve(photo["blurred"], kernel), photo),
                              "pnp_gain_shift": gain_up_to_shift(model.restore(photo["blurred"], estimate=estimate)[0], photo),
@@ -197,7 +240,17 @@ def summarize(rows: pd.DataFrame, reference: str, gain: str = "gain_shift") -> p
     summary["paired_gain_vs_reference"] = pd.Series(difference)
     summary["photos_better_than_reference"] = pd.Series(wins)
     summary["paired_t"] = pd.Series(t_value)
-    winners = summary[summary["paired_t"] >= MIN_T]
+    passes = summary["paired_t"] >= MIN_T
+    if "photo" in rows and rows["photo"].nunique() < rows["image"].nunique():
+        # several inputs per photo are not independent evidence: the candidate must also win on the
+        # photos' mean gains, paired photo by photo
+        means = rows.groupby(["photo", "candidate"])[gain].mean().unstack()
+        summary["photo_count"] = len(means)
+        summary["paired_t_per_photo"] = pd.Series({
+            name: 0.0 if name == reference or float((means[name] - means[reference]).std()) == 0 else
+            float(ttest_rel(means[name], means[reference]).statistic) for name in summary.index})
+        passes &= summary["paired_t_per_photo"] >= MIN_T
+    winners = summary[passes]
     chosen = winners[f"mean_{gain}"].idxmax() if len(winners) else reference
     summary["reference"] = summary.index == reference
     summary["chosen"] = summary.index == chosen
@@ -206,8 +259,10 @@ def summarize(rows: pd.DataFrame, reference: str, gain: str = "gain_shift") -> p
 
 def build_parser() -> argparse.ArgumentParser:
     parser = cli.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--study", choices=("estimation", "window", "noise-floor", "refinement"), required=True)
-    parser.add_argument("--val", default=str(VAL_DATA), help="folder of sharp validation photos")
+    parser.add_argument("--study", choices=("estimation", "window", "window-large", "noise-floor", "refinement"),
+                        required=True)
+    parser.add_argument("--val", default=str(VAL_DATA),
+                        help="folder of sharp validation photos (window-large uses LARGE_PHOTOS instead)")
     parser.add_argument("--count", type=cli.number(1, 100), default=64, help="photos used (the first N, sorted)")
     parser.add_argument("--max-kernel", type=int, default=31, help="max kernel size (odd px)")
     parser.add_argument("--candidates", nargs="+", choices=sorted(ESTIMATION_CANDIDATES),
@@ -222,11 +277,20 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv=None):
     args = cli.parse_as_command(lambda a: build_parser().parse_args(a), "training.tune_kernel_route",
                                 sys.argv[1:] if argv is None else argv)
-    require_dataset(args.val, "--val")
     out = Path(args.out or OUT_DIR / f"kernel_{args.study.replace('-', '_')}.csv")
     cli.check_writable(out, "--out")
-    photos = validation_photos(args.val, args.count)
-    if args.study == "estimation":
+    if args.study == "window-large":
+        photos = large_validation_photos(LARGE_PHOTOS)
+        data = (f"{len(LARGE_PHOTOS)} scikit-image/scikit-learn sample photos x "
+                f"{len(blur_degradation.validation_kernels())} validation kernels")
+    else:
+        require_dataset(args.val, "--val")
+        photos = validation_photos(args.val, args.count)
+        data = f"{display_path(args.val)}: first {len(photos)} photos, validation kernels"
+    if args.study == "window-large":  # the shipped window size: these photos are larger than it
+        rows = estimation_study(photos, {name: {"window_coherence": options["window_coherence"]}
+                                         for name, options in WINDOW_CANDIDATES.items()}, args.max_kernel)
+    elif args.study == "estimation":
         names = args.candidates or list(ESTIMATION_CANDIDATES)
         rows = estimation_study(photos, {n: ESTIMATION_CANDIDATES[n] for n in names}, args.max_kernel)
     elif args.study == "window":
@@ -235,11 +299,11 @@ def main(argv=None):
         rows = noise_floor_study(photos, args.floors, args.max_kernel)
     else:
         rows = refinement_study(photos, REFINEMENTS, args.max_kernel)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    rows.round(4).to_csv(out, index=False)  # first: the measurements outlive a failing summary
     summary = summarize(rows, REFERENCES[args.study], GAINS[args.study])
     summary.insert(0, "command", args.command)
-    summary.insert(1, "data", f"{display_path(args.val)}: first {len(photos)} photos, validation kernels")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    rows.round(4).to_csv(out, index=False)
+    summary.insert(1, "data", data)
     summary.round(4).to_csv(out.with_name(out.stem + "_summary.csv"), index=False)
     print(summary.drop(columns=["command", "data"]).round(3).to_string(index=False))
     print(f"wrote {display_path(out)} and its summary")
