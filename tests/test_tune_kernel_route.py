@@ -91,7 +91,8 @@ def test_several_inputs_of_one_photo_are_not_independent_evidence():
             base = float(rng.normal(3, 1))
             gains = {"ref": base, "one-photo": base + (3.0 if photo == "a" else -0.1) + float(rng.normal(0, 0.05)),
                      "steady": base + 0.3 + float(rng.normal(0, 0.1))}
-            rows += [{"candidate": c, "image": f"{photo}/{k}", "photo": photo, "gain_shift": g} for c, g in gains.items()]
+            rows += [{"candidate": c, "image": f"{photo}/{k}", "photo": photo, "gain_shift": g}
+                     for c, g in gains.items()]
     summary = tune.summarize(pd.DataFrame(rows), "ref").set_index("candidate")
     assert summary.paired_t["one-photo"] >= tune.MIN_T > summary.paired_t_per_photo["one-photo"]
     assert summary.mean_gain_shift["one-photo"] > summary.mean_gain_shift["steady"]

@@ -65,8 +65,9 @@ ESTIMATION_CANDIDATES = {
 #: the window side of the window study (px): 192x192 is a quarter of a 481x321 validation photo (the shipped
 #: 384-px window is a sixth of a 1280x720 frame); a 384-px window leaves almost no choice on these photos
 WINDOW_STUDY_SIZE = 192
-#: the candidates of the window study: name -> keyword arguments of ``estimate_kernel`` (its default
-#: ``window_coherence`` is the chosen one: ``tests/test_tune_kernel_route.py`` checks it)
+#: the candidates of the window studies: name -> keyword arguments of ``estimate_kernel`` (window-large
+#: runs them at the shipped window size; ``estimate_kernel``'s default ``window_coherence`` is the one it
+#: chooses: ``tests/test_tune_kernel_route.py`` checks it)
 WINDOW_CANDIDATES = {
     "gradient-energy": dict(window=WINDOW_STUDY_SIZE, window_coherence=0.0),
     "coherent-edges": dict(window=WINDOW_STUDY_SIZE, window_coherence=1.0),
@@ -135,7 +136,8 @@ def _blurred_input(clean: np.ndarray, image: str, photo: str, kernel_name: str, 
     """One study input: ``clean`` blurred by ``kernel`` (mirrored borders, as the evaluation protocol
     blurs), noise sigma 0.005 from the validation stream's ``seed``, 8 bits."""
     rng = np.random.default_rng([blur_degradation.VAL_STREAM, seed])
-    blurred = blur_degradation.apply_blur(clean, kernel, rng, blur_degradation.EVAL_NOISE_SIGMA, kernel_name=kernel_name)
+    blurred = blur_degradation.apply_blur(clean, kernel, rng, blur_degradation.EVAL_NOISE_SIGMA,
+                                          kernel_name=kernel_name)
     return {"image": image, "photo": photo, "clean": clean, "blurred": blurred.image, "kernel": kernel,
             "kernel_name": kernel_name,
             # the input's own scores, once per input (every candidate's gain is measured from them)
@@ -159,7 +161,8 @@ def estimation_study(photos: list[dict], candidates: dict, max_kernel: int) -> p
                 seconds = time.perf_counter() - start
                 kernel = estimate.kernel
                 rows.append({"candidate": name, "options": repr(options), "image": photo["image"],
-                             "photo": photo["photo"], "kernel": photo["kernel_name"], "kernel_size": photo["kernel"].shape[0],
+                             "photo": photo["photo"], "kernel": photo["kernel_name"],
+                             "kernel_size": photo["kernel"].shape[0],
                              "similarity": kernel_similarity(kernel, photo["kernel"]),
                              "wiener_gain_shift": gain_up_to_shift(wiener_deconvolve(photo["blurred"], kernel), photo),
                              "pnp_gain_shift": gain_up_to_shift(model.restore(photo["blurred"], estimate=estimate)[0], photo),
