@@ -142,8 +142,8 @@ class OracleDeconvolution(BlindDeconvolution):
 register_model("pnp-blind", "deblur", BlindDeconvolution,
                dict(prior="drunet-lite", max_kernel=31, iterations=8, noise_floor=0.01, refine_at=(3, 5)),
                "Blind plug-and-play deblurring: kernel estimated from the photo (coarse-to-fine, L0 gradient prior, "
-               "strongest edges), then 8 HQS iterations with the learned drunet-lite denoiser as the image prior; before "
-               "the 4th and the 6th, the kernel is refitted to the prior's own iterate.",
+               "strongest edges), then 8 HQS iterations with the learned drunet-lite denoiser as the image prior; partway "
+               "through (the iterations refine_at names), the kernel is refitted to the prior's own iterate.",
                weights_from=("drunet-lite", "prior"))
 register_model("pnp-oracle", "deblur", OracleDeconvolution,
                dict(prior="drunet-lite", iterations=8, noise_floor=0.006),

@@ -56,10 +56,10 @@ def test_window_study_estimates_each_candidate_on_its_window(tmp_path, monkeypat
     out = tmp_path / "window.csv"
     tune.main(["--study", "window", "--val", str(SAMPLES), "--count", "1", "--out", str(out)])
     rows = pd.read_csv(out)
-    assert list(rows.candidate) == list(tune.WINDOW_CANDIDATES)
+    assert list(rows.candidate) == list(tune.WINDOW_COHERENCES)
     assert pd.read_csv(out.with_name("window_summary.csv")).reference.sum() == 1
     # a 481x321 photo is estimated on a WINDOW_STUDY_SIZE window, wherever each candidate puts it
-    assert len(windows) == len(tune.WINDOW_CANDIDATES)
+    assert len(windows) == len(tune.WINDOW_COHERENCES)
     for rows_slice, cols_slice in windows:
         assert rows_slice.stop - rows_slice.start == cols_slice.stop - cols_slice.start == tune.WINDOW_STUDY_SIZE
 
@@ -128,8 +128,7 @@ def test_the_shipped_settings_are_the_chosen_validation_candidates():
     # the window is chosen on photos larger than it, at the shipped size (the 192-px proxy study on
     # whole validation photos came first and is kept as a record)
     window = pd.read_csv(root / "kernel_window_large_summary.csv")
-    chosen_window = tune.WINDOW_CANDIDATES[window.candidate[window.chosen].item()]
-    assert defaults["window_coherence"] == chosen_window["window_coherence"]
+    assert defaults["window_coherence"] == tune.WINDOW_COHERENCES[window.candidate[window.chosen].item()]
     assert defaults["window"] == ESTIMATION_WINDOW > tune.WINDOW_STUDY_SIZE
     floors = pd.read_csv(root / "kernel_noise_floor_summary.csv")
     chosen_floor = float(floors.candidate[floors.chosen].item().removeprefix("floor-"))

@@ -15,7 +15,7 @@ evaluation kernel), the evaluation protocol's noise (sigma 0.005) and 8-bit roun
   to a shift of a Wiener deconvolution with the estimate and, the score it is chosen on, of
   ``pnp-blind``'s deconvolution with it (the two deconvolutions do not suffer the same kernel
   errors alike), with the seconds the estimate took.
-* ``window``: the same scores for the candidates of ``WINDOW_CANDIDATES``, which choose the window a
+* ``window``: the same scores for the candidates of ``WINDOW_COHERENCES``, which choose the window a
   photo larger than the estimation window is estimated on. Validation photos (481x321) barely exceed
   the shipped 384-px window, so the study estimates on a ``WINDOW_STUDY_SIZE`` window, small enough
   for the choice to matter, as it does for the shipped window on a large photo.
@@ -65,14 +65,10 @@ ESTIMATION_CANDIDATES = {
 #: the window side of the window study (px): 192x192 is a quarter of a 481x321 validation photo (the shipped
 #: 384-px window is a sixth of a 1280x720 frame); a 384-px window leaves almost no choice on these photos
 WINDOW_STUDY_SIZE = 192
-#: the candidates of the window studies: name -> keyword arguments of ``estimate_kernel`` (window-large
-#: runs them at the shipped window size; ``estimate_kernel``'s default ``window_coherence`` is the one it
-#: chooses: ``tests/test_tune_kernel_route.py`` checks it)
-WINDOW_CANDIDATES = {
-    "gradient-energy": dict(window=WINDOW_STUDY_SIZE, window_coherence=0.0),
-    "coherent-edges": dict(window=WINDOW_STUDY_SIZE, window_coherence=1.0),
-    "coherent-edges-2": dict(window=WINDOW_STUDY_SIZE, window_coherence=2.0),
-}
+#: the candidates of the window studies: name -> ``estimate_kernel``'s ``window_coherence`` (window runs
+#: them on a WINDOW_STUDY_SIZE window, window-large at the shipped size; the default is the one
+#: window-large chooses: ``tests/test_tune_kernel_route.py`` checks it)
+WINDOW_COHERENCES = {"gradient-energy": 0.0, "coherent-edges": 1.0, "coherent-edges-2": 2.0}
 #: sharp photos larger than the 384-px estimation window that ship inside the installed packages:
 #: name -> (package, file in its sample-image folder); natural scenes only (no microscopy, astronomy)
 LARGE_PHOTOS = {
@@ -290,14 +286,13 @@ def main(argv=None):
         require_dataset(args.val, "--val")
         photos = validation_photos(args.val, args.count)
         data = f"{display_path(args.val)}: first {len(photos)} photos, validation kernels"
-    if args.study == "window-large":  # the shipped window size: these photos are larger than it
-        rows = estimation_study(photos, {name: {"window_coherence": options["window_coherence"]}
-                                         for name, options in WINDOW_CANDIDATES.items()}, args.max_kernel)
+    if args.study in ("window", "window-large"):  # window-large: the shipped window, smaller than its photos
+        size = {"window": WINDOW_STUDY_SIZE} if args.study == "window" else {}
+        rows = estimation_study(photos, {name: dict(**size, window_coherence=coherence)
+                                         for name, coherence in WINDOW_COHERENCES.items()}, args.max_kernel)
     elif args.study == "estimation":
         names = args.candidates or list(ESTIMATION_CANDIDATES)
         rows = estimation_study(photos, {n: ESTIMATION_CANDIDATES[n] for n in names}, args.max_kernel)
-    elif args.study == "window":
-        rows = estimation_study(photos, WINDOW_CANDIDATES, args.max_kernel)
     elif args.study == "noise-floor":
         rows = noise_floor_study(photos, args.floors, args.max_kernel)
     else:
