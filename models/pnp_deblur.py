@@ -9,7 +9,10 @@ so the work splits in two (``studio.deconvolution``):
 2. **deconvolution**: plug-and-play HQS, whose only learned part is ``drunet-lite``, a Gaussian
    denoiser that never saw a blur -- or classical Wiener, to show what the prior adds. A blind
    estimate is refitted to the prior's iterate partway through (``refine_at``): by then that
-   iterate is closer to the sharp photo than the L0 latent the estimate was fitted to.
+   iterate is closer to the sharp photo than the L0 latent the estimate was fitted to. A blind
+   result that its own kernel does not explain (re-blurred, it stays more than
+   ``discrepancy_limit`` x the assumed noise from the input) is redone assuming
+   ``discrepancy_noise_scale`` x the noise: a wrong kernel then does less harm.
 
 Registered models (all take and return (B, 3, H, W) tensors in [0, 1]):
 
@@ -30,8 +33,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from studio.deconvolution import (KernelEstimate, check_max_size, estimate_kernel, hqs_deconvolve, luminance, refine_kernel,
-                                  wiener_deconvolve)
+from studio.deconvolution import (KernelEstimate, check_max_size, estimate_kernel, hqs_deconvolve, luminance, reblur_residual,
+                                  refine_kernel, wiener_deconvolve)
 from studio.degradations.blur import normalize_kernel
 from studio.metrics import estimate_noise_sigma
 from studio.registry import build_model, register_model
@@ -47,7 +50,8 @@ class BlindDeconvolution(nn.Module):
     needs_kernel = False
 
     def __init__(self, prior: str = "drunet-lite", max_kernel: int = 31, iterations: int = 8,
-                 noise_floor: float = 0.01, wiener_balance: float = 0.02, refine_at: tuple[int, ...] | list = ()):
+                 noise_floor: float = 0.01, wiener_balance: float = 0.02, refine_at: tuple[int, ...] | list = (),
+                 discrepancy_limit: float | None = None, discrepancy_noise_scale: float = 3.0):
         super().__init__()
         if prior not in PRIORS:
             raise ValueError(f"unknown prior {prior!r} (expected one of {PRIORS})")
@@ -56,6 +60,12 @@ class BlindDeconvolution(nn.Module):
         self.iterations, self.noise_floor, self.wiener_balance = int(iterations), float(noise_floor), float(wiener_balance)
         # HQS iterations before which a blind estimate is refitted to the prior's current iterate
         self.refine_at = tuple(sorted({int(i) for i in refine_at}))
+        # the discrepancy check of a blind result (None: none); see ``restore``
+        self.discrepancy_limit = None if discrepancy_limit is None else float(discrepancy_limit)
+        self.discrepancy_noise_scale = float(discrepancy_noise_scale)
+        if self.discrepancy_limit is not None and not self.discrepancy_limit > 0 or not self.discrepancy_noise_scale >= 1:
+            raise ValueError("discrepancy_limit must be positive (or None) and discrepancy_noise_scale at least 1, got "
+                             f"{discrepancy_limit} and {discrepancy_noise_scale}")
         if any(not 0 < i < self.iterations for i in self.refine_at):
             raise ValueError(f"refine_at must name iterations between 1 and {self.iterations - 1}, got {self.refine_at}")
         # the learned prior is a registered model of its own; create_model loads its weights here
@@ -66,6 +76,10 @@ class BlindDeconvolution(nn.Module):
             self.prior.to(memory_format=torch.channels_last)
         self.last_kernels: list[np.ndarray] = []
         self.last_windows: list[tuple[slice, slice] | None] = []
+        #: per image of the last call: the blind result's re-blur residual over the assumed noise, and whether
+        #: it was redone with more noise (None where no check ran: the oracle, Wiener)
+        self.last_discrepancies: list[tuple[float, bool] | None] = []
+        self.discrepancy: tuple[float, bool] | None = None  # the same, of the last ``restore``
         self.progress = None  # optional callable(fraction, text), set by the app
 
     def _denoise(self, image: np.ndarray, sigma: float) -> np.ndarray:
@@ -78,12 +92,15 @@ class BlindDeconvolution(nn.Module):
         """The blind kernel estimate of one HxWx3 image (the first 60 % of the progress bar)."""
         return estimate_kernel(image, self.max_kernel, progress=self._stage(0.0, 0.6))
 
-    def restore(self, image: np.ndarray, kernel: np.ndarray | None = None, estimate: KernelEstimate | None = None
-                ) -> tuple[np.ndarray, np.ndarray]:
+    def restore(self, image: np.ndarray, kernel: np.ndarray | None = None, estimate: KernelEstimate | None = None,
+                noise_scale: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
         """One HxWx3 image in [0, 1] -> (deblurred image, the kernel used last). ``kernel``: a kernel to
         use as it is (the oracle's); ``estimate``: a blind estimate already made of this image (studies
-        reuse one across settings); neither: estimate it here."""
+        reuse one across settings); neither: estimate it here. ``noise_scale`` multiplies the noise the
+        data step assumes (the discrepancy check's redo uses it)."""
         refitted, update = [], None
+        self.discrepancy = None
+        blind = kernel is None
         if kernel is None:
             if estimate is None:
                 estimate = self.estimate(image)
@@ -103,9 +120,21 @@ class BlindDeconvolution(nn.Module):
             # blind floor is higher). Both floors were chosen on bsds500/val crops blurred with the
             # validation kernels, never on an evaluation set; the blind one is re-examined on whole
             # photos by ``python -m training.tune_kernel_route --study noise-floor`` (results/tuning/).
-            noise = max(estimate_noise_sigma(luminance(image)), self.noise_floor)
+            noise = max(estimate_noise_sigma(luminance(image)), self.noise_floor) * noise_scale
             out = hqs_deconvolve(image, kernel, self._denoise, noise, self.iterations,
                                  progress=self._stage(0.0 if self.needs_kernel else 0.6, 1.0), kernel_update=update)
+            if blind and self.discrepancy_limit is not None:
+                # Morozov's discrepancy principle turned into a check: re-blurred by its kernel, a right
+                # result lies within about the noise of the input; one much further was made with a kernel
+                # that does not explain the photo, and trusting that kernel less (more assumed noise: a
+                # smoother, more cautious deconvolution) does less harm
+                ratio = reblur_residual(np.clip(out, 0, 1), refitted[-1] if refitted else kernel, image) / noise
+                redo = ratio > self.discrepancy_limit
+                if redo:
+                    refitted.clear()
+                    out = hqs_deconvolve(image, kernel, self._denoise, noise * self.discrepancy_noise_scale, self.iterations,
+                                         kernel_update=update)
+                self.discrepancy = (ratio, redo)
         return np.clip(out, 0, 1).astype(np.float32), (refitted[-1] if refitted else kernel)
 
     def _stage(self, start: float, end: float):
@@ -123,13 +152,14 @@ class BlindDeconvolution(nn.Module):
         if torch.is_tensor(kernel):
             kernel = kernel.detach().cpu().numpy()
         array = x.detach().float().cpu().permute(0, 2, 3, 1).numpy()
-        outputs, self.last_kernels, self.last_windows = [], [], []
+        outputs, self.last_kernels, self.last_windows, self.last_discrepancies = [], [], [], []
         for image in array:
             estimate = None if kernel is not None else self.estimate(image)
             restored, used = self.restore(image, kernel, estimate=estimate)
             outputs.append(restored)
             self.last_kernels.append(used)
             self.last_windows.append(None if estimate is None else estimate.window)
+            self.last_discrepancies.append(self.discrepancy)
         return torch.from_numpy(np.stack(outputs)).permute(0, 3, 1, 2).to(x.device, x.dtype)
 
 

@@ -328,7 +328,7 @@ class KernelEstimate:
 def estimate_kernel(image: np.ndarray, max_size: int = 31, iterations: int = 5, weight: float = 8e-3,
                     pad_border: bool = True, progress=None, edges: bool = True, per_direction: int = 40,
                     threshold_decay: float = 0.9, window: int = ESTIMATION_WINDOW,
-                    window_coherence: float = 0.0) -> KernelEstimate:
+                    window_coherence: float = 0.0, coarse_on_whole: bool = False) -> KernelEstimate:
     """Blind estimate of the uniform blur kernel of ``image`` (gray HxW or RGB HxWx3, in [0, 1]).
 
     ``max_size``: the largest kernel allowed (odd, px); the estimate is ``max_size`` x ``max_size``,
@@ -337,12 +337,14 @@ def estimate_kernel(image: np.ndarray, max_size: int = 31, iterations: int = 5, 
     keeping ``per_direction`` x kernel size per orientation, the threshold lowered by
     ``threshold_decay`` each iteration) instead of all of them; ``weight``: the L0 prior's weight;
     ``window``, ``window_coherence``: a photo larger than ``window`` px is estimated on the window
-    ``estimation_window`` picks.
+    ``estimation_window`` picks; with ``coarse_on_whole``, only at the pyramid levels where the
+    downscaled whole photo has more pixels than the window: the coarser levels, where a long
+    kernel's shape is first formed, see every edge of the photo at no more cost than the window.
     The defaults are the chosen candidates of ``python -m training.tune_kernel_route --study
-    estimation`` and ``--study window-large`` on validation photos (``results/tuning/
-    kernel_estimation_summary.csv``, ``kernel_window_large_summary.csv``; a test keeps them in
-    step): fitting the kernel to the strongest edges only, with a heavier L0 prior, beat fitting all
-    gradients photo by photo there.
+    estimation``, ``--study window-large`` and ``--study pyramid`` on validation photos
+    (``results/tuning/kernel_estimation_summary.csv``, ``kernel_window_large_summary.csv``,
+    ``kernel_pyramid_summary.csv``; a test keeps them in step): fitting the kernel to the strongest
+    edges only, with a heavier L0 prior, beat fitting all gradients photo by photo there.
     """
     size = check_max_size(max_size)
     gray = luminance(image)
@@ -352,8 +354,9 @@ def estimate_kernel(image: np.ndarray, max_size: int = 31, iterations: int = 5, 
         raise DeconvolutionError(
             f"the image ({gray.shape[1]}x{gray.shape[0]}) is too small for a {size} px kernel: it needs at "
             f"least {2 * size} px per side; lower the max kernel size")
-    rows, cols = estimation_window(gray, window, window_coherence)
-    gray = gray[rows, cols]
+    whole = gray
+    rows, cols = estimation_window(whole, window, window_coherence)
+    gray = whole[rows, cols]
     if float(np.std(gray)) < 1e-3 or float(np.abs(np.diff(gray, axis=1)).max(initial=0)) < 2e-2:
         raise DeconvolutionError("the image has no edges to estimate a blur from (it is flat)")
     ratio = math.sqrt(0.5)
@@ -363,9 +366,10 @@ def estimate_kernel(image: np.ndarray, max_size: int = 31, iterations: int = 5, 
     kernel, lam = delta_kernel(sizes[0]), weight
     for index, level_size in enumerate(sizes):
         scale = level_size / size if index < len(sizes) - 1 else 1.0
-        shape = (max(2 * level_size, int(round(gray.shape[0] * scale))),
-                 max(2 * level_size, int(round(gray.shape[1] * scale))))
-        blurred = gray if shape == gray.shape else _resize(gray, shape)
+        source = whole if coarse_on_whole and whole.size * scale ** 2 <= gray.size else gray
+        shape = (max(2 * level_size, int(round(source.shape[0] * scale))),
+                 max(2 * level_size, int(round(source.shape[1] * scale))))
+        blurred = source if shape == source.shape else _resize(source, shape)
         blurred, mask = periodic_pad(blurred, level_size) if pad_border else (blurred, None)
         blurred = blurred.astype(np.float32)  # float32 FFTs: twice as fast, ample for a kernel fit
         mask = None if mask is None else mask.astype(np.float32)
@@ -498,6 +502,28 @@ def hqs_deconvolve(image: np.ndarray, kernel: np.ndarray, denoiser, noise_sigma:
             progress((index + 1) / len(sigmas), f"deconvolution: iteration {index + 1}/{len(sigmas)}")
     out = estimate[pad:pad + height, pad:pad + width].astype(np.float64)
     return out[..., 0] if squeeze else out
+
+
+def reblur_residual(restored: np.ndarray, kernel: np.ndarray, blurred: np.ndarray) -> float:
+    """How far ``restored`` blurred by ``kernel`` is from ``blurred`` (HxW or HxWx3 each): the RMS
+    difference over the pixels whose blur lies inside the image. A right kernel and a faithful
+    restoration leave about the noise; a kernel that does not explain the photo leaves much more."""
+    from scipy.signal import fftconvolve  # imported here: scipy.signal is slow to import (app start-up)
+
+    kernel = normalize_kernel(np.asarray(kernel, dtype=np.float64))
+    size = kernel.shape[0]
+    restored = np.asarray(restored, dtype=np.float64)
+    blurred = np.asarray(blurred, dtype=np.float64)
+    if restored.shape != blurred.shape:
+        raise DeconvolutionError(f"restored {restored.shape} and blurred {blurred.shape} images differ in size")
+    if min(blurred.shape[:2]) <= size:
+        raise DeconvolutionError(f"the image ({blurred.shape[1]}x{blurred.shape[0]}) is not larger than the {size} px kernel")
+    axes = (0, 1)
+    if restored.ndim == 3:
+        kernel = kernel[..., None]
+    reblurred = fftconvolve(restored, kernel, mode="valid", axes=axes)
+    inside = blurred[size // 2:size // 2 + reblurred.shape[0], size // 2:size // 2 + reblurred.shape[1]]
+    return float(np.sqrt(np.mean((reblurred - inside) ** 2)))
 
 
 def wiener_deconvolve(image: np.ndarray, kernel: np.ndarray, balance: float = 0.02) -> np.ndarray:

@@ -127,6 +127,8 @@ KERNEL_NOISE_FLOOR_TUNING = "tuning/kernel_noise_floor_summary.csv"
 KERNEL_REFINEMENT_TUNING = "tuning/kernel_refinement_summary.csv"
 KERNEL_WINDOW_TUNING = "tuning/kernel_window_summary.csv"
 KERNEL_WINDOW_LARGE_TUNING = "tuning/kernel_window_large_summary.csv"
+KERNEL_PYRAMID_TUNING = "tuning/kernel_pyramid_summary.csv"
+KERNEL_DISCREPANCY_TUNING = "tuning/kernel_discrepancy_summary.csv"
 
 
 # ---- reading -----------------------------------------------------------------------------------
@@ -744,6 +746,12 @@ def kernel_window_large_tuning(src: Sources) -> list[str]:
     return _estimate_scores_table(src.results / KERNEL_WINDOW_LARGE_TUNING)
 
 
+def kernel_pyramid_tuning(src: Sources) -> list[str]:
+    """Window or whole photo at the coarse pyramid levels, on photos larger than the window, scored as
+    the estimation candidates are (the paired comparison also per photo)."""
+    return _estimate_scores_table(src.results / KERNEL_PYRAMID_TUNING)
+
+
 def _estimate_scores_table(path: Path) -> list[str]:
     frame = _tuning_summary(path, ("mean_similarity", "p10_similarity", "mean_wiener_gain_shift",
                                    "p10_wiener_gain_shift", "mean_pnp_gain_shift", "p10_pnp_gain_shift", "mean_seconds"))
@@ -792,6 +800,21 @@ def kernel_refinement_tuning(src: Sources) -> list[str]:
     return lines
 
 
+def kernel_discrepancy_tuning(src: Sources) -> list[str]:
+    """``pnp-blind``'s discrepancy limit on validation photos: the photos it redoes, the gain plain and
+    up to shift (paired against never redoing), photos below the input; the chosen row in bold."""
+    path = src.results / KERNEL_DISCREPANCY_TUNING
+    frame = _tuning_summary(path, ("mean_gain", "mean_gain_shift", "p10_gain_shift", "redone"))
+    lines = _header(["redo beyond (× the assumed noise)", "photos redone", "gain", "gain up to shift, mean / 10th pct",
+                     "vs never redoing, paired", "below the input"])
+    for row in frame.itertuples():
+        limit = "never" if row.candidate == "none" else row.candidate.removeprefix("limit-")
+        lines.append(_row([bold(limit, row.chosen), f"{int(row.redone)} of {int(row.photos)}", signed(row.mean_gain),
+                           f"{signed(row.mean_gain_shift)} / {signed(row.p10_gain_shift)}", _paired(row),
+                           f"{int(row.below_input)} of {int(row.photos)}"]))
+    return lines
+
+
 #: name -> (generator, the files under the results root it reads)
 TABLES: dict[str, tuple[Callable[[Sources], list[str]], tuple[str, ...]]] = {
     "sr-results": (sr_results, tuple(rel for _, rel in SR_SETS)),
@@ -816,6 +839,8 @@ TABLES: dict[str, tuple[Callable[[Sources], list[str]], tuple[str, ...]]] = {
     "kernel-refinement-tuning": (kernel_refinement_tuning, (KERNEL_REFINEMENT_TUNING,)),
     "kernel-window-tuning": (kernel_window_tuning, (KERNEL_WINDOW_TUNING,)),
     "kernel-window-large-tuning": (kernel_window_large_tuning, (KERNEL_WINDOW_LARGE_TUNING,)),
+    "kernel-pyramid-tuning": (kernel_pyramid_tuning, (KERNEL_PYRAMID_TUNING,)),
+    "kernel-discrepancy-tuning": (kernel_discrepancy_tuning, (KERNEL_DISCREPANCY_TUNING,)),
 }
 
 

@@ -80,6 +80,22 @@ def test_the_estimate_is_made_on_the_window_it_is_asked_for(linear_blur):
     assert (rows.stop - rows.start, cols.stop - cols.start) == (min(200, blurred.shape[0]), 200)
 
 
+@pytest.mark.parametrize("coarse_on_whole", [False, True])
+def test_coarse_levels_see_the_whole_photo_where_it_fits_the_window(linear_blur, monkeypatch, coarse_on_whole):
+    # 256x500 px, a 220-px window (48,400 px): the whole photo fits that count at the two coarsest of the
+    # four levels of a 15-px kernel (scales 5/15 and 9/15), not at 11/15 and 15/15
+    blurred = np.pad(linear_blur[0], ((0, 0), (0, 244), (0, 0)), mode="reflect")
+    shapes, real = [], D.l0_latent
+    monkeypatch.setattr(D, "l0_latent", lambda image, *a, **k: shapes.append(image.shape) or real(image, *a, **k))
+    estimate = D.estimate_kernel(blurred, 15, window=220, coarse_on_whole=coarse_on_whole)
+    assert estimate.levels == [5, 9, 11, 15]
+    per_level = shapes[::5]  # five iterations per level
+    wide = [width > 1.5 * height for height, width in per_level]
+    assert wide == ([True, True, False, False] if coarse_on_whole else [False] * 4)
+    rows, cols = estimate.window  # the finest level, and the kernel refit, stay on the window
+    assert (rows.stop - rows.start, cols.stop - cols.start) == (220, 220)
+
+
 def test_deconvolving_a_sharp_image_with_a_delta_returns_it(butterfly):
     out = D.hqs_deconvolve(butterfly, D.delta_kernel(15), identity_denoiser, 0.005)
     assert out.shape == butterfly.shape
@@ -263,6 +279,51 @@ def test_blind_pnp_refits_its_estimate_and_the_oracle_keeps_the_true_kernel(line
     oracle.refine_at = (3,)  # even if asked, the true kernel is used as it is
     _, used = oracle.restore(blurred, kernel)
     assert len(calls) == 1 and np.allclose(used, D.normalize_kernel(kernel))
+
+
+def test_the_reblur_residual_is_the_noise_for_the_right_kernel_and_far_more_for_a_wrong_one(linear_blur, butterfly):
+    blurred, kernel = linear_blur  # noise sigma 0.005, 8-bit rounding
+    right = D.reblur_residual(butterfly, kernel, blurred)
+    assert 0.004 < right < 0.0065
+    assert D.reblur_residual(butterfly, np.rot90(kernel), blurred) > 10 * right  # the wrong direction of motion
+    assert D.reblur_residual(blurred, kernel, blurred) > 3 * right  # not deblurred: blurred twice
+    assert D.reblur_residual(D.luminance(butterfly), kernel, D.luminance(blurred)) < 0.0065  # gray works too
+    with pytest.raises(D.DeconvolutionError, match="differ in size"):
+        D.reblur_residual(butterfly[:100], kernel, blurred)
+
+
+def test_a_blind_result_its_kernel_does_not_explain_is_redone_with_more_noise(linear_blur, butterfly):
+    from studio.registry import create_model
+
+    blurred, kernel = linear_blur
+    model = create_model("pnp-blind")
+    model.refine_at, model.discrepancy_limit = (), 1.0
+    whole = (slice(None), slice(None))
+    right = D.KernelEstimate(kernel=D.normalize_kernel(kernel), window=whole)
+    out_right, _ = model.restore(blurred, estimate=right)
+    ratio, redone = model.discrepancy
+    assert ratio < 1.0 and not redone
+    wrong = D.KernelEstimate(kernel=D.normalize_kernel(np.rot90(kernel)), window=whole)
+    out_wrong, _ = model.restore(blurred, estimate=wrong)
+    ratio, redone = model.discrepancy
+    assert ratio > 1.0 and redone
+    # the redo is the deconvolution with discrepancy_noise_scale x the noise, and it harms less
+    model.discrepancy_limit = None
+    plain, _ = model.restore(blurred, estimate=wrong)
+    assert model.discrepancy is None
+    cautious, _ = model.restore(blurred, estimate=wrong, noise_scale=model.discrepancy_noise_scale)
+    assert np.array_equal(out_wrong, cautious) and psnr(cautious, butterfly) > psnr(plain, butterfly)
+    # the oracle is never checked: its kernel is the truth
+    oracle = create_model("pnp-oracle")
+    oracle.discrepancy_limit = 0.01
+    oracle.restore(blurred, kernel)
+    assert oracle.discrepancy is None
+
+
+@pytest.mark.parametrize("options", [dict(discrepancy_limit=0), dict(discrepancy_limit=-1), dict(discrepancy_noise_scale=0.5)])
+def test_bad_discrepancy_settings_are_refused(options):
+    with pytest.raises(ValueError, match="discrepancy_limit must be positive"):
+        build_model("pnp-blind", **options)
 
 
 @pytest.mark.parametrize("refine_at", [(0,), (8,), (-1,)])

@@ -81,6 +81,22 @@ def test_large_photos_are_blurred_with_every_validation_kernel():
         assert tune.package_photo(package, file).is_file(), stem
 
 
+def test_pyramid_study_runs_each_candidate_on_the_large_photos(tmp_path, monkeypatch):
+    options = []
+    real, real_inputs = tune.estimate_kernel, tune.large_validation_photos
+    monkeypatch.setattr(tune, "estimate_kernel", lambda *a, **k: options.append(k) or real(*a, **k))
+    monkeypatch.setattr(tune, "LARGE_PHOTOS", {name: tune.LARGE_PHOTOS[name] for name in ("coffee", "camera")})
+    # one input of each photo keeps the test short
+    monkeypatch.setattr(tune, "large_validation_photos", lambda photos: real_inputs(photos)[::len(validation_kernels())])
+    out = tmp_path / "pyramid.csv"
+    summary = tune.main(["--study", "pyramid", "--max-kernel", "15", "--out", str(out)])
+    rows = pd.read_csv(out)
+    assert list(rows.candidate) == [name for name in tune.PYRAMID_CANDIDATES for _ in range(2)]
+    assert list(rows.photo[:2]) == ["coffee", "camera"] and rows.similarity.between(0, 1).all()
+    assert options == [{"coarse_on_whole": whole} for whole in tune.PYRAMID_CANDIDATES.values() for _ in range(2)]
+    assert summary.reference.sum() == 1 and summary.chosen.sum() == 1
+
+
 def test_several_inputs_of_one_photo_are_not_independent_evidence():
     # "one-photo" wins big on every input of one photo and loses a little on the other photos: the inputs'
     # paired t passes, the photos' does not; "steady" wins a little on every photo
@@ -130,15 +146,22 @@ def test_the_shipped_settings_are_the_chosen_validation_candidates():
     window = pd.read_csv(root / "kernel_window_large_summary.csv")
     assert defaults["window_coherence"] == tune.WINDOW_COHERENCES[window.candidate[window.chosen].item()]
     assert defaults["window"] == ESTIMATION_WINDOW > tune.WINDOW_STUDY_SIZE
+    pyramid = pd.read_csv(root / "kernel_pyramid_summary.csv")
+    assert defaults["coarse_on_whole"] == tune.PYRAMID_CANDIDATES[pyramid.candidate[pyramid.chosen].item()]
     floors = pd.read_csv(root / "kernel_noise_floor_summary.csv")
     chosen_floor = float(floors.candidate[floors.chosen].item().removeprefix("floor-"))
     refinement = pd.read_csv(root / "kernel_refinement_summary.csv")
     chosen_refinement = tune.REFINEMENTS[refinement.candidate[refinement.chosen].item()]
+    discrepancy = pd.read_csv(root / "kernel_discrepancy_summary.csv")
+    chosen_limit = discrepancy.candidate[discrepancy.chosen].item()
+    chosen_limit = None if chosen_limit == "none" else float(chosen_limit.removeprefix("limit-"))
     shipped = build_model("pnp-blind")  # what create_model builds: the registration, then the card's architecture
     for config in (get_entry("pnp-blind").config, model_card("pnp-blind")["architecture"]):
         assert config["noise_floor"] == pytest.approx(chosen_floor)
         assert tuple(config.get("refine_at", ())) == chosen_refinement
+        assert config.get("discrepancy_limit") == chosen_limit
     assert shipped.noise_floor == pytest.approx(chosen_floor) and shipped.refine_at == chosen_refinement
+    assert shipped.discrepancy_limit == chosen_limit
 
 
 def test_refinement_study_scores_each_candidate_from_one_estimate(monkeypatch):
@@ -153,6 +176,17 @@ def test_refinement_study_scores_each_candidate_from_one_estimate(monkeypatch):
     assert np.isfinite(rows[["gain", "gain_shift"]].to_numpy()).all()
     # the refit kernel is not the estimate: the two candidates restore differently
     assert rows.similarity.nunique() == 2 and rows.gain_shift.nunique() == 2
+
+
+def test_discrepancy_study_picks_the_redo_exactly_where_the_residual_exceeds_the_limit():
+    photos = tune.validation_photos(SAMPLES, count=1)
+    rows = tune.discrepancy_study(photos, (0.01, 100.0), 31)
+    assert list(rows.candidate) == ["none", "limit-0.01", "limit-100"]
+    assert rows.discrepancy.nunique() == 1 and 0.01 < rows.discrepancy[0] < 100
+    assert list(rows.redone) == [False, True, False]
+    # the redo is another deconvolution: its scores differ from the first result's, which the others keep
+    assert rows.gain_shift[1] != rows.gain_shift[0] == rows.gain_shift[2]
+    assert np.isfinite(rows[["gain", "gain_shift", "similarity"]].to_numpy()).all()
 
 
 def _rows(gains: dict[str, list[float]]) -> pd.DataFrame:

@@ -3,8 +3,10 @@
     python -m training.tune_kernel_route --study estimation   # kernel-estimation candidates
     python -m training.tune_kernel_route --study noise-floor  # pnp-blind's noise floor, given the estimate
     python -m training.tune_kernel_route --study refinement   # refitting the kernel inside pnp-blind's HQS
+    python -m training.tune_kernel_route --study discrepancy  # redoing a result its own kernel does not explain
     python -m training.tune_kernel_route --study window       # which window of a large photo is estimated on
     python -m training.tune_kernel_route --study window-large # the same question on photos larger than the window
+    python -m training.tune_kernel_route --study pyramid      # whole photo or window at the coarse pyramid levels
 
 Data: the first ``--count`` photos of bsds500/val (whole, 481x321), photo ``i`` blurred with
 validation kernel ``i % 8`` (``studio.degradations.blur.validation_kernels``: never a training or
@@ -23,11 +25,18 @@ evaluation kernel), the evaluation protocol's noise (sigma 0.005) and 8-bit roun
   the sample photos of the installed scikit-image and scikit-learn (``LARGE_PHOTOS``: none is a
   training or evaluation image), each blurred with every validation kernel. A photo's inputs share
   its windows' content, so a candidate must also win photo by photo (``summarize``'s per-photo t).
+* ``pyramid``: on the same large-photo inputs, the candidates of ``PYRAMID_CANDIDATES``: estimate
+  every pyramid level on the window, or the coarse levels on the whole photo wherever it fits in the
+  window's pixel count (``estimate_kernel``'s ``coarse_on_whole``).
 * ``noise-floor``: the estimate of the shipped settings, then ``pnp-blind``'s HQS at each floor of
   ``--floors``; scored by the gain plain and up to a shift.
 * ``refinement``: the estimate of the shipped settings, then ``pnp-blind`` refitting it to the
   prior's iterate before each HQS iteration of a candidate of ``REFINEMENTS`` (none: the estimate as
   it is); scored by the gain plain and up to a shift, and the final kernel's similarity.
+* ``discrepancy``: the estimate of the shipped settings, then ``pnp-blind`` with no discrepancy check
+  and redone with ``discrepancy_noise_scale`` x the noise; each limit of ``DISCREPANCY_LIMITS`` keeps
+  the first result where its re-blur residual is within that many times the assumed noise, else the
+  redo (exactly what ``pnp-blind`` with that ``discrepancy_limit`` returns); scored like noise-floor.
 
 Writes one row per (candidate, photo) to ``results/tuning/kernel_<study>.csv`` and prints the
 summary per candidate (also ``results/tuning/kernel_<study>_summary.csv``), whose ``chosen`` row is
@@ -48,10 +57,10 @@ from tqdm.auto import tqdm
 
 from studio import cli
 from studio.data import DATASETS, display_path, require_dataset
-from studio.deconvolution import DeconvolutionError, estimate_kernel, kernel_similarity, wiener_deconvolve
+from studio.deconvolution import DeconvolutionError, estimate_kernel, kernel_similarity, luminance, wiener_deconvolve
 from studio.degradations import blur as blur_degradation
 from studio.imageio import ImageLoadError, list_images, load_image
-from studio.metrics import psnr, psnr_up_to_shift
+from studio.metrics import estimate_noise_sigma, psnr, psnr_up_to_shift
 
 VAL_DATA = DATASETS / "bsds500" / "val"
 OUT_DIR = Path(__file__).resolve().parents[1] / "results" / "tuning"
@@ -77,16 +86,24 @@ LARGE_PHOTOS = {
     "motorcycle": ("skimage", "motorcycle_left.png"), "rocket": ("skimage", "rocket.jpg"),
     "china": ("sklearn", "china.jpg"), "flower": ("sklearn", "flower.jpg"),
 }
+#: the candidates of the pyramid study: name -> ``estimate_kernel``'s ``coarse_on_whole`` (the default is
+#: the one the study chooses: ``tests/test_tune_kernel_route.py`` checks it)
+PYRAMID_CANDIDATES = {"window-every-level": False, "whole-photo-coarse-levels": True}
 FLOORS = (0.0075, 0.01, 0.015, 0.02)
 #: the candidates of the refinement study: name -> the HQS iterations (of 8) before which the kernel is
 #: refitted to the prior's iterate (``models/pnp_deblur.py``'s ``refine_at``)
 REFINEMENTS = {"none": (), "at-3": (3,), "at-4": (4,), "at-3-5": (3, 5)}
+#: the candidates of the discrepancy study: pnp-blind's ``discrepancy_limit`` (re-blur residual over the
+#: assumed noise beyond which the result is redone); "none" never redoes
+DISCREPANCY_LIMITS = (0.8, 0.9, 1.0, 1.25)
 #: each study's reference setting: a candidate replaces it only with paired evidence
 REFERENCES = {"estimation": "all-gradients", "window": "gradient-energy", "window-large": "gradient-energy",
-              "noise-floor": "floor-0.01", "refinement": "none"}
+              "pyramid": "window-every-level", "noise-floor": "floor-0.01", "refinement": "none",
+              "discrepancy": "none"}
 #: the score each study chooses on: what pnp-blind gains up to a shift
 GAINS = {"estimation": "pnp_gain_shift", "window": "pnp_gain_shift", "window-large": "pnp_gain_shift",
-         "noise-floor": "gain_shift", "refinement": "gain_shift"}
+         "pyramid": "pnp_gain_shift", "noise-floor": "gain_shift", "refinement": "gain_shift",
+         "discrepancy": "gain_shift"}
 #: the paired t statistic a candidate needs over the reference to be chosen
 MIN_T = 2.0
 
@@ -209,6 +226,31 @@ def refinement_study(photos: list[dict], candidates: dict, max_kernel: int) -> p
     return pd.DataFrame(rows)
 
 
+def discrepancy_study(photos: list[dict], limits, max_kernel: int) -> pd.DataFrame:
+    from studio.deconvolution import reblur_residual
+    from studio.registry import create_model
+
+    model = create_model("pnp-blind")
+    model.discrepancy_limit = None  # both results of every photo; each limit then picks one
+    rows = []
+    for photo in tqdm(photos, desc="discrepancy", unit="photo"):
+        estimate = estimate_kernel(photo["blurred"], max_kernel)
+        first, first_kernel = model.restore(photo["blurred"], estimate=estimate)
+        redo, redo_kernel = model.restore(photo["blurred"], estimate=estimate, noise_scale=model.discrepancy_noise_scale)
+        noise = max(estimate_noise_sigma(luminance(photo["blurred"])), model.noise_floor)
+        ratio = reblur_residual(first, first_kernel, photo["blurred"]) / noise
+        for limit in (None, *limits):
+            redone = limit is not None and ratio > limit
+            restored, kernel = (redo, redo_kernel) if redone else (first, first_kernel)
+            rows.append({"candidate": "none" if limit is None else f"limit-{limit:g}", "image": photo["image"],
+                         "kernel": photo["kernel_name"], "kernel_size": photo["kernel"].shape[0],
+                         "discrepancy": ratio, "redone": redone,
+                         "similarity": kernel_similarity(kernel, photo["kernel"]),
+                         "gain": psnr(restored, photo["clean"]) - photo["input_psnr"],
+                         "gain_shift": gain_up_to_shift(restored, photo)})
+    return pd.DataFrame(rows)
+
+
 def summarize(rows: pd.DataFrame, reference: str, gain: str = "gain_shift") -> pd.DataFrame:
     """Per candidate: mean and 10th percentile of each score, photos below the input, and the paired
     comparison with the ``reference`` setting on ``gain``: the mean
@@ -225,6 +267,8 @@ def summarize(rows: pd.DataFrame, reference: str, gain: str = "gain_shift") -> p
         if score != "seconds":
             summary[f"p10_{score}"] = grouped[score].quantile(0.1)
     summary["below_input"] = grouped[gain].apply(lambda g: int((g < 0).sum()))
+    if "redone" in rows:  # the discrepancy study: how many results each limit redoes
+        summary["redone"] = grouped["redone"].sum().astype(int)
     summary["photos"] = grouped.size()
     if reference not in summary.index:
         raise ValueError(f"the reference setting {reference!r} is not among the candidates run")
@@ -258,10 +302,11 @@ def summarize(rows: pd.DataFrame, reference: str, gain: str = "gain_shift") -> p
 
 def build_parser() -> argparse.ArgumentParser:
     parser = cli.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--study", choices=("estimation", "window", "window-large", "noise-floor", "refinement"),
+    parser.add_argument("--study", choices=("estimation", "window", "window-large", "pyramid", "noise-floor",
+                                                  "refinement", "discrepancy"),
                         required=True)
     parser.add_argument("--val", default=str(VAL_DATA),
-                        help="folder of sharp validation photos (window-large uses LARGE_PHOTOS instead)")
+                        help="folder of sharp validation photos (window-large and pyramid use LARGE_PHOTOS instead)")
     parser.add_argument("--count", type=cli.number(1, 100), default=64, help="photos used (the first N, sorted)")
     parser.add_argument("--max-kernel", type=int, default=31, help="max kernel size (odd px)")
     parser.add_argument("--candidates", nargs="+", choices=sorted(ESTIMATION_CANDIDATES),
@@ -278,7 +323,7 @@ def main(argv=None):
                                 sys.argv[1:] if argv is None else argv)
     out = Path(args.out or OUT_DIR / f"kernel_{args.study.replace('-', '_')}.csv")
     cli.check_writable(out, "--out")
-    if args.study == "window-large":
+    if args.study in ("window-large", "pyramid"):
         photos = large_validation_photos(LARGE_PHOTOS)
         data = (f"{len(LARGE_PHOTOS)} scikit-image/scikit-learn sample photos x "
                 f"{len(blur_degradation.validation_kernels())} validation kernels")
@@ -290,11 +335,16 @@ def main(argv=None):
         size = {"window": WINDOW_STUDY_SIZE} if args.study == "window" else {}
         rows = estimation_study(photos, {name: dict(**size, window_coherence=coherence)
                                          for name, coherence in WINDOW_COHERENCES.items()}, args.max_kernel)
+    elif args.study == "pyramid":
+        rows = estimation_study(photos, {name: dict(coarse_on_whole=whole) for name, whole in PYRAMID_CANDIDATES.items()},
+                                args.max_kernel)
     elif args.study == "estimation":
         names = args.candidates or list(ESTIMATION_CANDIDATES)
         rows = estimation_study(photos, {n: ESTIMATION_CANDIDATES[n] for n in names}, args.max_kernel)
     elif args.study == "noise-floor":
         rows = noise_floor_study(photos, args.floors, args.max_kernel)
+    elif args.study == "discrepancy":
+        rows = discrepancy_study(photos, DISCREPANCY_LIMITS, args.max_kernel)
     else:
         rows = refinement_study(photos, REFINEMENTS, args.max_kernel)
     out.parent.mkdir(parents=True, exist_ok=True)
