@@ -9,10 +9,12 @@ so the work splits in two (``studio.deconvolution``):
 2. **deconvolution**: plug-and-play HQS, whose only learned part is ``drunet-lite``, a Gaussian
    denoiser that never saw a blur -- or classical Wiener, to show what the prior adds. A blind
    estimate is refitted to the prior's iterate partway through (``refine_at``): by then that
-   iterate is closer to the sharp photo than the L0 latent the estimate was fitted to. A blind
-   result that its own kernel does not explain (re-blurred, it stays more than
-   ``discrepancy_limit`` x the assumed noise from the input) is redone assuming
-   ``discrepancy_noise_scale`` x the noise: a wrong kernel then does less harm.
+   iterate is closer to the sharp photo than the L0 latent the estimate was fitted to. With
+   ``discrepancy_limit`` set, a blind result that its own kernel does not explain (re-blurred, it
+   stays more than that many times the assumed noise from the input) is redone assuming
+   ``discrepancy_noise_scale`` x the noise. The registered models leave it off: ``python -m
+   training.tune_kernel_route --study discrepancy-confirm`` found it redoes good results as often
+   as bad ones.
 
 Registered models (all take and return (B, 3, H, W) tensors in [0, 1]):
 

@@ -129,6 +129,7 @@ KERNEL_WINDOW_TUNING = "tuning/kernel_window_summary.csv"
 KERNEL_WINDOW_LARGE_TUNING = "tuning/kernel_window_large_summary.csv"
 KERNEL_PYRAMID_TUNING = "tuning/kernel_pyramid_summary.csv"
 KERNEL_DISCREPANCY_TUNING = "tuning/kernel_discrepancy_summary.csv"
+KERNEL_DISCREPANCY_CONFIRM = "tuning/kernel_discrepancy_confirm_summary.csv"
 
 
 # ---- reading -----------------------------------------------------------------------------------
@@ -815,6 +816,28 @@ def kernel_discrepancy_tuning(src: Sources) -> list[str]:
     return lines
 
 
+def kernel_discrepancy_confirm(src: Sources) -> list[str]:
+    """The discrepancy check's confirmation on new photos, chosen by the safeguard rule: the inputs it
+    redoes, how many of them gain and lose (one-sided sign test), the photos whose mean gains or
+    loses, the mean gain plain and up to shift, inputs below the input; the chosen row in bold."""
+    path = src.results / KERNEL_DISCREPANCY_CONFIRM
+    frame = _tuning_summary(path, ("mean_gain", "mean_gain_shift", "p10_gain_shift", "redone", "sign_p",
+                                   "inputs_worse_than_reference", "photos_gaining", "photos_losing", "photo_count"))
+    lines = _header(["redo beyond (× the assumed noise)", "inputs redone", "gain", "gain up to shift, mean / 10th pct",
+                     "vs never redoing: mean", "redone inputs better / worse (sign test p)", "photos better / worse",
+                     "below the input"])
+    for row in frame.itertuples():
+        limit = "never" if row.candidate == "none" else row.candidate.removeprefix("limit-")
+        versus = ["reference"] * 3 if row.reference else [
+            signed(row.paired_gain_vs_reference),
+            f"{int(row.photos_better_than_reference)} / {int(row.inputs_worse_than_reference)} (p {row.sign_p:.2g})",
+            f"{int(row.photos_gaining)} / {int(row.photos_losing)} of {int(row.photo_count)}"]
+        lines.append(_row([bold(limit, row.chosen), f"{int(row.redone)} of {int(row.photos)}", signed(row.mean_gain),
+                           f"{signed(row.mean_gain_shift)} / {signed(row.p10_gain_shift)}", *versus,
+                           f"{int(row.below_input)} of {int(row.photos)}"]))
+    return lines
+
+
 #: name -> (generator, the files under the results root it reads)
 TABLES: dict[str, tuple[Callable[[Sources], list[str]], tuple[str, ...]]] = {
     "sr-results": (sr_results, tuple(rel for _, rel in SR_SETS)),
@@ -841,6 +864,7 @@ TABLES: dict[str, tuple[Callable[[Sources], list[str]], tuple[str, ...]]] = {
     "kernel-window-large-tuning": (kernel_window_large_tuning, (KERNEL_WINDOW_LARGE_TUNING,)),
     "kernel-pyramid-tuning": (kernel_pyramid_tuning, (KERNEL_PYRAMID_TUNING,)),
     "kernel-discrepancy-tuning": (kernel_discrepancy_tuning, (KERNEL_DISCREPANCY_TUNING,)),
+    "kernel-discrepancy-confirm": (kernel_discrepancy_confirm, (KERNEL_DISCREPANCY_CONFIRM,)),
 }
 
 

@@ -82,17 +82,21 @@ def test_large_photos_are_blurred_with_every_validation_kernel():
 
 
 def test_pyramid_study_runs_each_candidate_on_the_large_photos(tmp_path, monkeypatch):
-    options = []
-    real, real_inputs = tune.estimate_kernel, tune.large_validation_photos
+    options, asked = [], []
+    real = tune.estimate_kernel
     monkeypatch.setattr(tune, "estimate_kernel", lambda *a, **k: options.append(k) or real(*a, **k))
-    monkeypatch.setattr(tune, "LARGE_PHOTOS", {name: tune.LARGE_PHOTOS[name] for name in ("coffee", "camera")})
-    # one input of each photo keeps the test short
-    monkeypatch.setattr(tune, "large_validation_photos", lambda photos: real_inputs(photos)[::len(validation_kernels())])
+
+    def two_inputs(photos):  # the large photos are asked for; two shipped photos keep the test short
+        asked.append(photos)
+        return tune.validation_photos(SAMPLES, count=2)
+
+    monkeypatch.setattr(tune, "large_validation_photos", two_inputs)
     out = tmp_path / "pyramid.csv"
     summary = tune.main(["--study", "pyramid", "--max-kernel", "15", "--out", str(out)])
+    assert asked == [tune.LARGE_PHOTOS]
     rows = pd.read_csv(out)
     assert list(rows.candidate) == [name for name in tune.PYRAMID_CANDIDATES for _ in range(2)]
-    assert list(rows.photo[:2]) == ["coffee", "camera"] and rows.similarity.between(0, 1).all()
+    assert rows.similarity.between(0, 1).all()
     assert options == [{"coarse_on_whole": whole} for whole in tune.PYRAMID_CANDIDATES.values() for _ in range(2)]
     assert summary.reference.sum() == 1 and summary.chosen.sum() == 1
 
@@ -152,7 +156,8 @@ def test_the_shipped_settings_are_the_chosen_validation_candidates():
     chosen_floor = float(floors.candidate[floors.chosen].item().removeprefix("floor-"))
     refinement = pd.read_csv(root / "kernel_refinement_summary.csv")
     chosen_refinement = tune.REFINEMENTS[refinement.candidate[refinement.chosen].item()]
-    discrepancy = pd.read_csv(root / "kernel_discrepancy_summary.csv")
+    # the discrepancy study chose among limits; its confirmation on new photos decides whether to check at all
+    discrepancy = pd.read_csv(root / "kernel_discrepancy_confirm_summary.csv")
     chosen_limit = discrepancy.candidate[discrepancy.chosen].item()
     chosen_limit = None if chosen_limit == "none" else float(chosen_limit.removeprefix("limit-"))
     shipped = build_model("pnp-blind")  # what create_model builds: the registration, then the card's architecture
@@ -187,6 +192,48 @@ def test_discrepancy_study_picks_the_redo_exactly_where_the_residual_exceeds_the
     # the redo is another deconvolution: its scores differ from the first result's, which the others keep
     assert rows.gain_shift[1] != rows.gain_shift[0] == rows.gain_shift[2]
     assert np.isfinite(rows[["gain", "gain_shift", "similarity"]].to_numpy()).all()
+
+
+def test_discrepancy_confirmation_blurs_each_photo_with_every_kernel_and_applies_the_safeguard_rule(tmp_path, monkeypatch):
+    two = validation_kernels()[:2]  # two kernels keep the test short
+    monkeypatch.setattr(tune.blur_degradation, "validation_kernels", lambda: two)
+    out = tmp_path / "confirm.csv"
+    summary = tune.main(["--study", "discrepancy-confirm", "--val", str(SAMPLES), "--count", "1", "--out", str(out)])
+    rows = pd.read_csv(out)
+    stem = sorted(p.stem for p in SAMPLES.glob("*.png"))[0]
+    assert list(rows.image) == [f"{stem}/{name}" for name, _ in two for _ in range(2)]
+    assert list(rows.candidate) == ["none", f"limit-{tune.CONFIRM_LIMIT:g}"] * 2 and set(rows.photo) == {stem}
+    assert {"sign_p", "photos_gaining", "photos_losing", "redone"} <= set(summary.columns)
+    assert summary.data[0].endswith("first 1 photos x 2 validation kernels")
+
+
+def _safeguard_rows(deltas: dict[str, list[float]]) -> pd.DataFrame:
+    """Inputs a0..a3, b0..b3, ... (photo = the letter); the reference gains 1 dB on each; a candidate's
+    gain is the reference's plus its delta."""
+    rows = []
+    for name, values in {"ref": [0.0] * 16, **deltas}.items():
+        rows += [{"candidate": name, "image": f"{'abcd'[i // 4]}{i % 4}", "photo": "abcd"[i // 4], "gain_shift": 1.0 + d}
+                 for i, d in enumerate(values)]
+    return pd.DataFrame(rows)
+
+
+def test_a_safeguard_is_chosen_on_the_inputs_it_changes():
+    # "guard" changes 6 of 16 inputs, each for the better: no paired t of 2 needed, the sign test decides
+    guard = [2.0, 0, 0, 0, 1.5, 0, 0, 0, 0.5, 0, 0, 0, 1.0, 0.2, 0.3, 0]
+    summary = tune.summarize(_safeguard_rows({"guard": guard}), "ref", safeguard=True).set_index("candidate")
+    assert summary.sign_p["guard"] == pytest.approx(0.5 ** 6)
+    assert summary.photos_gaining["guard"] == 4 and summary.photos_losing["guard"] == 0
+    assert summary.chosen["guard"] and summary.chosen.sum() == 1
+    # the same gains with two losses among the changed inputs: 6 up, 2 down is no evidence (p 0.14)
+    mixed = guard.copy()
+    mixed[1], mixed[5] = -0.1, -0.1
+    summary = tune.summarize(_safeguard_rows({"mixed": mixed}), "ref", safeguard=True).set_index("candidate")
+    assert summary.sign_p["mixed"] > tune.MAX_SIGN_P and summary.chosen["ref"]
+    # nine changes of ten gain a little, one loses more than all of them gain: the mean must be positive too
+    lopsided = [0.1, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1, -4.0, 0, 0, 0, 0, 0, 0]
+    summary = tune.summarize(_safeguard_rows({"lopsided": lopsided}), "ref", safeguard=True).set_index("candidate")
+    assert summary.sign_p["lopsided"] < tune.MAX_SIGN_P and summary.paired_gain_vs_reference["lopsided"] < 0
+    assert summary.chosen["ref"]
 
 
 def _rows(gains: dict[str, list[float]]) -> pd.DataFrame:
