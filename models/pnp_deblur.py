@@ -10,6 +10,11 @@ so the work splits in two (``studio.deconvolution``):
    denoiser that never saw a blur -- or classical Wiener, to show what the prior adds. A blind
    estimate is refitted to the prior's iterate partway through (``refine_at``): by then that
    iterate is closer to the sharp photo than the L0 latent the estimate was fitted to. With
+   ``second_window``, a photo larger than the estimation window is also estimated on the window
+   whose edges are most coherent (``estimation_window``'s ``coherence``), deconvolved with that
+   kernel too, and the result its own kernel explains better (the smaller re-blur residual) is
+   kept: fine texture can mislead the first window's estimate, and a wrong kernel leaves a result
+   that, blurred again, strays further from the input. With
    ``discrepancy_limit`` set, a blind result that its own kernel does not explain (re-blurred, it
    stays more than that many times the assumed noise from the input) is redone assuming
    ``discrepancy_noise_scale`` x the noise. The registered models leave it off: ``python -m
@@ -35,8 +40,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from studio.deconvolution import (KernelEstimate, check_max_size, estimate_kernel, hqs_deconvolve, luminance, reblur_residual,
-                                  refine_kernel, wiener_deconvolve)
+from studio.deconvolution import (ESTIMATION_WINDOW, KernelEstimate, check_max_size, estimate_kernel, estimation_window,
+                                  hqs_deconvolve, luminance, reblur_residual, refine_kernel, wiener_deconvolve)
 from studio.degradations.blur import normalize_kernel
 from studio.metrics import estimate_noise_sigma
 from studio.registry import build_model, register_model
@@ -53,7 +58,8 @@ class BlindDeconvolution(nn.Module):
 
     def __init__(self, prior: str = "drunet-lite", max_kernel: int = 31, iterations: int = 8,
                  noise_floor: float = 0.01, wiener_balance: float = 0.02, refine_at: tuple[int, ...] | list = (),
-                 discrepancy_limit: float | None = None, discrepancy_noise_scale: float = 3.0):
+                 discrepancy_limit: float | None = None, discrepancy_noise_scale: float = 3.0,
+                 second_window: float | None = None):
         super().__init__()
         if prior not in PRIORS:
             raise ValueError(f"unknown prior {prior!r} (expected one of {PRIORS})")
@@ -62,6 +68,8 @@ class BlindDeconvolution(nn.Module):
         self.iterations, self.noise_floor, self.wiener_balance = int(iterations), float(noise_floor), float(wiener_balance)
         # HQS iterations before which a blind estimate is refitted to the prior's current iterate
         self.refine_at = tuple(sorted({int(i) for i in refine_at}))
+        # the edge coherence of a second estimation window (None: one window); see ``restore_blind``
+        self.second_window = None if second_window is None else float(second_window)
         # the discrepancy check of a blind result (None: none); see ``restore``
         self.discrepancy_limit = None if discrepancy_limit is None else float(discrepancy_limit)
         self.discrepancy_noise_scale = float(discrepancy_noise_scale)
@@ -94,12 +102,35 @@ class BlindDeconvolution(nn.Module):
         """The blind kernel estimate of one HxWx3 image (the first 60 % of the progress bar)."""
         return estimate_kernel(image, self.max_kernel, progress=self._stage(0.0, 0.6))
 
+    def restore_blind(self, image: np.ndarray) -> tuple[np.ndarray, np.ndarray, KernelEstimate]:
+        """One HxWx3 image -> (deblurred image, kernel used, the estimate it came from): the estimate of
+        the estimation window, and with ``second_window`` also that of the most coherent window where it
+        is another one; of their results, the one whose kernel explains it better (smaller re-blur
+        residual). ``python -m training.tune_kernel_route --study window-pair`` measures that choice."""
+        coherences = [0.0]
+        if self.second_window is not None and self.prior is not None:
+            gray = luminance(image)
+            if estimation_window(gray, ESTIMATION_WINDOW, self.second_window) != estimation_window(gray, ESTIMATION_WINDOW):
+                coherences.append(self.second_window)
+        share = 1.0 / len(coherences)
+        best = None
+        for i, coherence in enumerate(coherences):
+            estimate = estimate_kernel(image, self.max_kernel, window_coherence=coherence,
+                                       progress=self._stage(0.6 * i * share, 0.6 * (i + 1) * share))
+            restored, kernel = self.restore(image, estimate=estimate,
+                                            stage=(0.6 + 0.4 * i * share, 0.6 + 0.4 * (i + 1) * share))
+            residual = reblur_residual(restored, kernel, image) if len(coherences) > 1 else 0.0
+            if best is None or residual < best[0]:
+                best = (residual, restored, kernel, estimate)
+        return best[1], best[2], best[3]
+
     def restore(self, image: np.ndarray, kernel: np.ndarray | None = None, estimate: KernelEstimate | None = None,
-                noise_scale: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
+                noise_scale: float = 1.0, stage: tuple[float, float] | None = None) -> tuple[np.ndarray, np.ndarray]:
         """One HxWx3 image in [0, 1] -> (deblurred image, the kernel used last). ``kernel``: a kernel to
         use as it is (the oracle's); ``estimate``: a blind estimate already made of this image (studies
         reuse one across settings); neither: estimate it here. ``noise_scale`` multiplies the noise the
-        data step assumes (the discrepancy check's redo uses it)."""
+        data step assumes (the discrepancy check's redo uses it); ``stage``: the share of the progress
+        bar the deconvolution reports in (default: what the estimate leaves)."""
         refitted, update = [], None
         self.discrepancy = None
         blind = kernel is None
@@ -124,7 +155,8 @@ class BlindDeconvolution(nn.Module):
             # photos by ``python -m training.tune_kernel_route --study noise-floor`` (results/tuning/).
             noise = max(estimate_noise_sigma(luminance(image)), self.noise_floor) * noise_scale
             out = hqs_deconvolve(image, kernel, self._denoise, noise, self.iterations,
-                                 progress=self._stage(0.0 if self.needs_kernel else 0.6, 1.0), kernel_update=update)
+                                 progress=self._stage(*(stage or (0.0 if self.needs_kernel else 0.6, 1.0))),
+                                 kernel_update=update)
             if blind and self.discrepancy_limit is not None:
                 # Morozov's discrepancy principle turned into a check: re-blurred by its kernel, a right
                 # result lies within about the noise of the input; one much further was made with a kernel
@@ -156,8 +188,11 @@ class BlindDeconvolution(nn.Module):
         array = x.detach().float().cpu().permute(0, 2, 3, 1).numpy()
         outputs, self.last_kernels, self.last_windows, self.last_discrepancies = [], [], [], []
         for image in array:
-            estimate = None if kernel is not None else self.estimate(image)
-            restored, used = self.restore(image, kernel, estimate=estimate)
+            if kernel is None:
+                restored, used, estimate = self.restore_blind(image)
+            else:
+                estimate = None
+                restored, used = self.restore(image, kernel)
             outputs.append(restored)
             self.last_kernels.append(used)
             self.last_windows.append(None if estimate is None else estimate.window)
@@ -172,10 +207,12 @@ class OracleDeconvolution(BlindDeconvolution):
 
 
 register_model("pnp-blind", "deblur", BlindDeconvolution,
-               dict(prior="drunet-lite", max_kernel=31, iterations=8, noise_floor=0.01, refine_at=(3, 5)),
+               dict(prior="drunet-lite", max_kernel=31, iterations=8, noise_floor=0.01, refine_at=(3, 5), second_window=2.0),
                "Blind plug-and-play deblurring: kernel estimated from the photo (coarse-to-fine, L0 gradient prior, "
                "strongest edges), then 8 HQS iterations with the learned drunet-lite denoiser as the image prior; partway "
-               "through (the iterations refine_at names), the kernel is refitted to the prior's own iterate.",
+               "through (the iterations refine_at names), the kernel is refitted to the prior's own iterate. A photo larger "
+               "than the estimation window is estimated on two windows (most gradient energy, most coherent edges) and "
+               "keeps the result its kernel explains better.",
                weights_from=("drunet-lite", "prior"))
 register_model("pnp-oracle", "deblur", OracleDeconvolution,
                dict(prior="drunet-lite", iterations=8, noise_floor=0.006),

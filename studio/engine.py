@@ -357,6 +357,9 @@ class Trainer:
     def close(self) -> None:
         """Leave the process group of a torchrun launch (nothing to do in a single process)."""
         if self.distributed:
+            # every rank reaches the barrier before any tears gloo down: a rank that leaves while another
+            # is still using the group can abort it ("terminate called without an active exception")
+            dist.barrier()
             dist.destroy_process_group()
 
     def provenance(self) -> dict:

@@ -130,6 +130,7 @@ KERNEL_WINDOW_LARGE_TUNING = "tuning/kernel_window_large_summary.csv"
 KERNEL_PYRAMID_TUNING = "tuning/kernel_pyramid_summary.csv"
 KERNEL_DISCREPANCY_TUNING = "tuning/kernel_discrepancy_summary.csv"
 KERNEL_DISCREPANCY_CONFIRM = "tuning/kernel_discrepancy_confirm_summary.csv"
+KERNEL_WINDOW_PAIR = "tuning/kernel_window_pair_summary.csv"
 
 
 # ---- reading -----------------------------------------------------------------------------------
@@ -828,12 +829,37 @@ def kernel_discrepancy_confirm(src: Sources) -> list[str]:
                      "below the input"])
     for row in frame.itertuples():
         limit = "never" if row.candidate == "none" else row.candidate.removeprefix("limit-")
-        versus = ["reference"] * 3 if row.reference else [
-            signed(row.paired_gain_vs_reference),
+        lines.append(_row([bold(limit, row.chosen), f"{int(row.redone)} of {int(row.photos)}", signed(row.mean_gain),
+                           f"{signed(row.mean_gain_shift)} / {signed(row.p10_gain_shift)}", *_safeguard_cells(row),
+                           f"{int(row.below_input)} of {int(row.photos)}"]))
+    return lines
+
+
+def _safeguard_cells(row) -> list[str]:
+    """A safeguard's comparison with the reference: mean paired gain, the changed inputs that gain and
+    lose (one-sided sign test), the photos whose mean gains and loses."""
+    if row.reference:
+        return ["reference"] * 3
+    return [signed(row.paired_gain_vs_reference),
             f"{int(row.photos_better_than_reference)} / {int(row.inputs_worse_than_reference)} (p {row.sign_p:.2g})",
             f"{int(row.photos_gaining)} / {int(row.photos_losing)} of {int(row.photo_count)}"]
-        lines.append(_row([bold(limit, row.chosen), f"{int(row.redone)} of {int(row.photos)}", signed(row.mean_gain),
-                           f"{signed(row.mean_gain_shift)} / {signed(row.p10_gain_shift)}", *versus,
+
+
+def kernel_window_pair(src: Sources) -> list[str]:
+    """The window pair against the gradient-energy window alone on new photos, chosen by the safeguard
+    rule: the inputs whose two windows differ, those where the second window's result is kept, the
+    gain up to shift, the comparison on the changed inputs and photos; the chosen row in bold."""
+    path = src.results / KERNEL_WINDOW_PAIR
+    frame = _tuning_summary(path, ("mean_similarity", "mean_gain_shift", "p10_gain_shift", "windows_differ",
+                                   "second_kept", "sign_p", "inputs_worse_than_reference", "photos_gaining",
+                                   "photos_losing", "photo_count"))
+    lines = _header(["candidate", "second window's result kept", "kernel similarity", "gain up to shift, mean / 10th pct",
+                     "vs the reference: mean", "changed inputs better / worse (sign test p)", "photos better / worse",
+                     "below the input"])
+    for row in frame.itertuples():
+        kept = "–" if row.reference else f"{int(row.second_kept)} of {int(row.windows_differ)} with two windows"
+        lines.append(_row([bold(f"`{row.candidate}`", row.chosen), kept, f"{row.mean_similarity:.3f}",
+                           f"{signed(row.mean_gain_shift)} / {signed(row.p10_gain_shift)}", *_safeguard_cells(row),
                            f"{int(row.below_input)} of {int(row.photos)}"]))
     return lines
 
@@ -865,6 +891,7 @@ TABLES: dict[str, tuple[Callable[[Sources], list[str]], tuple[str, ...]]] = {
     "kernel-pyramid-tuning": (kernel_pyramid_tuning, (KERNEL_PYRAMID_TUNING,)),
     "kernel-discrepancy-tuning": (kernel_discrepancy_tuning, (KERNEL_DISCREPANCY_TUNING,)),
     "kernel-discrepancy-confirm": (kernel_discrepancy_confirm, (KERNEL_DISCREPANCY_CONFIRM,)),
+    "kernel-window-pair": (kernel_window_pair, (KERNEL_WINDOW_PAIR,)),
 }
 
 

@@ -171,18 +171,25 @@ def test_kernel_view_shows_where_a_large_photo_was_estimated():
 
     photo = app_samples.SAMPLES_DIR / "real_blur" / "skimage_clock_motion.png"  # 400x300: wider than the window
     comparison = app_core.compare("deblur", photo, app_core.MODE_NO_REFERENCE, ["wiener-blind"], {"max_kernel": 15})
-    rows, cols = comparison.estimation_window
-    assert (rows.start, rows.stop) == (0, 300) and cols.stop - cols.start == 384
+    [(name, (rows, cols))] = comparison.estimation_windows
+    assert name == "wiener-blind" and (rows.start, rows.stop) == (0, 300) and cols.stop - cols.start == 384
     items = app_core.kernel_view(comparison)
     assert len(items) == 2 and items[0][1].startswith("wiener-blind: estimated")
     path, caption = items[1]
-    assert f"x {cols.start}–{cols.stop}, y 0–300" in caption
+    assert caption.startswith("where wiener-blind estimated the kernel") and f"x {cols.start}–{cols.stop}, y 0–300" in caption
     drawn = np.asarray(Image.open(path))
     assert drawn.shape == comparison.input.image.shape
     red = (drawn == (255, 40, 40)).all(axis=-1)
     assert red[150, max(cols.start - 1, 0):cols.start + 1].any() and not red[150, cols.start + 5:cols.stop - 5].any()
+    # two models on two windows: one picture each; on one window: one picture naming both
+    other = (rows, slice(0, 384) if cols.start else slice(16, 400))
+    comparison.estimation_windows = [("wiener-blind", (rows, cols)), ("pnp-blind", other)]
+    captions = [caption for _, caption in app_core.kernel_view(comparison)[1:]]
+    assert [c.split(" estimated")[0] for c in captions] == ["where wiener-blind", "where pnp-blind"]
+    comparison.estimation_windows = [("wiener-blind", (rows, cols)), ("pnp-blind", (rows, cols))]
+    assert [caption for _, caption in app_core.kernel_view(comparison)[1:]][0].startswith("where wiener-blind, pnp-blind")
     # a photo no larger than the window: the kernel view has no window to show
-    comparison.estimation_window = (slice(0, 300), slice(0, 400))
+    comparison.estimation_windows = [("wiener-blind", (slice(0, 300), slice(0, 400)))]
     assert len(app_core.kernel_view(comparison)) == 1
 
 

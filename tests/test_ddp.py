@@ -107,6 +107,7 @@ quiet.fit()
 # one write per rank: print(a, b, ...) writes piece by piece, and two ranks share the pipe
 sys.stdout.write(f"rank {{trainer.rank}} of {{trainer.world_size}} done\\n")
 sys.stdout.flush()
+dist.barrier()  # no rank tears the group down while the other still uses it
 dist.destroy_process_group()
 '''
 

@@ -236,9 +236,9 @@ def test_blind_models_never_receive_the_true_kernel(linear_blur, monkeypatch):
     seen = []
     original = BlindDeconvolution.restore
 
-    def spy(self, image, kernel=None, estimate=None):
+    def spy(self, image, kernel=None, estimate=None, **options):
         seen.append(kernel)
-        return original(self, image, kernel, estimate)
+        return original(self, image, kernel, estimate, **options)
 
     monkeypatch.setattr(BlindDeconvolution, "restore", spy)
     monkeypatch.setattr(evaluate_module, "pairs", lambda *a, **k: [(SAMPLES / "set5_butterfly.png", None)])
@@ -318,6 +318,35 @@ def test_a_blind_result_its_kernel_does_not_explain_is_redone_with_more_noise(li
     oracle.discrepancy_limit = 0.01
     oracle.restore(blurred, kernel)
     assert oracle.discrepancy is None
+
+
+def test_blind_pnp_keeps_the_window_whose_kernel_explains_its_result_better(monkeypatch):
+    import models.pnp_deblur as pnp
+    from studio.registry import create_model
+
+    # a 600x400 photo whose two windows differ: both are estimated and deconvolved, the smaller residual wins
+    photo = load_image(SAMPLES / "skimage_coffee.png")
+    blurred = apply_blur(photo, linear_kernel(11, 30), np.random.default_rng(1), 0.005).image
+    gray = D.luminance(blurred)
+    windows = [D.estimation_window(gray, D.ESTIMATION_WINDOW, c) for c in (0.0, 2.0)]
+    assert windows[0] != windows[1]
+    model = create_model("pnp-blind")
+    assert model.second_window == 2.0
+    residuals, real = [], pnp.reblur_residual
+    monkeypatch.setattr(pnp, "reblur_residual", lambda *a: residuals.append(real(*a)) or residuals[-1])
+    restored, kernel, estimate = model.restore_blind(blurred)
+    assert len(residuals) == 2
+    kept = int(np.argmin(residuals))
+    assert estimate.window == windows[kept]
+    assert real(restored, kernel, blurred) == pytest.approx(residuals[kept])
+    # one window only without a second one, or where the photo fits the window
+    model.second_window = None
+    residuals.clear()
+    _, _, single = model.restore_blind(blurred)
+    assert single.window == windows[0] and residuals == []
+    model.second_window = 2.0
+    _, _, small = model.restore_blind(blurred[:300, :380])
+    assert residuals == [] and small.window == (slice(0, 300), slice(0, 380))
 
 
 @pytest.mark.parametrize("options", [dict(discrepancy_limit=0), dict(discrepancy_limit=-1), dict(discrepancy_noise_scale=0.5)])

@@ -167,6 +167,13 @@ def test_the_shipped_settings_are_the_chosen_validation_candidates():
         assert config.get("discrepancy_limit") == chosen_limit
     assert shipped.noise_floor == pytest.approx(chosen_floor) and shipped.refine_at == chosen_refinement
     assert shipped.discrepancy_limit == chosen_limit
+    # a second window is estimated on only if the window-pair study chose it
+    pair = pd.read_csv(root / "kernel_window_pair_summary.csv")
+    chosen_pair = pair.candidate[pair.chosen].item()
+    second = None if chosen_pair == "gradient-energy" else tune.WINDOW_COHERENCES[chosen_pair.removeprefix("pair-with-")]
+    for config in (get_entry("pnp-blind").config, model_card("pnp-blind")["architecture"]):
+        assert config.get("second_window") == second
+    assert shipped.second_window == second
 
 
 def test_refinement_study_scores_each_candidate_from_one_estimate(monkeypatch):
@@ -205,6 +212,22 @@ def test_discrepancy_confirmation_blurs_each_photo_with_every_kernel_and_applies
     assert list(rows.candidate) == ["none", f"limit-{tune.CONFIRM_LIMIT:g}"] * 2 and set(rows.photo) == {stem}
     assert {"sign_p", "photos_gaining", "photos_losing", "redone"} <= set(summary.columns)
     assert summary.data[0].endswith("first 1 photos x 2 validation kernels")
+
+
+def test_window_pair_keeps_the_result_its_kernel_explains_better():
+    # coffee (600x400) with the first two validation kernels: the two windows coincide on the first input
+    # and differ on the second
+    inputs = tune.every_kernel_inputs({"coffee": SAMPLES / "skimage_coffee.png"}, 4000)[:2]
+    rows = tune.window_pair_study(inputs, 31)
+    reference, pair = rows[rows.candidate == "gradient-energy"], rows[rows.candidate == "pair-with-coherent-edges-2"]
+    assert list(reference.windows_differ) == [False, True]
+    same = reference.iloc[0], pair.iloc[0]
+    assert same[0].gain_shift == same[1].gain_shift and not same[1].second_kept  # nothing to choose
+    differ = reference.iloc[1], pair.iloc[1]
+    # the pair keeps the smaller residual: the reference's own, or the second window's if smaller
+    assert differ[1].residual <= differ[0].residual
+    assert differ[1].second_kept == (differ[1].residual < differ[0].residual)
+    assert differ[1].second_kept == (differ[1].gain_shift != differ[0].gain_shift)
 
 
 def _safeguard_rows(deltas: dict[str, list[float]]) -> pd.DataFrame:

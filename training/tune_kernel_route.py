@@ -5,6 +5,7 @@
     python -m training.tune_kernel_route --study refinement   # refitting the kernel inside pnp-blind's HQS
     python -m training.tune_kernel_route --study discrepancy  # redoing a result its own kernel does not explain
     python -m training.tune_kernel_route --study discrepancy-confirm  # the same, tested on photos new to the studies
+    python -m training.tune_kernel_route --study window-pair  # two windows' kernels, the better-explaining one kept
     python -m training.tune_kernel_route --study window       # which window of a large photo is estimated on
     python -m training.tune_kernel_route --study window-large # the same question on photos larger than the window
     python -m training.tune_kernel_route --study pyramid      # whole photo or window at the coarse pyramid levels
@@ -45,6 +46,12 @@ evaluation kernel), the evaluation protocol's noise (sigma 0.005) and 8-bit roun
   ran (``SAFEGUARD`` in ``summarize``): the inputs it redoes must gain more often than they lose
   (one-sided sign test, p < 0.05), the mean paired gain over all inputs must be positive, and more
   photos must gain on average than lose.
+* ``window-pair``: on the same McMaster inputs, ``pnp-blind`` with the estimate of the gradient-energy
+  window (the reference) against estimating on both that window and the coherent-edges-2 window
+  (``WINDOW_COHERENCES``), deconvolving with each kernel and keeping the result its kernel explains
+  better (the smaller ``reblur_residual``: both are compared on one photo, so what the prior cannot
+  restore weighs on both alike). It changes only the inputs whose two windows differ, so it is
+  chosen by the safeguard rule, fixed before it ran.
 
 Writes one row per (candidate, photo) to ``results/tuning/kernel_<study>.csv`` and prints the
 summary per candidate (also ``results/tuning/kernel_<study>_summary.csv``), whose ``chosen`` row is
@@ -111,16 +118,16 @@ CONFIRM_DATA = DATASETS / "mcmaster"
 #: each study's reference setting: a candidate replaces it only with paired evidence
 REFERENCES = {"estimation": "all-gradients", "window": "gradient-energy", "window-large": "gradient-energy",
               "pyramid": "window-every-level", "noise-floor": "floor-0.01", "refinement": "none",
-              "discrepancy": "none", "discrepancy-confirm": "none"}
+              "discrepancy": "none", "discrepancy-confirm": "none", "window-pair": "gradient-energy"}
 #: the score each study chooses on: what pnp-blind gains up to a shift
 GAINS = {"estimation": "pnp_gain_shift", "window": "pnp_gain_shift", "window-large": "pnp_gain_shift",
          "pyramid": "pnp_gain_shift", "noise-floor": "gain_shift", "refinement": "gain_shift",
-         "discrepancy": "gain_shift", "discrepancy-confirm": "gain_shift"}
+         "discrepancy": "gain_shift", "discrepancy-confirm": "gain_shift", "window-pair": "gain_shift"}
 #: the paired t statistic a candidate needs over the reference to be chosen
 MIN_T = 2.0
 #: the studies whose candidate is a safeguard that changes a few results: chosen by ``summarize``'s
 #: safeguard rule (sign test on the changed inputs) instead of the paired t
-SAFEGUARD = {"discrepancy-confirm"}
+SAFEGUARD = {"discrepancy-confirm", "window-pair"}
 #: the one-sided sign test's p value a safeguard's changed inputs must reach
 MAX_SIGN_P = 0.05
 
@@ -275,6 +282,31 @@ def discrepancy_study(photos: list[dict], limits, max_kernel: int) -> pd.DataFra
     return pd.DataFrame(rows)
 
 
+def window_pair_study(photos: list[dict], max_kernel: int, second: str = "coherent-edges-2") -> pd.DataFrame:
+    from studio.deconvolution import reblur_residual
+    from studio.registry import create_model
+
+    model = create_model("pnp-blind")
+    rows = []
+    for photo in tqdm(photos, desc="window pair", unit="photo"):
+        first = estimate_kernel(photo["blurred"], max_kernel)
+        other = estimate_kernel(photo["blurred"], max_kernel, window_coherence=WINDOW_COHERENCES[second])
+        results = [model.restore(photo["blurred"], estimate=first)]
+        if other.window != first.window:  # the same window gives the same kernel: nothing to choose
+            results.append(model.restore(photo["blurred"], estimate=other))
+        residuals = [reblur_residual(restored, kernel, photo["blurred"]) for restored, kernel in results]
+        best = int(np.argmin(residuals))
+        for name, (restored, kernel) in (("gradient-energy", results[0]), (f"pair-with-{second}", results[best])):
+            rows.append({"candidate": name, "image": photo["image"], "photo": photo["photo"],
+                         "kernel": photo["kernel_name"], "kernel_size": photo["kernel"].shape[0],
+                         "windows_differ": len(results) == 2, "second_kept": best == 1,
+                         "residual": residuals[0] if name == "gradient-energy" else residuals[best],
+                         "similarity": kernel_similarity(kernel, photo["kernel"]),
+                         "gain": psnr(restored, photo["clean"]) - photo["input_psnr"],
+                         "gain_shift": gain_up_to_shift(restored, photo)})
+    return pd.DataFrame(rows)
+
+
 def summarize(rows: pd.DataFrame, reference: str, gain: str = "gain_shift", safeguard: bool = False) -> pd.DataFrame:
     """Per candidate: mean and 10th percentile of each score, photos below the input, and the paired
     comparison with the ``reference`` setting on ``gain``: the mean
@@ -297,6 +329,9 @@ def summarize(rows: pd.DataFrame, reference: str, gain: str = "gain_shift", safe
     summary["below_input"] = grouped[gain].apply(lambda g: int((g < 0).sum()))
     if "redone" in rows:  # the discrepancy study: how many results each limit redoes
         summary["redone"] = grouped["redone"].sum().astype(int)
+    if "second_kept" in rows:  # the window-pair study: inputs with two windows, and those the second one wins
+        summary["windows_differ"] = grouped["windows_differ"].sum().astype(int)
+        summary["second_kept"] = grouped["second_kept"].sum().astype(int)
     summary["photos"] = grouped.size()
     if reference not in summary.index:
         raise ValueError(f"the reference setting {reference!r} is not among the candidates run")
@@ -349,11 +384,12 @@ def summarize(rows: pd.DataFrame, reference: str, gain: str = "gain_shift", safe
 def build_parser() -> argparse.ArgumentParser:
     parser = cli.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--study", choices=("estimation", "window", "window-large", "pyramid", "noise-floor",
-                                                  "refinement", "discrepancy", "discrepancy-confirm"),
+                                                  "refinement", "discrepancy", "discrepancy-confirm",
+                                                  "window-pair"),
                         required=True)
     parser.add_argument("--val", default=None,
-                        help="folder of sharp validation photos (default: bsds500/val; mcmaster for discrepancy-confirm; "
-                             "window-large and pyramid use LARGE_PHOTOS instead)")
+                        help="folder of sharp validation photos (default: bsds500/val; mcmaster for discrepancy-confirm "
+                             "and window-pair; window-large and pyramid use LARGE_PHOTOS instead)")
     parser.add_argument("--count", type=cli.number(1, 100), default=64, help="photos used (the first N, sorted)")
     parser.add_argument("--max-kernel", type=int, default=31, help="max kernel size (odd px)")
     parser.add_argument("--candidates", nargs="+", choices=sorted(ESTIMATION_CANDIDATES),
@@ -374,7 +410,7 @@ def main(argv=None):
         photos = large_validation_photos(LARGE_PHOTOS)
         data = (f"{len(LARGE_PHOTOS)} scikit-image/scikit-learn sample photos x "
                 f"{len(blur_degradation.validation_kernels())} validation kernels")
-    elif args.study == "discrepancy-confirm":
+    elif args.study in ("discrepancy-confirm", "window-pair"):
         folder = args.val or CONFIRM_DATA
         require_dataset(folder, "--val")
         paths = {path.stem: path for path in list_images(folder)[:args.count]}
@@ -401,6 +437,8 @@ def main(argv=None):
         rows = discrepancy_study(photos, DISCREPANCY_LIMITS, args.max_kernel)
     elif args.study == "discrepancy-confirm":
         rows = discrepancy_study(photos, (CONFIRM_LIMIT,), args.max_kernel)
+    elif args.study == "window-pair":
+        rows = window_pair_study(photos, args.max_kernel)
     else:
         rows = refinement_study(photos, REFINEMENTS, args.max_kernel)
     out.parent.mkdir(parents=True, exist_ok=True)

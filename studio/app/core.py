@@ -236,8 +236,9 @@ class Comparison:
     cached: bool = False
     #: (label, kernel): the true blur kernel where known, and each blind model's estimate
     kernels: list[tuple[str, np.ndarray]] = field(default_factory=list)
-    #: (rows, cols) of the input the first blind estimate was made on (a large photo's window)
-    estimation_window: tuple[slice, slice] | None = None
+    #: (blind model, (rows, cols) of the input its kernel was estimated on: a large photo's window), per
+    #: blind model run
+    estimation_windows: list[tuple[str, tuple[slice, slice]]] = field(default_factory=list)
     #: the photo before the task prepared it (tasks with an upscale chain, clean mode): the chain's
     #: ground truth at the upscaled size is made from it
     source: Path | None = None
@@ -439,7 +440,7 @@ def compare(task_name: str, path, mode: str, model_names, params: dict | None = 
     skipped = []
     kernels = [(f"true kernel ({info.get('kernel_name', 'applied')})", np.asarray(info["kernel"]))] \
         if clean is not None and info.get("kernel") is not None else []
-    estimation_window = None
+    estimation_windows = []
     max_kernel = None
     if "max_kernel" in params:
         try:
@@ -486,8 +487,8 @@ def compare(task_name: str, path, mode: str, model_names, params: dict | None = 
         ms = (time.perf_counter() - started) * 1000
         estimated = getattr(model, "last_kernels", None) if not status.needs_kernel else None
         windows = getattr(model, "last_windows", None) if not status.needs_kernel else None
-        if windows and windows[0] is not None and estimation_window is None:
-            estimation_window = windows[0]  # every blind model estimates with the same defaults
+        if windows and windows[0] is not None:  # pnp-blind may keep another window than wiener-blind
+            estimation_windows.append((name, windows[0]))
         if output.ndim == 2:
             output = np.repeat(output[..., None], 3, axis=-1)
         note = "gray output (no colour)" if task.gray_input and _is_gray(output) else ""
@@ -509,7 +510,7 @@ def compare(task_name: str, path, mode: str, model_names, params: dict | None = 
                      f"{bf16_note()}; the published figures are fp32)")
     source = _save(image, folder / "source.png") if task.upscale_chain and clean is not None else None
     comparison = Comparison(run_id, task_name, mode, params, seed, notes, results, applied, skipped, folder,
-                            kernels=kernels, source=source, estimation_window=estimation_window)
+                            kernels=kernels, source=source, estimation_windows=estimation_windows)
     _store(comparison)
     if cache_key is not None:
         with _runs_lock:
@@ -672,7 +673,8 @@ def error_view(comparison: Comparison):
 def kernel_view(comparison: Comparison) -> list[tuple[str, str]] | None:
     """[(kernel PNG, caption)]: the true kernel and every blind estimate, each scaled to its own
     maximum and enlarged with nearest-neighbour so every kernel pixel stays visible, then, for a photo
-    larger than the estimation window, the input with that window drawn; None if no kernel."""
+    larger than the estimation window, the input with each blind model's window drawn (one picture per
+    distinct window, naming the models that used it); None if no kernel."""
     if not comparison.kernels:
         return None
     items = []
@@ -683,14 +685,15 @@ def kernel_view(comparison: Comparison) -> list[tuple[str, str]] | None:
         picture = np.kron(picture, np.ones((zoom, zoom)))
         path = _save(np.repeat(picture[..., None], 3, axis=-1), comparison.folder / "kernels" / f"{index:02d}.png")
         items.append((str(path), f"{label} · {kernel.shape[1]}x{kernel.shape[0]} px"))
-    if comparison.estimation_window is not None:
-        rows, cols = comparison.estimation_window
-        base = comparison.input.image
-        if (rows.stop - rows.start, cols.stop - cols.start) != base.shape[:2]:
-            box = (rows.start, cols.start, rows.stop, cols.stop)
-            path = _save(app_views.outline(base, box), comparison.folder / "kernels" / "window.png")
-            items.append((str(path), f"where the kernel was estimated: x {cols.start}–{cols.stop}, y {rows.start}–"
-                                     f"{rows.stop} (the window with the most edges; the blur is the same everywhere)"))
+    base = comparison.input.image
+    models_by_box: dict[tuple[int, int, int, int], list[str]] = {}
+    for name, (rows, cols) in comparison.estimation_windows:
+        if (rows.stop - rows.start, cols.stop - cols.start) != base.shape[:2]:  # a window, not the whole photo
+            models_by_box.setdefault((rows.start, cols.start, rows.stop, cols.stop), []).append(name)
+    for index, (box, names) in enumerate(models_by_box.items()):
+        path = _save(app_views.outline(base, box), comparison.folder / "kernels" / f"window_{index}.png")
+        items.append((str(path), f"where {', '.join(names)} estimated the kernel: x {box[1]}–{box[3]}, y {box[0]}–{box[2]} "
+                                 "(the blur is the same everywhere, so one window of strong edges suffices)"))
     return items
 
 

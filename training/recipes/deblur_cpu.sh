@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Reproduce every shipped deblurring checkpoint and its evaluation on a 2-core CPU
 # (the shipped runs: v1 24 min and No-Norm 19 min in fp32 on one thread each, v3 30 + 76 min under
-# bf16 autocast on 2 threads of a CPU with native bf16; then the kernel route's tuning, ~128 minutes, and the
+# bf16 autocast on 2 threads of a CPU with native bf16; then the kernel route's tuning, ~149 minutes, and the
 # evaluations, ~9 minutes).
 # Each step is also runnable on its own.
 # unet-standard (31M) is not trained here: architecture only (see training/train_deblur.py).
@@ -29,7 +29,7 @@ fi
 # The kernel route's settings, chosen on validation photos (bsds500/val, validation kernels), never on
 # the evaluation sets: the defaults of studio.deconvolution.estimate_kernel and pnp-blind's noise
 # floor and kernel refinement are the chosen rows of these tables (results/tuning/; each study varies
-# its setting with the others as shipped when it runs; about 15, 13, 22, 14, 17, 14, 8 and 25 minutes).
+# its setting with the others as shipped when it runs; about 15, 13, 22, 14, 17, 14, 8, 25 and 21 minutes).
 python -m training.tune_kernel_route --study estimation
 python -m training.tune_kernel_route --study window
 python -m training.tune_kernel_route --study window-large
@@ -38,6 +38,7 @@ python -m training.tune_kernel_route --study noise-floor
 python -m training.tune_kernel_route --study refinement
 python -m training.tune_kernel_route --study discrepancy
 python -m training.tune_kernel_route --study discrepancy-confirm
+python -m training.tune_kernel_route --study window-pair
 MODELS=unsharp-mask,wiener-oracle,unet-light-v1,unet-light-v3,unet-light-nonorm,wiener-blind,pnp-blind,pnp-oracle
 # Real blur with ground truth: levin2009 (im_X_ker_Y against im_X; the oracle gets kY).
 python -m studio.evaluate --task deblur --models "$MODELS" --clean "$DATA/levin2009/sharp" \
