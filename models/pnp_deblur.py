@@ -86,10 +86,9 @@ class BlindDeconvolution(nn.Module):
             self.prior.to(memory_format=torch.channels_last)
         self.last_kernels: list[np.ndarray] = []
         self.last_windows: list[tuple[slice, slice] | None] = []
-        #: per image of the last call: the blind result's re-blur residual over the assumed noise, and whether
-        #: it was redone with more noise (None where no check ran: the oracle, Wiener)
-        self.last_discrepancies: list[tuple[float, bool] | None] = []
-        self.discrepancy: tuple[float, bool] | None = None  # the same, of the last ``restore``
+        #: of the last ``restore``: the blind result's re-blur residual over the assumed noise, and whether it
+        #: was redone with more noise (None where no check ran: no ``discrepancy_limit``, the oracle, Wiener)
+        self.discrepancy: tuple[float, bool] | None = None
         self.progress = None  # optional callable(fraction, text), set by the app
 
     def _denoise(self, image: np.ndarray, sigma: float) -> np.ndarray:
@@ -102,27 +101,32 @@ class BlindDeconvolution(nn.Module):
         """The blind kernel estimate of one HxWx3 image (the first 60 % of the progress bar)."""
         return estimate_kernel(image, self.max_kernel, progress=self._stage(0.0, 0.6))
 
-    def restore_blind(self, image: np.ndarray) -> tuple[np.ndarray, np.ndarray, KernelEstimate]:
-        """One HxWx3 image -> (deblurred image, kernel used, the estimate it came from): the estimate of
-        the estimation window, and with ``second_window`` also that of the most coherent window where it
-        is another one; of their results, the one whose kernel explains it better (smaller re-blur
-        residual). ``python -m training.tune_kernel_route --study window-pair`` measures that choice."""
+    def window_results(self, image: np.ndarray) -> list[tuple[np.ndarray, np.ndarray, KernelEstimate, float | None]]:
+        """(deblurred image, kernel used, estimate, re-blur residual) of one HxWx3 image per estimation
+        window: the gradient-energy window's, then with ``second_window`` the most coherent window's
+        where it is another one. The residual is measured only where there are two to choose from."""
         coherences = [0.0]
         if self.second_window is not None and self.prior is not None:
             gray = luminance(image)
             if estimation_window(gray, ESTIMATION_WINDOW, self.second_window) != estimation_window(gray, ESTIMATION_WINDOW):
                 coherences.append(self.second_window)
         share = 1.0 / len(coherences)
-        best = None
+        results = []
         for i, coherence in enumerate(coherences):
             estimate = estimate_kernel(image, self.max_kernel, window_coherence=coherence,
                                        progress=self._stage(0.6 * i * share, 0.6 * (i + 1) * share))
             restored, kernel = self.restore(image, estimate=estimate,
                                             stage=(0.6 + 0.4 * i * share, 0.6 + 0.4 * (i + 1) * share))
-            residual = reblur_residual(restored, kernel, image) if len(coherences) > 1 else 0.0
-            if best is None or residual < best[0]:
-                best = (residual, restored, kernel, estimate)
-        return best[1], best[2], best[3]
+            results.append((restored, kernel, estimate, reblur_residual(restored, kernel, image) if share < 1 else None))
+        return results
+
+    def restore_blind(self, image: np.ndarray) -> tuple[np.ndarray, np.ndarray, KernelEstimate]:
+        """One HxWx3 image -> (deblurred image, kernel used, the estimate it came from): of the
+        ``window_results``, the one whose kernel explains it better (the smaller re-blur residual;
+        ``python -m training.tune_kernel_route --study window-pair`` measures that choice)."""
+        results = self.window_results(image)
+        restored, kernel, estimate, _ = results[0] if len(results) == 1 else min(results, key=lambda r: r[3])
+        return restored, kernel, estimate
 
     def restore(self, image: np.ndarray, kernel: np.ndarray | None = None, estimate: KernelEstimate | None = None,
                 noise_scale: float = 1.0, stage: tuple[float, float] | None = None) -> tuple[np.ndarray, np.ndarray]:
@@ -186,7 +190,7 @@ class BlindDeconvolution(nn.Module):
         if torch.is_tensor(kernel):
             kernel = kernel.detach().cpu().numpy()
         array = x.detach().float().cpu().permute(0, 2, 3, 1).numpy()
-        outputs, self.last_kernels, self.last_windows, self.last_discrepancies = [], [], [], []
+        outputs, self.last_kernels, self.last_windows = [], [], []
         for image in array:
             if kernel is None:
                 restored, used, estimate = self.restore_blind(image)
@@ -196,7 +200,6 @@ class BlindDeconvolution(nn.Module):
             outputs.append(restored)
             self.last_kernels.append(used)
             self.last_windows.append(None if estimate is None else estimate.window)
-            self.last_discrepancies.append(self.discrepancy)
         return torch.from_numpy(np.stack(outputs)).permute(0, 3, 1, 2).to(x.device, x.dtype)
 
 

@@ -72,10 +72,10 @@ from tqdm.auto import tqdm
 
 from studio import cli
 from studio.data import DATASETS, display_path, require_dataset
-from studio.deconvolution import DeconvolutionError, estimate_kernel, kernel_similarity, luminance, wiener_deconvolve
+from studio.deconvolution import DeconvolutionError, estimate_kernel, kernel_similarity, wiener_deconvolve
 from studio.degradations import blur as blur_degradation
 from studio.imageio import ImageLoadError, list_images, load_image
-from studio.metrics import estimate_noise_sigma, psnr, psnr_up_to_shift
+from studio.metrics import psnr, psnr_up_to_shift
 
 VAL_DATA = DATASETS / "bsds500" / "val"
 OUT_DIR = Path(__file__).resolve().parents[1] / "results" / "tuning"
@@ -257,18 +257,16 @@ def refinement_study(photos: list[dict], candidates: dict, max_kernel: int) -> p
 
 
 def discrepancy_study(photos: list[dict], limits, max_kernel: int) -> pd.DataFrame:
-    from studio.deconvolution import reblur_residual
     from studio.registry import create_model
 
     model = create_model("pnp-blind")
-    model.discrepancy_limit = None  # both results of every photo; each limit then picks one
+    model.discrepancy_limit = float("inf")  # measures every result's discrepancy, never redoes; each limit picks
     rows = []
     for photo in tqdm(photos, desc="discrepancy", unit="photo"):
         estimate = estimate_kernel(photo["blurred"], max_kernel)
         first, first_kernel = model.restore(photo["blurred"], estimate=estimate)
+        ratio, _ = model.discrepancy
         redo, redo_kernel = model.restore(photo["blurred"], estimate=estimate, noise_scale=model.discrepancy_noise_scale)
-        noise = max(estimate_noise_sigma(luminance(photo["blurred"])), model.noise_floor)
-        ratio = reblur_residual(first, first_kernel, photo["blurred"]) / noise
         for limit in (None, *limits):
             redone = limit is not None and ratio > limit
             restored, kernel = (redo, redo_kernel) if redone else (first, first_kernel)
@@ -286,16 +284,16 @@ def window_pair_study(photos: list[dict], max_kernel: int, second: str = "cohere
     from studio.deconvolution import reblur_residual
     from studio.registry import create_model
 
-    model = create_model("pnp-blind")
+    model = create_model("pnp-blind")  # what pnp-blind ships: its window_results, one per distinct window
+    model.max_kernel, model.second_window = max_kernel, WINDOW_COHERENCES[second]
     rows = []
     for photo in tqdm(photos, desc="window pair", unit="photo"):
-        first = estimate_kernel(photo["blurred"], max_kernel)
-        other = estimate_kernel(photo["blurred"], max_kernel, window_coherence=WINDOW_COHERENCES[second])
-        results = [model.restore(photo["blurred"], estimate=first)]
-        if other.window != first.window:  # the same window gives the same kernel: nothing to choose
-            results.append(model.restore(photo["blurred"], estimate=other))
-        residuals = [reblur_residual(restored, kernel, photo["blurred"]) for restored, kernel in results]
-        best = int(np.argmin(residuals))
+        results = model.window_results(photo["blurred"])
+        # a lone result's residual too (the model skips it: nothing to choose), for the rows
+        residuals = [reblur_residual(restored, kernel, photo["blurred"]) if residual is None else residual
+                     for restored, kernel, _, residual in results]
+        best = int(np.argmin(residuals))  # restore_blind's choice
+        results = [(restored, kernel) for restored, kernel, _, _ in results]
         for name, (restored, kernel) in (("gradient-energy", results[0]), (f"pair-with-{second}", results[best])):
             rows.append({"candidate": name, "image": photo["image"], "photo": photo["photo"],
                          "kernel": photo["kernel_name"], "kernel_size": photo["kernel"].shape[0],
@@ -415,7 +413,8 @@ def main(argv=None):
         require_dataset(folder, "--val")
         paths = {path.stem: path for path in list_images(folder)[:args.count]}
         photos = every_kernel_inputs(paths, 4000)
-        data = f"{display_path(folder)}: first {len(paths)} photos x {len(blur_degradation.validation_kernels())} validation kernels"
+        data = (f"{display_path(folder)}: first {len(paths)} photos x "
+                f"{len(blur_degradation.validation_kernels())} validation kernels")
     else:
         folder = args.val or VAL_DATA
         require_dataset(folder, "--val")
