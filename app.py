@@ -12,10 +12,12 @@ page and wires the events (every main event has an ``api_name``, for gradio_clie
 
 from __future__ import annotations
 
+import inspect
 import json
 import os
 import traceback
 import weakref
+from contextlib import contextmanager
 from functools import wraps
 
 from studio.app import limits as app_limits
@@ -83,15 +85,28 @@ def sweep_disk() -> None:
 
 
 def sweeps(fn):
+    def sweep():
+        try:
+            sweep_disk()
+        except Exception:  # noqa: BLE001 -- cleaning up must never cost the user their result
+            traceback.print_exc()
+
+    if inspect.isgeneratorfunction(fn):  # a handler that shows results as they come (Gradio streams it)
+        @wraps(fn)
+        def streaming(*args, **kwargs):
+            try:
+                yield from fn(*args, **kwargs)
+            finally:
+                sweep()
+
+        return streaming
+
     @wraps(fn)
     def wrapper(*args, **kwargs):
         try:
             return fn(*args, **kwargs)
         finally:
-            try:
-                sweep_disk()
-            except Exception:  # noqa: BLE001 -- cleaning up must never cost the user their result
-                traceback.print_exc()
+            sweep()
 
     return wrapper
 
@@ -99,10 +114,10 @@ def sweeps(fn):
 def user_errors(fn):
     """A user-fixable problem becomes a clear message; anything else a short one (the server keeps serving)."""
 
-    @wraps(fn)
-    def wrapper(*args, **kwargs):
+    @contextmanager
+    def translated():
         try:
-            return fn(*args, **kwargs)
+            yield
         except gr.Error:
             raise
         except StudioError as err:
@@ -112,6 +127,19 @@ def user_errors(fn):
         except Exception as err:  # noqa: BLE001 -- a bug must not leave the page hanging
             traceback.print_exc()
             raise gr.Error(f"Something went wrong ({type(err).__name__}: {err}). Try another image or setting.") from None
+
+    if inspect.isgeneratorfunction(fn):
+        @wraps(fn)
+        def streaming(*args, **kwargs):
+            with translated():
+                yield from fn(*args, **kwargs)
+
+        return streaming
+
+    @wraps(fn)
+    def wrapper(*args, **kwargs):
+        with translated():
+            return fn(*args, **kwargs)
 
     return wrapper
 
@@ -285,8 +313,13 @@ def build_task_tab(task: str):
     @user_errors
     def on_compare(path, mode_value, chosen, seed_value, *values, progress=gr.Progress()):
         params = to_params(*values)
-        return render(app_core.compare(task, path, mode_value, chosen, params, seed_value,
-                                       progress=lambda f, d: progress(f, desc=d)))
+        for comparison in app_core.compare_progressively(task, path, mode_value, chosen, params, seed_value,
+                                                         progress=lambda f, d: progress(f, desc=d)):
+            if comparison.partial:  # a model finished: show it now, the rest of the panel at the end
+                yield (app_core.summary_markdown(comparison), app_core.gallery_items(comparison),
+                       app_core.score_rows(comparison), *[gr.skip()] * (len(panel) - 3))
+            else:
+                yield render(comparison)
 
     panel = [summary, grid, table, left, right, slider, errors, colorbar, where, crop_x, crop_y, crops, pd_plot,
              spectrum, download, run_id, kernels]

@@ -5,7 +5,9 @@ tens of GPU-hours. For uniform camera-shake blur the image formation is known, `
 so the work splits in two (``studio.deconvolution``):
 
 1. **kernel**: the true one (an oracle, only where it is known) or a blind estimate from the
-   photo itself (coarse-to-fine, L0 gradient prior, Fourier-domain kernel fits);
+   photo itself (coarse-to-fine, L0 gradient prior, Fourier-domain kernel fits), at ``START_KERNEL``
+   px first and, where that estimate reaches its frame (the blur is longer), again up to
+   ``max_kernel`` (``restore_blind``);
 2. **deconvolution**: plug-and-play HQS, whose only learned part is ``drunet-lite``, a Gaussian
    denoiser that never saw a blur -- or classical Wiener, to show what the prior adds. A blind
    estimate is refitted to the prior's iterate partway through (``refine_at``): by then that
@@ -28,25 +30,74 @@ Registered models (all take and return (B, 3, H, W) tensors in [0, 1]):
 * ``wiener-blind`` estimated kernel + Wiener (classical, blind, no refit): the prior's contribution is
   the gap to ``pnp-blind``, the kernel estimate's is the gap between the blind and oracle rows.
 
+Every blind result is assessed by the model itself (``assess``: "no blur found", "kernel uncertain"
+or "confident", with the evidence, in a ``BlindReport``), and an uncertain result is replaced by
+the ``fallback`` of the registered confidence rule, chosen on validation photos by ``python -m
+training.study_long_blur --study tune``.
+
 The blind models never receive the true kernel: their ``forward`` has no such argument. After a
-call, ``last_kernels`` holds the kernel used for each image of the batch and ``last_windows`` the
-window it was estimated on (None for the oracle; the app shows both).
+call, ``last_kernels`` holds the kernel used for each image of the batch, ``last_windows`` the
+window it was estimated on and ``last_reports`` the verdict (None for the oracle; the app shows all three).
 Deconvolution is global, so the models are never tiled (``default_tile = 0``).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import torch
 from torch import nn
 
-from studio.deconvolution import (ESTIMATION_WINDOW, KernelEstimate, check_max_size, estimate_kernel, estimation_window,
-                                  hqs_deconvolve, luminance, reblur_residual, refine_kernel, wiener_deconvolve)
+from studio.deconvolution import (ESTIMATION_WINDOW, KernelEstimate, check_max_size, crop_kernel,
+                                  estimate_kernel, estimation_window, hqs_deconvolve, kernel_border_mass, kernel_extent,
+                                  kernel_similarity, kernel_spread, luminance, reblur_residual, refine_kernel,
+                                  wiener_deconvolve)
 from studio.degradations.blur import normalize_kernel
 from studio.metrics import estimate_noise_sigma
 from studio.registry import build_model, register_model
 
 PRIORS = ("drunet-lite", "wiener")
+#: the kernel size every blind estimate starts at: the size the estimation's settings were tuned on
+START_KERNEL = 31
+#: the share of the start estimate's mass on its 2-px frame above which the blur is taken to be longer
+#: than the start size and a larger kernel is estimated: above what short blur leaves there, and below
+#: what long blur does (``python -m training.study_long_blur --study grow``: results/tuning/long_blur_grow*.csv;
+#: a path that nearly fills the start frame may grow, which costs time, not quality)
+GROW_BORDER_MASS = 0.03
+#: a long kernel is estimated on a window of this many times its size (at least the usual window): a
+#: long path needs many edges of every direction to be told from noise
+LONG_WINDOW_PER_PX = 7
+#: an estimated blur no longer than this (px) is "no blur found": a sharp photo's estimate is such a
+#: blob (8-bit rounding and noise leave a few pixels of it), and so short a blur is below what
+#: deconvolution can restore
+NO_BLUR_EXTENT = 4
+CONFIDENT, UNCERTAIN, NO_BLUR = "confident", "kernel uncertain", "no blur found"
+
+
+@dataclass
+class BlindReport:
+    """What a blind model says of one result: the kernel size it chose and how far to trust it."""
+
+    #: the size (odd px) of the kernel deconvolved with, and the blur's length in it (px)
+    size: int
+    extent: int
+    #: the start estimate reached its frame, so a larger kernel was estimated
+    grew: bool
+    #: ``CONFIDENT``, ``UNCERTAIN`` or ``NO_BLUR``
+    confidence: str
+    #: what was returned instead of the deconvolution: "input", "wiener" or None (the deconvolution)
+    fallback: str | None
+    #: the confidence's evidence: the kernel's haze (``kernel_spread``), the re-blur residual over the
+    #: assumed noise, the kernel's mass on its frame, the two windows' kernel similarity (None: one window)
+    spread: float
+    residual_ratio: float
+    border_mass: float
+    window_agreement: float | None
+    message: str
+
+    def as_dict(self) -> dict:
+        return dict(self.__dict__)
 
 
 class BlindDeconvolution(nn.Module):
@@ -59,12 +110,15 @@ class BlindDeconvolution(nn.Module):
     def __init__(self, prior: str = "drunet-lite", max_kernel: int = 31, iterations: int = 8,
                  noise_floor: float = 0.01, wiener_balance: float = 0.02, refine_at: tuple[int, ...] | list = (),
                  discrepancy_limit: float | None = None, discrepancy_noise_scale: float = 3.0,
-                 second_window: float | None = None):
+                 second_window: float | None = None, start_kernel: int = START_KERNEL,
+                 max_spread: float | None = None, max_residual_ratio: float | None = None,
+                 fallback: str | None = None):
         super().__init__()
         if prior not in PRIORS:
             raise ValueError(f"unknown prior {prior!r} (expected one of {PRIORS})")
         self.prior_name = prior
         self.max_kernel = check_max_size(max_kernel)
+        self.start_kernel = check_max_size(start_kernel)
         self.iterations, self.noise_floor, self.wiener_balance = int(iterations), float(noise_floor), float(wiener_balance)
         # HQS iterations before which a blind estimate is refitted to the prior's current iterate
         self.refine_at = tuple(sorted({int(i) for i in refine_at}))
@@ -78,6 +132,17 @@ class BlindDeconvolution(nn.Module):
                              f"{discrepancy_limit} and {discrepancy_noise_scale}")
         if any(not 0 < i < self.iterations for i in self.refine_at):
             raise ValueError(f"refine_at must name iterations between 1 and {self.iterations - 1}, got {self.refine_at}")
+        # the confidence rule (``assess``): a kernel hazier than ``max_spread`` or a result its kernel
+        # explains worse than ``max_residual_ratio`` x the assumed noise is uncertain (None: not checked),
+        # and an uncertain result is replaced by ``fallback`` ("input", "wiener"; None: kept, flagged)
+        if fallback not in (None, "input", "wiener"):
+            raise ValueError(f"fallback must be None, 'input' or 'wiener', got {fallback!r}")
+        for name, value in (("max_spread", max_spread), ("max_residual_ratio", max_residual_ratio)):
+            if value is not None and not float(value) > 0:
+                raise ValueError(f"{name} must be positive (or None), got {value}")
+        self.max_spread = None if max_spread is None else float(max_spread)
+        self.max_residual_ratio = None if max_residual_ratio is None else float(max_residual_ratio)
+        self.fallback = fallback
         # the learned prior is a registered model of its own; create_model loads its weights here
         self.prior = build_model("drunet-lite") if prior == "drunet-lite" else None
         if self.prior is not None:
@@ -86,6 +151,9 @@ class BlindDeconvolution(nn.Module):
             self.prior.to(memory_format=torch.channels_last)
         self.last_kernels: list[np.ndarray] = []
         self.last_windows: list[tuple[slice, slice] | None] = []
+        #: of the last call, per image: the chosen kernel size and the confidence (None for the oracle)
+        self.last_reports: list[BlindReport | None] = []
+        self.last_report: BlindReport | None = None  # of the last ``restore_blind``
         #: of the last ``restore``: the blind result's re-blur residual over the assumed noise, and whether it
         #: was redone with more noise (None where no check ran: no ``discrepancy_limit``, the oracle, Wiener)
         self.discrepancy: tuple[float, bool] | None = None
@@ -97,14 +165,33 @@ class BlindDeconvolution(nn.Module):
             out = self.prior(x.contiguous(memory_format=torch.channels_last), sigma).float()
         return out[0].permute(1, 2, 0).numpy()
 
-    def estimate(self, image: np.ndarray) -> KernelEstimate:
-        """The blind kernel estimate of one HxWx3 image (the first 60 % of the progress bar)."""
-        return estimate_kernel(image, self.max_kernel, progress=self._stage(0.0, 0.6))
+    def start_size(self) -> int:
+        """The kernel size a blind estimate starts at: ``start_kernel``, or the user's smaller maximum."""
+        return min(self.start_kernel, self.max_kernel)
 
-    def window_results(self, image: np.ndarray) -> list[tuple[np.ndarray, np.ndarray, KernelEstimate, float | None]]:
+    def grown_size(self, image: np.ndarray) -> int:
+        """The largest kernel this photo allows up to ``max_kernel`` (estimation needs 2x its size per side)."""
+        return max(3, min(self.max_kernel, (min(image.shape[:2]) // 2 - 1) | 1))
+
+    def estimate(self, image: np.ndarray) -> KernelEstimate:
+        """The blind kernel estimate of one HxWx3 image at the start size (the first 60 % of the progress bar)."""
+        return estimate_kernel(image, self.start_size(), progress=self._stage(0.0, 0.6))
+
+    def estimate_grown(self, image: np.ndarray, stage=(0.0, 0.6)) -> KernelEstimate:
+        """The estimate of a blur longer than the start size: at ``grown_size`` on a window of
+        ``LONG_WINDOW_PER_PX`` x that size, then cut to the blur it found (``crop_kernel``)."""
+        size = self.grown_size(image)
+        estimate = estimate_kernel(image, size, window=max(ESTIMATION_WINDOW, LONG_WINDOW_PER_PX * size),
+                                   progress=self._stage(*stage))
+        estimate.kernel = crop_kernel(estimate.kernel)
+        return estimate
+
+    def window_results(self, image: np.ndarray, first: KernelEstimate | None = None
+                       ) -> list[tuple[np.ndarray, np.ndarray, KernelEstimate, float | None]]:
         """(deblurred image, kernel used, estimate, re-blur residual) of one HxWx3 image per estimation
-        window: the gradient-energy window's, then with ``second_window`` the most coherent window's
-        where it is another one. The residual is measured only where there are two to choose from."""
+        window, at the start size: the gradient-energy window's (``first``, where already made), then
+        with ``second_window`` the most coherent window's where it is another one. The residual is
+        measured only where there are two to choose from."""
         coherences = [0.0]
         if self.second_window is not None and self.prior is not None:
             gray = luminance(image)
@@ -113,20 +200,84 @@ class BlindDeconvolution(nn.Module):
         share = 1.0 / len(coherences)
         results = []
         for i, coherence in enumerate(coherences):
-            estimate = estimate_kernel(image, self.max_kernel, window_coherence=coherence,
-                                       progress=self._stage(0.6 * i * share, 0.6 * (i + 1) * share))
+            estimate = first if i == 0 and first is not None else estimate_kernel(
+                image, self.start_size(), window_coherence=coherence,
+                progress=self._stage(0.6 * i * share, 0.6 * (i + 1) * share))
             restored, kernel = self.restore(image, estimate=estimate,
                                             stage=(0.6 + 0.4 * i * share, 0.6 + 0.4 * (i + 1) * share))
             results.append((restored, kernel, estimate, reblur_residual(restored, kernel, image) if share < 1 else None))
         return results
 
     def restore_blind(self, image: np.ndarray) -> tuple[np.ndarray, np.ndarray, KernelEstimate]:
-        """One HxWx3 image -> (deblurred image, kernel used, the estimate it came from): of the
+        """One HxWx3 image -> (deblurred image, kernel used, the estimate it came from), and its
+        ``BlindReport`` in ``last_report``.
+
+        The kernel is estimated at the start size first. Where that estimate reaches its frame
+        (``GROW_BORDER_MASS``), the blur is longer: it is estimated again at the largest size the photo
+        and ``max_kernel`` allow, cut to the blur found, and deconvolved with that. Otherwise, of the
         ``window_results``, the one whose kernel explains it better (the smaller re-blur residual;
-        ``python -m training.tune_kernel_route --study window-pair`` measures that choice)."""
-        results = self.window_results(image)
+        ``python -m training.tune_kernel_route --study window-pair`` measures that choice). Then the
+        result is assessed (``assess``) and, if uncertain, replaced by the ``fallback``."""
+        first = estimate_kernel(image, self.start_size(), progress=self._stage(0.0, 0.25))
+        grew = self.grown_size(image) > first.kernel.shape[0] and kernel_border_mass(first.kernel) > GROW_BORDER_MASS
+        if grew:
+            estimate = self.estimate_grown(image, stage=(0.25, 0.6))
+            restored, kernel = self.restore(image, estimate=estimate)
+            results = [(restored, kernel, estimate, None)]
+        else:
+            results = self.window_results(image, first=first)
         restored, kernel, estimate, _ = results[0] if len(results) == 1 else min(results, key=lambda r: r[3])
+        agreement = None
+        if len(results) == 2:
+            agreement = kernel_similarity(results[0][1], results[1][1])
+        self.last_report = self.assess(image, restored, kernel, grew, agreement)
+        if self.last_report.fallback == "input":
+            restored = np.clip(np.asarray(image, dtype=np.float32), 0, 1)
+        elif self.last_report.fallback == "wiener":
+            restored = np.clip(wiener_deconvolve(image, kernel, self.wiener_balance), 0, 1).astype(np.float32)
         return restored, kernel, estimate
+
+    def assumed_noise(self, image: np.ndarray, noise_scale: float = 1.0) -> float:
+        """The noise the data step must tolerate: the photo's own, at least ``noise_floor``."""
+        return max(estimate_noise_sigma(luminance(image)), self.noise_floor) * noise_scale
+
+    def assess(self, image: np.ndarray, restored: np.ndarray, kernel: np.ndarray, grew: bool,
+               agreement: float | None = None) -> BlindReport:
+        """How far to trust a blind result: "no blur found" where the kernel is a dot (the photo is
+        returned as it is: there is nothing to undo); "kernel uncertain" where the kernel still
+        reaches its frame at the largest size (the blur is longer than ``max_kernel``), is hazier than
+        ``max_spread`` or, blurred again, the result strays more than ``max_residual_ratio`` x the
+        assumed noise from the photo; else "confident". The thresholds and what an uncertain result
+        falls back to are chosen on validation photos (``python -m training.study_long_blur``)."""
+        extent, size = kernel_extent(kernel), int(kernel.shape[0])
+        spread, border = kernel_spread(kernel), kernel_border_mass(kernel)
+        ratio = reblur_residual(np.clip(restored, 0, 1), kernel, image) / self.assumed_noise(image)
+        fallback, reasons = None, []
+        if extent <= NO_BLUR_EXTENT:
+            confidence, fallback = NO_BLUR, "input"
+            message = (f"no blur found: the estimated kernel spans {extent} px, too short to undo, so the photo is "
+                       "returned as it is")
+        else:
+            if border > GROW_BORDER_MASS and size >= self.grown_size(image):
+                reasons.append(f"the blur reaches the {size}-px frame: it may be longer than the max kernel size")
+            if self.max_spread is not None and spread > self.max_spread:
+                reasons.append(f"the kernel is hazy (spread {spread:.1f} > {self.max_spread:g})")
+            if self.max_residual_ratio is not None and ratio > self.max_residual_ratio:
+                reasons.append(f"blurred again, the result strays {ratio:.1f}x the noise from the photo "
+                               f"(> {self.max_residual_ratio:g})")
+            if reasons:
+                confidence, fallback = UNCERTAIN, self.fallback
+                shown = {"input": "the photo is returned as it is", "wiener": "the Wiener result is shown instead",
+                         None: "the result is shown anyway"}[fallback]
+                message = f"kernel uncertain ({'; '.join(reasons)}): {shown}"
+            else:
+                confidence = CONFIDENT
+                message = f"confident: a {extent}-px blur, deconvolved with a {size}-px kernel"
+        if grew and confidence != NO_BLUR:
+            message += f" (the {self.start_size()}-px start estimate reached its frame, so the size grew to {size} px)"
+        return BlindReport(size=size, extent=extent, grew=grew, confidence=confidence, fallback=fallback,
+                           spread=spread, residual_ratio=float(ratio), border_mass=border,
+                           window_agreement=agreement, message=message)
 
     def restore(self, image: np.ndarray, kernel: np.ndarray | None = None, estimate: KernelEstimate | None = None,
                 noise_scale: float = 1.0, stage: tuple[float, float] | None = None) -> tuple[np.ndarray, np.ndarray]:
@@ -157,7 +308,7 @@ class BlindDeconvolution(nn.Module):
             # blind floor is higher). Both floors were chosen on bsds500/val crops blurred with the
             # validation kernels, never on an evaluation set; the blind one is re-examined on whole
             # photos by ``python -m training.tune_kernel_route --study noise-floor`` (results/tuning/).
-            noise = max(estimate_noise_sigma(luminance(image)), self.noise_floor) * noise_scale
+            noise = self.assumed_noise(image, noise_scale)
             out = hqs_deconvolve(image, kernel, self._denoise, noise, self.iterations,
                                  progress=self._stage(*(stage or (0.0 if self.needs_kernel else 0.6, 1.0))),
                                  kernel_update=update)
@@ -190,13 +341,15 @@ class BlindDeconvolution(nn.Module):
         if torch.is_tensor(kernel):
             kernel = kernel.detach().cpu().numpy()
         array = x.detach().float().cpu().permute(0, 2, 3, 1).numpy()
-        outputs, self.last_kernels, self.last_windows = [], [], []
+        outputs, self.last_kernels, self.last_windows, self.last_reports = [], [], [], []
         for image in array:
             if kernel is None:
                 restored, used, estimate = self.restore_blind(image)
+                self.last_reports.append(self.last_report)
             else:
                 estimate = None
                 restored, used = self.restore(image, kernel)
+                self.last_reports.append(None)
             outputs.append(restored)
             self.last_kernels.append(used)
             self.last_windows.append(None if estimate is None else estimate.window)
@@ -210,12 +363,16 @@ class OracleDeconvolution(BlindDeconvolution):
 
 
 register_model("pnp-blind", "deblur", BlindDeconvolution,
-               dict(prior="drunet-lite", max_kernel=31, iterations=8, noise_floor=0.01, refine_at=(3, 5), second_window=2.0),
+               dict(prior="drunet-lite", max_kernel=75, iterations=8, noise_floor=0.01, refine_at=(3, 5), second_window=2.0,
+                    max_spread=8.0, max_residual_ratio=1.5, fallback="wiener"),
                "Blind plug-and-play deblurring: kernel estimated from the photo (coarse-to-fine, L0 gradient prior, "
-               "strongest edges), then 8 HQS iterations with the learned drunet-lite denoiser as the image prior; partway "
+               "strongest edges; 31 px first, up to 75 px where that estimate is cut off by its frame), then 8 HQS iterations "
+               "with the learned drunet-lite denoiser as the image prior; partway "
                "through (the iterations refine_at names), the kernel is refitted to the prior's own iterate. A photo larger "
                "than the estimation window is estimated on two windows (most gradient energy, most coherent edges) and "
-               "keeps the result its kernel explains better.",
+               "keeps the result its kernel explains better. Each result gets a verdict; an uncertain one (a hazy "
+               "kernel, or one that does not explain the result) is replaced by the Wiener deconvolution with the "
+               "same kernel.",
                weights_from=("drunet-lite", "prior"))
 register_model("pnp-oracle", "deblur", OracleDeconvolution,
                dict(prior="drunet-lite", iterations=8, noise_floor=0.006),
@@ -223,7 +380,7 @@ register_model("pnp-oracle", "deblur", OracleDeconvolution,
                "denoiser. What the learned prior does when the kernel is exact; compare with wiener-oracle.",
                weights_from=("drunet-lite", "prior"))
 register_model("wiener-blind", "deblur", BlindDeconvolution,
-               dict(prior="wiener", max_kernel=31, wiener_balance=0.02),
+               dict(prior="wiener", max_kernel=75, wiener_balance=0.02),
                "Blind classical deblurring: the same kernel estimate as pnp-blind starts from, then Wiener "
                "deconvolution (noise-to-signal 0.02). The gap to pnp-blind is what the learned prior adds, to the "
                "deconvolution and to the kernel it refits.",

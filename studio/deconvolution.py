@@ -32,6 +32,7 @@ from scipy import fft as sfft
 from scipy import ndimage
 
 from studio.degradations.blur import normalize_kernel
+from studio.degradations.blur import path_extent as kernel_extent  # how long a kernel's blur is (px)
 
 #: largest kernel a user may ask for (px); a 75 px kernel already spans a tenth of a 720p frame
 MAX_KERNEL_LIMIT = 151
@@ -387,6 +388,39 @@ def estimate_kernel(image: np.ndarray, max_size: int = 31, iterations: int = 5, 
         if progress is not None:
             progress((index + 1) / len(sizes), f"kernel estimation: level {index + 1}/{len(sizes)} ({level_size} px)")
     return KernelEstimate(kernel=center_kernel(kernel, subpixel=True), window=(rows, cols), levels=sizes)
+
+
+def kernel_border_mass(kernel: np.ndarray, band: int = 2) -> float:
+    """The share of ``kernel``'s mass within ``band`` px of its frame: a kernel that reaches its frame
+    was cut off by its size (the blur is longer than the box it was estimated in)."""
+    kernel = np.asarray(kernel, dtype=np.float64)
+    total = float(kernel.sum())
+    if total <= 0:
+        return 0.0
+    inner = kernel[band:-band, band:-band].sum() if min(kernel.shape) > 2 * band else 0.0
+    return float((total - inner) / total)
+
+
+def kernel_spread(kernel: np.ndarray) -> float:
+    """How hazy a kernel is: its effective number of pixels (1 / sum k^2) per pixel of its extent.
+    A camera-shake path one or two pixels wide stays near 1-3 whatever its length; an estimate that
+    fitted noise spreads its mass over an area and scores far higher."""
+    kernel = normalize_kernel(kernel)
+    return float(1.0 / float((kernel ** 2).sum()) / max(kernel_extent(kernel), 1))
+
+
+def crop_kernel(kernel: np.ndarray, margin: int = 2) -> np.ndarray:
+    """``kernel`` (centred on its centre pixel) cut to the smallest odd square around that centre that
+    holds all its mass plus ``margin`` px: the size a blind estimate chose, and a cheaper deconvolution."""
+    kernel = np.asarray(kernel, dtype=np.float64)
+    size = kernel.shape[0]
+    centre = size // 2
+    rows, cols = np.nonzero(kernel > 0)
+    if rows.size == 0:
+        return kernel
+    reach = int(max(np.abs(rows - centre).max(), np.abs(cols - centre).max())) + margin
+    reach = min(reach, centre)
+    return normalize_kernel(kernel[centre - reach:centre + reach + 1, centre - reach:centre + reach + 1])
 
 
 def refine_kernel(restored: np.ndarray, blurred: np.ndarray, kernel: np.ndarray,

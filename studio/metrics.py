@@ -60,17 +60,8 @@ def ssim(output, target, data_range: float = 1.0, border: int = 0, y_channel: bo
     )
 
 
-def psnr_up_to_shift(output, target, max_shift: int = 10, border: int = 15, data_range: float = 1.0) -> float:
-    """The best PSNR over integer translations of ``output`` by up to ``max_shift`` px, on the target
-    without a ``border``-px frame (after Levin et al. 2009's ``comp_upto_shift``, which searches +-5 px
-    at quarter-pixel steps with a 15 px frame).
-
-    Blind deblurring recovers the kernel only up to a translation, and datasets disagree on where a
-    kernel's centre is (levin2009 centres the kernel's bounding box, the synthetic kernels here their
-    centroid): this scores what was restored, not where the convention put it."""
-    output, target = np.asarray(output, dtype=np.float64), np.asarray(target, dtype=np.float64)
-    if output.shape != target.shape:
-        raise ValueError(f"shape mismatch: output {output.shape} vs target {target.shape}")
+def _shift_search(output: np.ndarray, target: np.ndarray, max_shift: int, border: int):
+    """(sum of squared differences per integer shift, (2m+1)x(2m+1); the frame; the search radius m)."""
     height, width = target.shape[:2]
     # a small image keeps at least half of each side: the frame and the search shrink with it
     frame = min(max(border, max_shift), (min(height, width) - 1) // 4)
@@ -89,8 +80,61 @@ def psnr_up_to_shift(output, target, max_shift: int = 10, border: int = 15, data
         window = (squares[rows:, cols:] - squares[:-rows, cols:] - squares[rows:, :-cols] + squares[:-rows, :-cols])
         correlation = fftconvolve(region[..., c], core[::-1, ::-1, c], mode="valid")
         total += window - 2 * correlation + float((core[..., c] ** 2).sum())
-    best = max(float(total.min()), 0.0) / core.size
+    return total, frame, max_shift
+
+
+def psnr_up_to_shift(output, target, max_shift: int = 10, border: int = 15, data_range: float = 1.0) -> float:
+    """The best PSNR over integer translations of ``output`` by up to ``max_shift`` px, on the target
+    without a ``border``-px frame (after Levin et al. 2009's ``comp_upto_shift``, which searches +-5 px
+    at quarter-pixel steps with a 15 px frame; ``scores_up_to_shift`` adds those steps, on Y).
+
+    Blind deblurring recovers the kernel only up to a translation, and datasets disagree on where a
+    kernel's centre is (levin2009 centres the kernel's bounding box, the synthetic kernels here their
+    centroid): this scores what was restored, not where the convention put it."""
+    output, target = np.asarray(output, dtype=np.float64), np.asarray(target, dtype=np.float64)
+    if output.shape != target.shape:
+        raise ValueError(f"shape mismatch: output {output.shape} vs target {target.shape}")
+    total, frame, _ = _shift_search(output, target, max_shift, border)
+    rows, cols = target.shape[0] - 2 * frame, target.shape[1] - 2 * frame
+    best = max(float(total.min()), 0.0) / (rows * cols * (target.shape[2] if target.ndim == 3 else 1))
     return float("inf") if best < 1e-20 else 10.0 * np.log10(data_range ** 2 / best)
+
+
+def scores_up_to_shift(output, target, max_shift: int = 10, border: int = 15, step: float = 0.25) -> dict[str, float]:
+    """PSNR and SSIM on Y (BT.601, as ``psnr(..., y_channel=True)``) of ``output`` translated to best
+    match ``target``, as Levin et al. 2009's ``comp_upto_shift`` scores blind deblurring: the best
+    integer shift up to ``max_shift`` px, then sub-pixel shifts of ``step`` px (bilinear, as its
+    ``interp2``) within one pixel of it, on the target without a ``border``-px frame.
+    Returns {"psnr_y", "ssim_y", "shift_y", "shift_x"} (the shift applied to the output)."""
+    from scipy import ndimage
+
+    output, target = np.asarray(output, dtype=np.float64), np.asarray(target, dtype=np.float64)
+    if output.shape != target.shape:
+        raise ValueError(f"shape mismatch: output {output.shape} vs target {target.shape}")
+    if not step > 0 or step > 1:
+        raise ValueError(f"the sub-pixel step must be in (0, 1] px, got {step}")
+    out_y, tgt_y = rgb_to_y(output), rgb_to_y(target)
+    total, frame, reach = _shift_search(out_y, tgt_y, max_shift, border)
+    dy, dx = (int(v) - reach for v in np.unravel_index(int(np.argmin(total)), total.shape))
+    height, width = tgt_y.shape
+    core = tgt_y[frame:height - frame, frame:width - frame]
+    rows, cols = np.mgrid[frame:height - frame, frame:width - frame].astype(np.float64)
+    best = (float("inf"), 0.0, 0.0, None)
+    offsets = np.arange(-1.0, 1.0 + 1e-9, step)
+    for sy in offsets:
+        for sx in offsets:
+            y, x = dy + sy, dx + sx
+            if abs(y) > reach or abs(x) > reach:
+                continue
+            moved = ndimage.map_coordinates(out_y, [rows + y, cols + x], order=1, mode="nearest")
+            error = float(np.mean((moved - core) ** 2))
+            if error < best[0]:
+                best = (error, y, x, moved)
+    error, y, x, moved = best
+    value = float("inf") if error < 1e-20 else float(10.0 * np.log10(1.0 / error))
+    similarity = float(structural_similarity(moved, core, data_range=1.0, gaussian_weights=True, sigma=1.5,
+                                             use_sample_covariance=False))
+    return {"psnr_y": value, "ssim_y": similarity, "shift_y": float(y), "shift_x": float(x)}
 
 
 def error_map(output, target) -> np.ndarray:

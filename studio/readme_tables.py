@@ -131,6 +131,10 @@ KERNEL_PYRAMID_TUNING = "tuning/kernel_pyramid_summary.csv"
 KERNEL_DISCREPANCY_TUNING = "tuning/kernel_discrepancy_summary.csv"
 KERNEL_DISCREPANCY_CONFIRM = "tuning/kernel_discrepancy_confirm_summary.csv"
 KERNEL_WINDOW_PAIR = "tuning/kernel_window_pair_summary.csv"
+LONG_BLUR_TUNE = "tuning/long_blur_tune_summary.csv"
+LONG_BLUR_CONFIRM = "tuning/long_blur_confirm_summary.csv"
+LONG_BLUR_GROW = "tuning/long_blur_grow_summary.csv"
+LONG_BLUR_REAL = "tuning/long_blur_real.csv"
 
 
 # ---- reading -----------------------------------------------------------------------------------
@@ -864,6 +868,83 @@ def kernel_window_pair(src: Sources) -> list[str]:
     return lines
 
 
+def _rule_text(spread, ratio, fallback) -> str:
+    checks = [f"spread ≤ {spread:g}" if pd.notna(spread) else "", f"residual ≤ {ratio:g}× noise" if pd.notna(ratio) else ""]
+    checks = [c for c in checks if c]
+    return f"{' and '.join(checks) or 'frame only'}; else {fallback}"
+
+
+def long_blur_rule(src: Sources) -> list[str]:
+    """The confidence rules of the long-blur tune study: the chosen one, then the best other rule of
+    each fallback and the rule that never replaces a result (what the model gives raw)."""
+    frame = read_csv(src.results / LONG_BLUR_TUNE, ("mean_gain_psnr_y_shift", "p10_gain_psnr_y_shift",
+                                                    "below_worst_loss", "kept_results", "inputs"), text=("fallback",))
+    for column in ("max_spread", "max_residual_ratio"):  # blank: not checked
+        frame[column] = pd.to_numeric(frame.get(column), errors="coerce")
+    frame["chosen"] = frame["chosen"].astype(str).str.lower() == "true"
+    raw = frame[frame["max_spread"].isna() & frame["max_residual_ratio"].isna() & (frame["fallback"] == "input")]
+    shown = [frame[frame["chosen"]]]
+    for fallback in ("input", "wiener"):
+        others = frame[(frame["fallback"] == fallback) & ~frame["chosen"]]
+        shown.append(others.sort_values(["below_worst_loss", "mean_gain_psnr_y_shift"], ascending=[True, False]).head(1))
+    shown.append(raw)
+    table = pd.concat(shown).drop_duplicates(["max_spread", "max_residual_ratio", "fallback"])
+    lines = _header(["confident when", "gain up to shift (Y), mean / 10th pct", "inputs > 0.5 dB below the input",
+                     "results kept"])
+    for row in table.itertuples():
+        label = _rule_text(row.max_spread, row.max_residual_ratio, row.fallback)
+        lines.append(_row([bold(label, row.chosen),
+                           f"{signed(row.mean_gain_psnr_y_shift)} / {signed(row.p10_gain_psnr_y_shift)}",
+                           f"{int(row.below_worst_loss)} of {int(row.inputs)}", f"{int(row.kept_results)}"]))
+    return lines
+
+
+def long_blur_confirm(src: Sources) -> list[str]:
+    """pnp-blind on the confirm split, per kernel-length band: raw and with the shipped rule."""
+    frame = read_csv(src.results / LONG_BLUR_CONFIRM, ("inputs", "photos", "kernels", "raw_gain_psnr_y_shift",
+                                                       "raw_gain_ssim_y_shift", "raw_gain_psnr_y",
+                                                       "raw_below_worst_loss", "gain_psnr_y_shift",
+                                                       "p10_gain_psnr_y_shift", "below_worst_loss", "replaced", "grew",
+                                                       "mean_similarity", "mean_seconds"), text=("band",))
+    lines = _header(["path length (px)", "inputs (photos × kernels)", "kernel similarity",
+                     "raw: gain up to shift PSNR-Y / SSIM-Y · plain PSNR-Y", "raw: > 0.5 dB below",
+                     "with the rule: gain up to shift, mean / 10th pct", "with the rule: > 0.5 dB below",
+                     "replaced by the rule", "seconds"])
+    for row in frame.itertuples():
+        lines.append(_row([str(row.band), f"{int(row.inputs)} ({int(row.photos)} × {int(row.kernels)})",
+                           f"{row.mean_similarity:.2f}",
+                           f"{signed(row.raw_gain_psnr_y_shift)} / {signed(row.raw_gain_ssim_y_shift, 3)} · "
+                           f"{signed(row.raw_gain_psnr_y)}",
+                           f"{int(row.raw_below_worst_loss)}",
+                           f"{signed(row.gain_psnr_y_shift)} / {signed(row.p10_gain_psnr_y_shift)}",
+                           f"{int(row.below_worst_loss)}", f"{int(row.replaced)}", f"{row.mean_seconds:.0f}"]))
+    return lines
+
+
+def long_blur_grow(src: Sources) -> list[str]:
+    """The start estimate's mass on its frame for short and long blur (the grow threshold's evidence)."""
+    frame = read_csv(src.results / LONG_BLUR_GROW, ("min", "max", "mean", "count"), text=("kind",))
+    lines = _header(["blur", "inputs", "frame mass of the 31-px estimate: min / mean / max"])
+    for row in frame.itertuples():
+        lines.append(_row([row.kind, f"{int(row.count)}", f"{abs(row.min):.3f} / {row.mean:.3f} / {row.max:.3f}"]))
+    return lines
+
+
+def long_blur_real(src: Sources) -> list[str]:
+    """pnp-blind on real blurred photos (no ground truth): its verdict, the size it chose, the
+    sharpness before and after, how alike the four quadrants' kernels are, the seconds."""
+    frame = read_csv(src.results / LONG_BLUR_REAL, ("width", "height", "size", "residual_ratio", "input_sharpness",
+                                                    "output_sharpness", "quadrant_agreement", "seconds"),
+                     text=("image", "confidence"))
+    lines = _header(["photo", "size", "verdict", "kernel (px)", "residual / noise", "sharpness in → out",
+                     "quadrants' kernel similarity", "seconds"])
+    for row in frame.itertuples():
+        lines.append(_row([f"`{row.image}`", f"{int(row.width)}×{int(row.height)}", row.confidence, f"{int(row.size)}",
+                           f"{row.residual_ratio:.2f}", f"{row.input_sharpness:.2f} → {row.output_sharpness:.2f}",
+                           f"{row.quadrant_agreement:.2f}", f"{row.seconds:.0f}"]))
+    return lines
+
+
 #: name -> (generator, the files under the results root it reads)
 TABLES: dict[str, tuple[Callable[[Sources], list[str]], tuple[str, ...]]] = {
     "sr-results": (sr_results, tuple(rel for _, rel in SR_SETS)),
@@ -892,6 +973,10 @@ TABLES: dict[str, tuple[Callable[[Sources], list[str]], tuple[str, ...]]] = {
     "kernel-discrepancy-tuning": (kernel_discrepancy_tuning, (KERNEL_DISCREPANCY_TUNING,)),
     "kernel-discrepancy-confirm": (kernel_discrepancy_confirm, (KERNEL_DISCREPANCY_CONFIRM,)),
     "kernel-window-pair": (kernel_window_pair, (KERNEL_WINDOW_PAIR,)),
+    "long-blur-grow": (long_blur_grow, (LONG_BLUR_GROW,)),
+    "long-blur-rule": (long_blur_rule, (LONG_BLUR_TUNE,)),
+    "long-blur-confirm": (long_blur_confirm, (LONG_BLUR_CONFIRM,)),
+    "long-blur-real": (long_blur_real, (LONG_BLUR_REAL,)),
 }
 
 

@@ -14,7 +14,8 @@ pixels) is reported and skipped; the exit code is 1 if any file failed. A bad op
 folder that cannot be written is one line and exit code 2, before any image is read. A model that
 needs the true blur kernel (``wiener-oracle``, ``pnp-oracle``) takes it from ``--kernel`` (a .npy
 array or a grayscale image of the kernel); a blind one (``pnp-blind``, ``wiener-blind``) also saves
-the kernel it estimated as ``<stem>_<model>_kernel.png`` (scaled to its maximum).
+the kernel it estimated as ``<stem>_<model>_kernel.png`` (scaled to its maximum) and prints its
+verdict on that kernel (confident, kernel uncertain, no blur found; the size it chose).
 """
 
 from __future__ import annotations
@@ -133,6 +134,9 @@ def main(argv=None) -> int:
         if kernel is None and getattr(model, "last_kernels", None):  # a blind model: its estimate too
             estimate = model.last_kernels[0]
             print(f"  estimated kernel: {save_png(estimate / estimate.max(), Path(args.output) / f'{path.stem}_{args.model}_kernel.png')}")
+            reports = getattr(model, "last_reports", None)
+            if reports and reports[0] is not None:  # the model's verdict on its own kernel
+                print(f"  {reports[0].message}")
     return 1 if failures else 0
 
 

@@ -443,7 +443,13 @@ def main(argv=None):
     out.parent.mkdir(parents=True, exist_ok=True)
     rows.round(4).to_csv(out, index=False)  # first: the measurements outlive a failing summary
     summary = summarize(rows, REFERENCES[args.study], GAINS[args.study], safeguard=args.study in SAFEGUARD)
-    summary.insert(0, "command", args.command)
+    return save_summary(summary, args.command, data, out)
+
+
+def save_summary(summary: pd.DataFrame, command: str, data: str, out: Path) -> pd.DataFrame:
+    """Write a study's summary beside its rows (``<out>_summary.csv``), headed by the command that
+    reproduces it and the data it ran on, and print it."""
+    summary.insert(0, "command", command)
     summary.insert(1, "data", data)
     summary.round(4).to_csv(out.with_name(out.stem + "_summary.csv"), index=False)
     print(summary.drop(columns=["command", "data"]).round(3).to_string(index=False))

@@ -242,6 +242,8 @@ class Comparison:
     #: the photo before the task prepared it (tasks with an upscale chain, clean mode): the chain's
     #: ground truth at the upscaled size is made from it
     source: Path | None = None
+    #: a comparison still running: the models finished so far (``compare_progressively``)
+    partial: bool = False
 
     @property
     def scored(self) -> bool:
@@ -368,6 +370,17 @@ def compare(task_name: str, path, mode: str, model_names, params: dict | None = 
     ``progress(fraction, description)`` is called as models finish. Shipped sample photos are
     cached lazily: the same sample with the same settings answers from the first run.
     """
+    comparison = None
+    for comparison in compare_progressively(task_name, path, mode, model_names, params, seed, progress):
+        pass
+    return comparison
+
+
+def compare_progressively(task_name: str, path, mode: str, model_names, params: dict | None = None, seed: int = 0,
+                          progress=None):
+    """``compare``, yielding as it goes: a partial ``Comparison`` (``partial=True``: the input, the
+    ground truth and the models finished so far, not stored) after each model, then the whole one, so
+    a page shows each model's result as soon as it is ready."""
     task = get_task(task_name)
     mode = normalize_mode(mode)
     try:
@@ -395,7 +408,8 @@ def compare(task_name: str, path, mode: str, model_names, params: dict | None = 
             if cached is not None and cached.folder is not None and cached.folder.is_dir():
                 _runs.move_to_end(run_id)
                 cached.cached = True
-                return cached
+                yield cached
+                return
 
     scale = int(task.scale(**params))
     if mode == MODE_CLEAN:
@@ -432,6 +446,13 @@ def compare(task_name: str, path, mode: str, model_names, params: dict | None = 
     folder = RUN_ROOT / run_id
     results: list[Result] = []
     input_scores = _scores(reference, clean, border, task_name) if clean is not None else None
+
+    def partial() -> Comparison:
+        for i, result in enumerate(results):  # saved as they come: a partial view shows them at once
+            if result.path is None:
+                result.path = _save(result.image, folder / f"{i:02d}_{result.key}.png")
+        return Comparison(run_id, task_name, mode, params, seed, list(notes), list(results), applied, list(skipped),
+                          folder, kernels=list(kernels), partial=True)
     if clean is not None:
         results.append(Result("ground_truth", "ground truth", clean, "ground truth"))
     input_label = task.label_input(describe_image(degraded), **params)
@@ -487,24 +508,34 @@ def compare(task_name: str, path, mode: str, model_names, params: dict | None = 
         ms = (time.perf_counter() - started) * 1000
         estimated = getattr(model, "last_kernels", None) if not status.needs_kernel else None
         windows = getattr(model, "last_windows", None) if not status.needs_kernel else None
+        reports = getattr(model, "last_reports", None) if not status.needs_kernel else None
         if windows and windows[0] is not None:  # pnp-blind may keep another window than wiener-blind
             estimation_windows.append((name, windows[0]))
         if output.ndim == 2:
             output = np.repeat(output[..., None], 3, axis=-1)
         note = "gray output (no colour)" if task.gray_input and _is_gray(output) else ""
         if estimated:
-            kernels.append((f"{name}: estimated from the photo", estimated[0]))
-            note = f"kernel estimated ({estimated[0].shape[0]} px)"
+            report = reports[0] if reports else None
+            size = estimated[0].shape[0]
+            kernels.append((f"{name}: estimated ({report.confidence if report else 'estimate'})", estimated[0]))
+            note = f"kernel estimated ({size} px)"
+            if report is not None:
+                # the model's own verdict on its kernel, beside its output: a failure must not pass silently
+                note = f"{report.confidence.upper()} · kernel {size} px chosen"
+                notes.append(f"{name}: {report.message}")
         scores = delta = None
         if clean is not None:
             scores = _scores(output, clean, border, task_name)
             delta = scores[key] - input_scores[key]
         results.append(Result(name, name, output, status.kind, scores, delta, ms, note))
+        if index < len(runnable) - 1:
+            yield partial()
     if progress:
         progress(1.0, "saving lossless PNGs")
 
     for i, result in enumerate(results):
-        result.path = _save(result.image, folder / f"{i:02d}_{result.key}.png")
+        if result.path is None:
+            result.path = _save(result.image, folder / f"{i:02d}_{result.key}.png")
     if resolve_precision(PRECISION) is not None and any(r.role == "learned" for r in results):
         notes.append("learned models ran under bf16 autocast, native on this CPU (in the benchmarks: "
                      f"{bf16_note()}; the published figures are fp32)")
@@ -515,7 +546,7 @@ def compare(task_name: str, path, mode: str, model_names, params: dict | None = 
     if cache_key is not None:
         with _runs_lock:
             _example_cache[cache_key] = run_id
-    return comparison
+    yield comparison
 
 
 def upscale_run(run_id: str, upscaler: str, progress=None) -> Comparison:
@@ -605,6 +636,9 @@ def score_headers(task: str) -> list[str]:
 
 def summary_markdown(comparison: Comparison) -> str:
     lines = []
+    if comparison.partial:
+        lines.append(f"**Running…** {len(comparison.outputs)} model(s) done; their results are below and the "
+                     "others follow as each finishes (the error maps and plots come at the end).")
     if comparison.scored:
         spec = get_task(comparison.task)
         border = int(spec.border(**comparison.params))
@@ -671,17 +705,22 @@ def error_view(comparison: Comparison):
 
 
 def kernel_view(comparison: Comparison) -> list[tuple[str, str]] | None:
-    """[(kernel PNG, caption)]: the true kernel and every blind estimate, each scaled to its own
-    maximum and enlarged with nearest-neighbour so every kernel pixel stays visible, then, for a photo
+    """[(kernel PNG, caption)]: the true kernel and every blind estimate at one spatial scale (each
+    centred on a canvas of the largest kernel's size and enlarged by one nearest-neighbour factor, so
+    a longer blur looks longer), each scaled to its own maximum, then, for a photo
     larger than the estimation window, the input with each blind model's window drawn (one picture per
     distinct window, naming the models that used it); None if no kernel."""
     if not comparison.kernels:
         return None
     items = []
+    canvas = max(max(np.shape(kernel)) for _, kernel in comparison.kernels)
+    zoom = max(1, 192 // canvas)
     for index, (label, kernel) in enumerate(comparison.kernels):
         kernel = np.asarray(kernel, dtype=np.float64)
-        picture = np.clip(kernel / max(float(kernel.max()), 1e-12), 0, 1)
-        zoom = max(1, 192 // kernel.shape[0])
+        picture = np.zeros((canvas, canvas))
+        top, left = (canvas - kernel.shape[0]) // 2, (canvas - kernel.shape[1]) // 2
+        picture[top:top + kernel.shape[0], left:left + kernel.shape[1]] = np.clip(
+            kernel / max(float(kernel.max()), 1e-12), 0, 1)
         picture = np.kron(picture, np.ones((zoom, zoom)))
         path = _save(np.repeat(picture[..., None], 3, axis=-1), comparison.folder / "kernels" / f"{index:02d}.png")
         items.append((str(path), f"{label} · {kernel.shape[1]}x{kernel.shape[0]} px"))

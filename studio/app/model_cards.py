@@ -105,7 +105,11 @@ LESSONS = {
                  "solved in the Fourier domain) and the blur is then inverted in closed form, with a small learned "
                  "denoiser as the image prior between the inversions (plug-and-play HQS, as DPIR). Once the prior's "
                  "iterate is sharper than the estimation's cartoon-like latent image, the kernel is refitted to it "
-                 "(midway through the iterations). "
+                 "(midway through the iterations). The kernel's size is chosen from the photo: 31 px first, larger "
+                 "where that estimate is cut off by its frame. Every result carries the model's own verdict "
+                 "(confident, kernel uncertain, no blur found): a kernel it cannot trust must not pass silently, "
+                 "because the learned prior, trusting the data more than Wiener does, turns a wrong kernel into "
+                 "artefacts; an uncertain result falls back as the rule in its card says. "
                  "The learned part "
                  "never sees a blur, so it trains in about an hour on a CPU; the U-Nets must learn the inversion "
                  "itself, which the logbook did in 150 GPU epochs. What it cannot do: blur that varies across the "
@@ -134,7 +138,8 @@ DEBLUR_ROUTES = """#### Two routes to motion deblurring
 | what is learned | the whole inversion, blurred → sharp | only a denoiser (`drunet-lite`), which never sees a blur |
 | what the physics gives | nothing: the network must discover the blur | y = k * x + noise: the kernel is estimated, then inverted in closed form (FFT) |
 | training it needs | the logbook: 150 GPU epochs of GoPro pairs; here, a few CPU hours of synthetic blur | about an hour of CPU on clean photos plus Gaussian noise |
-| blur it handles | anything seen in training, including blur that varies across the frame | one kernel for the whole photo (camera shake), up to the max kernel size |
+| blur it handles | anything seen in training, including blur that varies across the frame | one kernel for the whole photo (camera shake), its size chosen from the photo up to the max kernel size |
+| when it fails | silently: the output is what the network makes of it | it says so: a verdict from its own kernel and residual, and a fallback |
 | cost per photo | one network pass | kernel estimation, then 8 FFT steps and 8 denoiser passes (kernel refits among them) |
 """
 

@@ -224,6 +224,46 @@ def _fixed_trajectories(stream: int, count: int) -> tuple[tuple[str, np.ndarray,
     return tuple(kernels)
 
 
+#: the kernel-length bands (px, the extent of a kernel's path: ``[low, high)``) of the long-blur studies
+LONG_BANDS = ((31, 45), (45, 60), (60, 76))
+#: seed streams of the long camera-shake trajectories: one set tunes settings, another confirms them
+LONG_TUNE_STREAM = 0x1A7E
+LONG_CONFIRM_STREAM = 0x1AC0
+LONG_PER_BAND = {"tune": 2, "confirm": 3}
+
+
+def path_extent(kernel: np.ndarray) -> int:
+    """The length (px) of a kernel's path: the side of the smallest square holding its mass."""
+    rows, cols = np.nonzero(np.asarray(kernel) > 0)
+    return int(max(np.ptp(rows), np.ptp(cols))) + 1 if rows.size else 0
+
+
+@functools.lru_cache(maxsize=4)
+def _long_trajectories(split: str) -> tuple[tuple[str, np.ndarray, int], ...]:
+    stream = {"tune": LONG_TUNE_STREAM, "confirm": LONG_CONFIRM_STREAM}[split]
+    kernels = []
+    for band, (low, high) in enumerate(LONG_BANDS):
+        for i in range(LONG_PER_BAND[split]):
+            rng = np.random.default_rng([stream, band, i])
+            while True:  # a drawn path's extent lands a pixel or two off its length: redraw until in band
+                kernel, _ = trajectory_kernel(rng, length=float(rng.uniform(low, high - 2)), max_size=4 * high + 1)
+                if low <= path_extent(kernel) < high:
+                    break
+            kernels.append((f"long-{split}-{low}-{high - 1}px-{i}", kernel, band))
+    return tuple(kernels)
+
+
+def long_kernels(split: str) -> list[tuple[str, np.ndarray, tuple[int, int]]]:
+    """Long camera-shake trajectories (Boracchi & Foi's model, as ``trajectory_kernel``) for the
+    long-blur studies: ``LONG_PER_BAND[split]`` per band of ``LONG_BANDS``, as (name, kernel, band).
+    ``split`` "tune" chooses settings, "confirm" checks them; their seed streams are their own, so no
+    training, validation or evaluation kernel is among them."""
+    if split not in LONG_PER_BAND:
+        raise ValueError(f"unknown split {split!r}; expected one of {', '.join(LONG_PER_BAND)}")
+    return [(name, kernel.copy(), (LONG_BANDS[band][0], LONG_BANDS[band][1] - 1))
+            for name, kernel, band in _long_trajectories(split)]
+
+
 def validation_kernels() -> list[tuple[str, np.ndarray]]:
     """Fixed kernels for model selection during training (never evaluation, never training)."""
     return [(name, k.copy()) for name, k, _ in _fixed_trajectories(VAL_STREAM, VAL_TRAJECTORIES)]
