@@ -84,29 +84,22 @@ def sweep_disk() -> None:
         app_limits.prune_gradio_cache(demo, os.environ["GRADIO_TEMP_DIR"])
 
 
+def sweep_safely() -> None:
+    try:
+        sweep_disk()
+    except Exception:  # noqa: BLE001 -- cleaning up must never cost the user their result
+        traceback.print_exc()
+
+
 def sweeps(fn):
-    def sweep():
-        try:
-            sweep_disk()
-        except Exception:  # noqa: BLE001 -- cleaning up must never cost the user their result
-            traceback.print_exc()
-
-    if inspect.isgeneratorfunction(fn):  # a handler that shows results as they come (Gradio streams it)
-        @wraps(fn)
-        def streaming(*args, **kwargs):
-            try:
-                yield from fn(*args, **kwargs)
-            finally:
-                sweep()
-
-        return streaming
-
+    """Sweep the disk after ``fn``, before its result is served (a streaming handler calls
+    ``sweep_safely`` itself before its last yield: after it, the client may still be downloading)."""
     @wraps(fn)
     def wrapper(*args, **kwargs):
         try:
             return fn(*args, **kwargs)
         finally:
-            sweep()
+            sweep_safely()
 
     return wrapper
 
@@ -309,17 +302,22 @@ def build_task_tab(task: str):
                 plotly_json(v.perception_distortion), plotly_json(v.spectrum), v.bundle, comparison.run_id,
                 gr.update(value=v.kernel_items, visible=bool(v.kernel_items)))
 
-    @sweeps
     @user_errors
     def on_compare(path, mode_value, chosen, seed_value, *values, progress=gr.Progress()):
         params = to_params(*values)
-        for comparison in app_core.compare_progressively(task, path, mode_value, chosen, params, seed_value,
-                                                         progress=lambda f, d: progress(f, desc=d)):
-            if comparison.partial:  # a model finished: show it now, the rest of the panel at the end
-                yield (app_core.summary_markdown(comparison), app_core.gallery_items(comparison),
-                       app_core.score_rows(comparison), *[gr.skip()] * (len(panel) - 3))
-            else:
-                yield render(comparison)
+        try:
+            for comparison in app_core.compare_progressively(task, path, mode_value, chosen, params, seed_value,
+                                                             progress=lambda f, d: progress(f, desc=d)):
+                if comparison.partial:  # a model finished: show it now, the rest of the panel at the end
+                    yield (app_core.summary_markdown(comparison), app_core.gallery_items(comparison),
+                           app_core.score_rows(comparison), *[gr.skip()] * (len(panel) - 3))
+                else:
+                    shown = render(comparison)
+                    sweep_safely()  # as @sweeps does: before the final result is served
+                    yield shown
+        except BaseException:
+            sweep_safely()
+            raise
 
     panel = [summary, grid, table, left, right, slider, errors, colorbar, where, crop_x, crop_y, crops, pd_plot,
              spectrum, download, run_id, kernels]

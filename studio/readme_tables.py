@@ -121,6 +121,8 @@ PNP_BENCH = "bench/deblur_pnp_bench.csv"
 PNP_BENCH_MODELS = ("wiener-oracle", "wiener-blind", "pnp-blind", "pnp-oracle", "unet-light-v3")
 PNP_BENCH_SIZES = ((256, 256), (1280, 720))
 PNP_BENCH_REFERENCE = "wiener-oracle"
+PNP_BENCH_LONG = "bench/deblur_pnp_bench_long.csv"
+PNP_BENCH_LONG_MODELS = ("wiener-oracle", "wiener-blind", "pnp-blind")
 #: the kernel route's tuning on validation photos (``training.tune_kernel_route``): summaries per candidate
 KERNEL_ESTIMATION_TUNING = "tuning/kernel_estimation_summary.csv"
 KERNEL_NOISE_FLOOR_TUNING = "tuning/kernel_noise_floor_summary.csv"
@@ -686,12 +688,21 @@ def nonorm_fair(src: Sources) -> list[str]:
 def deblur_pnp_bench(src: Sources) -> list[str]:
     """The kernel route's speed at 256x256 and 1280x720: seconds in fp32 and under bf16 autocast, as a
     multiple of ``wiener-oracle`` in the same run, and the peak memory."""
-    frame, path = _bench(src, PNP_BENCH)
+    return _pnp_bench_table(src, PNP_BENCH, PNP_BENCH_MODELS)
+
+
+def deblur_pnp_bench_long(src: Sources) -> list[str]:
+    """The same on a sharp photo blurred by a 75-px camera-shake path (the blind models' size grows)."""
+    return _pnp_bench_table(src, PNP_BENCH_LONG, PNP_BENCH_LONG_MODELS)
+
+
+def _pnp_bench_table(src: Sources, rel: str, models: tuple[str, ...]) -> list[str]:
+    frame, path = _bench(src, rel)
     header = ["model"]
     for width, height in PNP_BENCH_SIZES:
         header += [f"{width}×{height} fp32", f"{width}×{height} bf16"]
     lines = _header([*header, "peak RSS"])
-    for model in PNP_BENCH_MODELS:
+    for model in models:
         cells, peaks = [f"`{model}`"], []
         for size in PNP_BENCH_SIZES:
             reference = _bench_row(frame, PNP_BENCH_REFERENCE, "fp32", size)
@@ -707,7 +718,7 @@ def deblur_pnp_bench(src: Sources) -> list[str]:
             continue
         lines.append(_row([*cells, f"{max(peaks):.0f} MB"]))
     if len(lines) == 2:
-        raise TableError(f"{_shown(path)}: no row of {', '.join(PNP_BENCH_MODELS)}")
+        raise TableError(f"{_shown(path)}: no row of {', '.join(models)}")
     return lines
 
 
@@ -959,6 +970,7 @@ TABLES: dict[str, tuple[Callable[[Sources], list[str]], tuple[str, ...]]] = {
     "deblur-per-kernel": (deblur_per_kernel, (LEVIN_CSV,)),
     "deblur-bench": (deblur_bench, ("bench/deblur_bench.csv",)),
     "deblur-pnp-bench": (deblur_pnp_bench, (PNP_BENCH,)),
+    "deblur-pnp-bench-long": (deblur_pnp_bench_long, (PNP_BENCH_LONG,)),
     "tin200-finals": (tin200_finals, ()),
     "tin200-lr-wd": (tin200_lr_wd, ()),
     "tin200-grid": (tin200_grid, (TIN200_GRID, TIN200_REPORT_GRID)),

@@ -39,6 +39,14 @@ python -m training.tune_kernel_route --study refinement
 python -m training.tune_kernel_route --study discrepancy
 python -m training.tune_kernel_route --study discrepancy-confirm
 python -m training.tune_kernel_route --study window-pair
+# Long blur (31-75 px paths): the start estimate's frame mass that makes the size grow, the confidence
+# rule chosen on McMaster x the long tune trajectories (pnp-blind's max_spread, max_residual_ratio and
+# fallback are its chosen row), its confirmation per band on bsds500/val photos 64-79 x other long
+# trajectories, and the real blurred photos (verdicts, sharpness, docs/images/real_blur.jpg).
+python -m training.study_long_blur --study grow
+python -m training.study_long_blur --study tune
+python -m training.study_long_blur --study confirm
+python -m training.study_long_blur --study real
 MODELS=unsharp-mask,wiener-oracle,unet-light-v1,unet-light-v3,unet-light-nonorm,wiener-blind,pnp-blind,pnp-oracle
 # Real blur with ground truth: levin2009 (im_X_ker_Y against im_X; the oracle gets kY).
 python -m studio.evaluate --task deblur --models "$MODELS" --clean "$DATA/levin2009/sharp" \
