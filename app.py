@@ -12,12 +12,10 @@ page and wires the events (every main event has an ``api_name``, for gradio_clie
 
 from __future__ import annotations
 
-import inspect
 import json
 import os
 import traceback
 import weakref
-from contextlib import contextmanager
 from functools import wraps
 
 from studio.app import limits as app_limits
@@ -84,22 +82,16 @@ def sweep_disk() -> None:
         app_limits.prune_gradio_cache(demo, os.environ["GRADIO_TEMP_DIR"])
 
 
-def sweep_safely() -> None:
-    try:
-        sweep_disk()
-    except Exception:  # noqa: BLE001 -- cleaning up must never cost the user their result
-        traceback.print_exc()
-
-
 def sweeps(fn):
-    """Sweep the disk after ``fn``, before its result is served (a streaming handler calls
-    ``sweep_safely`` itself before its last yield: after it, the client may still be downloading)."""
     @wraps(fn)
     def wrapper(*args, **kwargs):
         try:
             return fn(*args, **kwargs)
         finally:
-            sweep_safely()
+            try:
+                sweep_disk()
+            except Exception:  # noqa: BLE001 -- cleaning up must never cost the user their result
+                traceback.print_exc()
 
     return wrapper
 
@@ -107,10 +99,10 @@ def sweeps(fn):
 def user_errors(fn):
     """A user-fixable problem becomes a clear message; anything else a short one (the server keeps serving)."""
 
-    @contextmanager
-    def translated():
+    @wraps(fn)
+    def wrapper(*args, **kwargs):
         try:
-            yield
+            return fn(*args, **kwargs)
         except gr.Error:
             raise
         except StudioError as err:
@@ -120,19 +112,6 @@ def user_errors(fn):
         except Exception as err:  # noqa: BLE001 -- a bug must not leave the page hanging
             traceback.print_exc()
             raise gr.Error(f"Something went wrong ({type(err).__name__}: {err}). Try another image or setting.") from None
-
-    if inspect.isgeneratorfunction(fn):
-        @wraps(fn)
-        def streaming(*args, **kwargs):
-            with translated():
-                yield from fn(*args, **kwargs)
-
-        return streaming
-
-    @wraps(fn)
-    def wrapper(*args, **kwargs):
-        with translated():
-            return fn(*args, **kwargs)
 
     return wrapper
 
@@ -302,22 +281,12 @@ def build_task_tab(task: str):
                 plotly_json(v.perception_distortion), plotly_json(v.spectrum), v.bundle, comparison.run_id,
                 gr.update(value=v.kernel_items, visible=bool(v.kernel_items)))
 
+    @sweeps
     @user_errors
     def on_compare(path, mode_value, chosen, seed_value, *values, progress=gr.Progress()):
         params = to_params(*values)
-        try:
-            for comparison in app_core.compare_progressively(task, path, mode_value, chosen, params, seed_value,
-                                                             progress=lambda f, d: progress(f, desc=d)):
-                if comparison.partial:  # a model finished: show it now, the rest of the panel at the end
-                    yield (app_core.summary_markdown(comparison), app_core.gallery_items(comparison),
-                           app_core.score_rows(comparison), *[gr.skip()] * (len(panel) - 3))
-                else:
-                    shown = render(comparison)
-                    sweep_safely()  # as @sweeps does: before the final result is served
-                    yield shown
-        except BaseException:
-            sweep_safely()
-            raise
+        return render(app_core.compare(task, path, mode_value, chosen, params, seed_value,
+                                       progress=lambda f, d: progress(f, desc=d)))
 
     panel = [summary, grid, table, left, right, slider, errors, colorbar, where, crop_x, crop_y, crops, pd_plot,
              spectrum, download, run_id, kernels]
