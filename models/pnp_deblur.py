@@ -63,7 +63,8 @@ START_KERNEL = 31
 #: the share of the start estimate's mass on its 2-px frame above which the blur is taken to be longer
 #: than the start size and a larger kernel is estimated: above what short blur leaves there, and below
 #: what long blur does (``python -m training.study_long_blur --study grow``: results/tuning/long_blur_grow*.csv;
-#: a path that nearly fills the start frame may grow, which costs time, not quality)
+#: a short path that nearly fills the start frame may grow too, and its larger estimate can be worse:
+#: Set5's baby in ``results/eval/deblur_set5_synthetic.csv``)
 GROW_BORDER_MASS = 0.03
 #: a long kernel is estimated on a window of this many times its size (at least the usual window): a
 #: long path needs many edges of every direction to be told from noise
