@@ -113,7 +113,7 @@ def compare_args(task: str, photo: Path, models: list[str], seed: int):
     if task == "deblur":
         return base + ["levin-k2", 15, 30, 0.005, 31]
     if task == "restoration":
-        from studio.degradations import restoration
+        from studio.restoration import degradation as restoration
 
         b = restoration.BENCHMARK
         return base + [list(b.noises), b.noise_level, b.blur_sigma, b.jpeg_quality]

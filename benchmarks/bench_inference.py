@@ -141,7 +141,7 @@ def resolve_image(path) -> Path:
 def make_lr(image: np.ndarray, width: int, height: int, scale: int) -> np.ndarray:
     """Resize (MATLAB bicubic) so the photo covers width x height, centre-crop, downscale by ``scale``
     (scale 1: the crop itself, e.g. a real blurred frame for deblurring)."""
-    from studio.degradations.sr import downscale
+    from studio.sr.degradation import downscale
     from studio.resize import imresize
 
     src_h, src_w = image.shape[:2]
@@ -453,7 +453,7 @@ def main(argv=None, entry_point: str = "benchmarks.bench_inference") -> list[dic
     weights = {}
     timing_kernel = None
     if any(getattr(get_entry(n).builder, "needs_kernel", False) for n in names):
-        from studio.degradations.blur import load_levin_kernels
+        from studio.deblur.degradation import load_levin_kernels
 
         timing_kernel = load_levin_kernels()[args.kernel]
         notes.append(f"models that need the true kernel are timed with Levin {args.kernel} "
@@ -496,7 +496,7 @@ def main(argv=None, entry_point: str = "benchmarks.bench_inference") -> list[dic
     jobs = []
     inputs = {size: make_lr(photo, *size, args.scale) for size in sizes}
     if args.blur_length is not None:
-        from studio.degradations import blur as blur_degradation
+        from studio.deblur import degradation as blur_degradation
 
         if args.task != "deblur" or not 3 <= args.blur_length <= 150:
             sys.exit("error: --blur-length is for --task deblur, between 3 and 150 px")

@@ -25,7 +25,7 @@ import torch.nn.functional as F
 from skimage.restoration import richardson_lucy, wiener
 from torch import nn
 
-from studio.degradations.blur import normalize_kernel
+from studio.deblur.degradation import normalize_kernel
 from studio.registry import register_model
 
 

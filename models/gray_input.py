@@ -1,7 +1,7 @@
 """Input and output conventions shared by the restoration models (grayscale in, colour out).
 
 Every restoration model takes the degraded photo as (B, 3, H, W) in [0, 1] with R = G = B (the gray
-image replicated, as ``studio.degradations.restoration`` makes it; a (B, 1, H, W) tensor or a colour
+image replicated, as ``studio.restoration.degradation`` makes it; a (B, 1, H, W) tensor or a colour
 image also works: colour is reduced to its BT.601 luminance) and returns RGB (B, 3, H, W) in
 [0, 1]. The U-Nets mirror-pad to a multiple of their downsampling factor and crop back, so any
 size works, 128 px as in the source or the full resolution.

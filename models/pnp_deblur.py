@@ -2,7 +2,7 @@
 
 The end-to-end U-Nets (``models/unet_light.py``) must learn blur inversion from data, which takes
 tens of GPU-hours. For uniform camera-shake blur the image formation is known, ``y = k * x + n``,
-so the work splits in two (``studio.deconvolution``):
+so the work splits in two (``studio.deblur.deconvolution``):
 
 1. **kernel**: the true one (an oracle, only where it is known) or a blind estimate from the
    photo itself (coarse-to-fine, L0 gradient prior, Fourier-domain kernel fits), at ``START_KERNEL``
@@ -49,11 +49,11 @@ import numpy as np
 import torch
 from torch import nn
 
-from studio.deconvolution import (ESTIMATION_WINDOW, KernelEstimate, check_max_size, crop_kernel,
+from studio.deblur.deconvolution import (ESTIMATION_WINDOW, KernelEstimate, check_max_size, crop_kernel,
                                   estimate_kernel, estimation_window, hqs_deconvolve, kernel_border_mass, kernel_extent,
                                   kernel_similarity, kernel_spread, luminance, reblur_residual, refine_kernel,
                                   wiener_deconvolve)
-from studio.degradations.blur import normalize_kernel
+from studio.deblur.degradation import normalize_kernel
 from studio.metrics import estimate_noise_sigma
 from studio.registry import build_model, register_model
 

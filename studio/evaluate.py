@@ -32,7 +32,7 @@ from pathlib import Path
 from studio import cli
 from studio.checkpoint import CheckpointError, update_card
 from studio.data import require_dataset
-from studio.chain import evaluate_chain, summarize_chain
+from studio.restoration.chain import evaluate_chain, summarize_chain
 from studio.evaluation import evaluate, summarize, write_csv
 from studio.imageio import ImageLoadError
 from studio.inference import DEFAULT_OVERLAP, PRECISIONS
@@ -103,7 +103,7 @@ def main(argv=None):
                         help="fp32 (default: the published figures), bf16 autocast, or auto")
     parser.add_argument("--limit", type=cli.number(1), help="evaluate only the first N images")
     parser.add_argument("--upscale", help="restore, then upscale x4 with these comma-separated SR models (bicubic "
-                                          "is always added as the reference); scored at 512 px (studio.chain)")
+                                          "is always added as the reference); scored at 512 px (studio.restoration.chain)")
     parser.add_argument("--update-cards", action="store_true", help="record the means in each model's card")
     args = parser.parse_args(argv)
     names = [n.strip() for n in args.models.split(",") if n.strip()]

@@ -29,7 +29,7 @@ from tqdm.auto import tqdm
 
 from studio import cli
 from studio.checkpoint import CheckpointError
-from studio.deconvolution import DeconvolutionError
+from studio.deblur.deconvolution import DeconvolutionError
 from studio.evaluation import load_for_task
 from studio.imageio import ImageLoadError, list_images, load_image, save_png
 from studio.inference import DEFAULT_OVERLAP, DEFAULT_TILE, PRECISIONS, resolve_precision, run_model
@@ -42,7 +42,7 @@ def _load_kernel(path):
     """A blur kernel from a .npy file or a grayscale image, normalised to sum 1."""
     import numpy as np
 
-    from studio.degradations.blur import normalize_kernel
+    from studio.deblur.degradation import normalize_kernel
 
     path = Path(path)
     array = np.load(path) if path.suffix.lower() == ".npy" else load_image(path, mode="L")

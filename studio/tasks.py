@@ -18,8 +18,8 @@ from typing import Any, Callable
 
 import numpy as np
 
-from studio.degradations import blur as blur_degradation
-from studio.degradations import sr as sr_degradation
+from studio.deblur import degradation as blur_degradation
+from studio.sr import degradation as sr_degradation
 from studio.imageio import quantize
 from studio.metrics import psnr_up_to_shift, scores_up_to_shift, sharpness
 
@@ -174,7 +174,7 @@ class TaskSpec:
     scaled_models: bool = False
     #: the evaluation's dataset column: a generic folder name (``sharp``, ``gt``) gives way to its parent
     dataset_from_parent: bool = True
-    #: its outputs can be upscaled x4 by the SR models (``studio.chain``: restoration works at 128 px)
+    #: its outputs can be upscaled x4 by the SR models (``studio.restoration.chain``: restoration works at 128 px)
     upscale_chain: bool = False
 
     def param(self, name: str) -> Param:
@@ -260,7 +260,7 @@ def _deblur_degrade_info(clean: np.ndarray, rng=None, blur_kernel: str | None = 
                          blur_angle: float = 0.0, noise_sigma: float | None = None, **_) -> tuple[np.ndarray, dict]:
     """Blur ``clean`` and say how. Without ``blur_kernel`` (or "evaluation"): the evaluation protocol
     (kernels never used in training: Levin k1..k8 and the fixed evaluation trajectories, see
-    ``studio.degradations.blur.KERNEL_SPLIT``), fixed noise, 8 bits. A user's choice instead:
+    ``studio.deblur.degradation.KERNEL_SPLIT``), fixed noise, 8 bits. A user's choice instead:
     "levin-k1".."levin-k8", "linear" (``blur_length`` px at ``blur_angle`` degrees) or "shake" (a random
     camera-shake trajectory of extent ``blur_length`` drawn from ``rng``); ``noise_sigma`` (default: the
     protocol's) is the added Gaussian noise."""
@@ -365,7 +365,7 @@ def _restoration_degrade_info(clean: np.ndarray, rng=None, **params) -> tuple[np
     # (studio.evaluate seeds one generator per image). Otherwise the parameters given, the others
     # drawn from rng. ``info`` holds every parameter (degrade(clean, rng, **info_params) reproduces
     # the image) plus a one-line description.
-    from studio.degradations import restoration
+    from studio.restoration import degradation as restoration
 
     rng = rng if rng is not None else np.random.default_rng(0)
     keys = {f for f in restoration.RestorationDegradation.__dataclass_fields__}
@@ -381,7 +381,7 @@ def _restoration_degrade_info(clean: np.ndarray, rng=None, **params) -> tuple[np
 
 
 def _restoration_prepare_clean(clean: np.ndarray, size: int | None = 128, **_) -> np.ndarray:
-    from studio.degradations import restoration
+    from studio.restoration import degradation as restoration
 
     return restoration.prepare_clean(clean, size)
 
@@ -392,8 +392,8 @@ def _gray_rgb(image: np.ndarray, **_) -> np.ndarray:
     return np.repeat(image[..., None], 3, axis=-1) if image.ndim == 2 else image
 
 
-from studio.degradations.restoration import BENCHMARK as _RESTORATION_BENCHMARK  # noqa: E402
-from studio.degradations.restoration import NOISE_TYPES as _NOISE_TYPES  # noqa: E402
+from studio.restoration.degradation import BENCHMARK as _RESTORATION_BENCHMARK  # noqa: E402
+from studio.restoration.degradation import NOISE_TYPES as _NOISE_TYPES  # noqa: E402
 
 TASKS["restoration"] = TaskSpec(
     name="restoration",

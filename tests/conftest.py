@@ -72,7 +72,7 @@ def photos(tmp_path_factory) -> Path:
 def levin_like(tmp_path_factory) -> Path:
     """A folder laid out as levin2009 (``sharp/im_X.png``, ``blurred/im_X_ker_Y.png``, 255x255 gray),
     made from two shipped photos blurred with the 8 shipped Levin kernels and rounded to 8 bits."""
-    from studio.degradations import blur as B
+    from studio.deblur import degradation as B
     from studio.imageio import load_image, quantize, save_png
 
     root = tmp_path_factory.mktemp("bench") / "levin2009"

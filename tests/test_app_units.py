@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from studio.app import benchmark as app_benchmark, core as app_core, model_cards as app_models, samples as app_samples, views as app_views
-from studio.degradations import blur
+from studio.deblur import degradation as blur
 from studio.tasks import TASKS
 
 
@@ -243,7 +243,7 @@ def test_task_parameters_are_checked_where_they_enter():
 
 
 def test_the_app_controls_offer_exactly_the_parameter_ranges():
-    from studio.degradations import restoration
+    from studio.restoration import degradation as restoration
 
     restoration_spec = TASKS["restoration"]
     assert restoration_spec.param("noises").choices == restoration.NOISE_TYPES

@@ -1,4 +1,4 @@
-"""Restore, then upscale (``studio.chain``): the evaluation rows, the app's chain on a finished
+"""Restore, then upscale (``studio.restoration.chain``): the evaluation rows, the app's chain on a finished
 comparison (it reuses the restored images, it never recomputes them) and its bad inputs."""
 
 from __future__ import annotations
@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from studio import chain
+from studio.restoration import chain
 from studio.app import core as app_core
 from studio.app.core import MODE_CLEAN, MODE_NO_REFERENCE, StudioError
 from studio.evaluation import evaluate, load_for_task

@@ -10,7 +10,7 @@ import pytest
 from PIL import Image
 
 from studio import evaluate, restore
-from studio.degradations.sr import downscale
+from studio.sr.degradation import downscale
 from studio.imageio import list_images, load_image, save_png
 
 DOCUMENTED = ["task", "model", "image", "psnr", "ssim", "psnr_y", "ssim_y", "input_psnr", "input_psnr_y",

@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 
 from studio.data import ImageBank
-from studio.datasets_deblur import (GoProPairs, JointTransform, SyntheticBlur, center_crop, find_sequences,
+from studio.deblur.datasets import (GoProPairs, JointTransform, SyntheticBlur, center_crop, find_sequences,
                                     gopro_validation_set, sample_pairs, split_by_sequence,
                                     synthetic_validation_set)
-from studio.degradations import blur as B
+from studio.deblur import degradation as B
 from studio.imageio import list_images, load_image, save_png
 
 SAMPLES = Path(__file__).resolve().parent.parent / "data" / "samples"
@@ -241,7 +241,7 @@ def test_synthetic_validation_set_is_fixed(photos):
 
 
 def test_pool_split_is_a_seeded_partition_of_the_pooled_images(tmp_path):
-    from studio.datasets_deblur import pool_split
+    from studio.deblur.datasets import pool_split
 
     for folder, count in (("a", 12), ("b", 8)):
         for i in range(count):

@@ -13,7 +13,7 @@ import pytest
 from studio import evaluate as ev
 from studio import evaluation
 from studio import restore
-from studio.degradations import blur as B
+from studio.deblur import degradation as B
 from studio.imageio import load_image, save_png
 from studio.metrics import psnr
 from studio.tasks import get_task

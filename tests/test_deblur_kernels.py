@@ -1,4 +1,4 @@
-"""Blur kernels and their application (studio.degradations.blur): valid kernels, the real Levin
+"""Blur kernels and their application (studio.deblur.degradation): valid kernels, the real Levin
 kernels, convolution orientation, the explicit train/validation/evaluation split, seeding."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ import pytest
 from scipy import ndimage
 
 from studio.data import DATASETS
-from studio.degradations import blur as B
+from studio.deblur import degradation as B
 from studio.imageio import load_image
 from studio.metrics import psnr
 

@@ -14,7 +14,7 @@ from models.classical_deblur import UnsharpMask, WienerOracle
 from models.unet_light import LightweightUNet
 from models.unet_standard import UNet2015
 from studio.checkpoint import count_parameters
-from studio.degradations import blur as B
+from studio.deblur import degradation as B
 from studio.imageio import load_image
 from studio.inference import aligned_tiling, mirror_pad_to, run_model
 from studio.metrics import psnr

@@ -10,7 +10,7 @@ import torch
 from scipy import ndimage
 
 from studio import deconvolution as D
-from studio.degradations.blur import apply_blur, linear_kernel, load_levin_kernels
+from studio.deblur.degradation import apply_blur, linear_kernel, load_levin_kernels
 from studio.imageio import load_image
 from studio.metrics import psnr, psnr_up_to_shift
 from studio.registry import build_model, get_entry

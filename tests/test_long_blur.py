@@ -11,7 +11,7 @@ import pytest
 from scipy import ndimage
 
 from studio import deconvolution as D
-from studio.degradations import blur as B
+from studio.deblur import degradation as B
 from studio.imageio import load_image
 from studio.metrics import psnr_up_to_shift, scores_up_to_shift
 from studio.registry import build_model, get_entry

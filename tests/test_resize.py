@@ -1,4 +1,4 @@
-"""studio.resize and studio.degradations.sr: MATLAB bicubic, the SR benchmark protocol."""
+"""studio.resize and studio.sr.degradation: MATLAB bicubic, the SR benchmark protocol."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from studio.degradations.sr import check_scale, downscale, downscale_batch, mod_crop, upscale_bicubic
+from studio.sr.degradation import check_scale, downscale, downscale_batch, mod_crop, upscale_bicubic
 from studio.resize import cubic, imresize, output_size, resize_matrix
 
 # MATLAB's bicubic (a = -0.5) taps at distances 1.75, 0.75, 0.25, 1.25 (the x2 upscaling kernel).

@@ -1,4 +1,4 @@
-"""studio.degradations.restoration: each noise does what it says, everything is reproducible from
+"""studio.restoration.degradation: each noise does what it says, everything is reproducible from
 its parameters, values stay in [0, 1], bad parameters and images are refused clearly."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ import json
 import numpy as np
 import pytest
 
-from studio.degradations import restoration as R
+from studio.restoration import degradation as R
 from studio.tasks import get_task
 
 CLEAN_OFF = dict(blur_sigma=0.0, jpeg_quality=0, stripe_period=8.0, stripe_angle=90.0, correlation_sigma=2.0,

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from studio.degradations.blur import validation_kernels
+from studio.deblur.degradation import validation_kernels
 from training import tune_kernel_route as tune
 
 SAMPLES = Path(__file__).resolve().parents[1] / "data" / "samples"
@@ -65,7 +65,7 @@ def test_window_study_estimates_each_candidate_on_its_window(tmp_path, monkeypat
 
 
 def test_large_photos_are_blurred_with_every_validation_kernel():
-    from studio.deconvolution import ESTIMATION_WINDOW
+    from studio.deblur.deconvolution import ESTIMATION_WINDOW
 
     one = {"coffee": tune.LARGE_PHOTOS["coffee"]}
     inputs = tune.large_validation_photos(one)
@@ -136,7 +136,7 @@ def test_the_shipped_settings_are_the_chosen_validation_candidates():
     # tuning tables chose
     import inspect
 
-    from studio.deconvolution import ESTIMATION_WINDOW, estimate_kernel
+    from studio.deblur.deconvolution import ESTIMATION_WINDOW, estimate_kernel
     from studio.registry import build_model, get_entry, model_card
 
     root = Path(__file__).resolve().parents[1] / "results" / "tuning"

@@ -24,7 +24,7 @@ import numpy as np
 
 from studio import cli
 from studio.data import DATASETS, require_dataset
-from studio.datasets_deblur import pool_split, synthetic_validation_set
+from studio.deblur.datasets import pool_split, synthetic_validation_set
 from studio.imageio import quantize
 from studio.inference import run_model
 from studio.metrics import psnr

@@ -3,9 +3,11 @@
     python -m training.study_long_blur --study grow     # the start estimate's frame mass, short vs long blur
     python -m training.study_long_blur --study tune     # pnp-blind on long blur; chooses the confidence rule
     python -m training.study_long_blur --study confirm  # the chosen rule on photos and kernels never tuned on
+    python -m training.study_long_blur --study retune   # the rule chosen again on the tune and confirm rows
+    python -m training.study_long_blur --study holdout  # that rule on photos and kernels neither has seen
     python -m training.study_long_blur --study real     # real blurred photos: verdicts, sharpness, a figure
 
-Kernels: long trajectories (``studio.degradations.blur.long_kernels``, Boracchi & Foi's model) in
+Kernels: long trajectories (``studio.deblur.degradation.long_kernels``, Boracchi & Foi's model) in
 three length bands (``LONG_BANDS``: 31-44, 45-59, 60-75 px of path), from seed streams of their own:
 the "tune" split's kernels choose, the "confirm" split's check. Noise sigma 0.005 and 8-bit
 rounding, as the evaluation protocol.
@@ -22,6 +24,12 @@ rounding, as the evaluation protocol.
   below their input, else the fewest such inputs.
 * ``confirm``: bsds500/val photos ``CONFIRM_PHOTOS`` (never used by a deblurring study or evaluation)
   x the confirm kernels, the same rows, scored with the rule ``pnp-blind`` ships; summarised per band.
+* ``retune``: ``choose_rule`` (unchanged) on the tune and confirm rows together: the McMaster photos
+  alone chose a Wiener fallback that the bsds500 photos of the confirm study did not bear out.
+  Measures nothing new; its summary is the rule table.
+* ``holdout``: bsds500/val photos ``HOLDOUT_PHOTOS`` (after the confirm photos; never used by a study,
+  an evaluation or a training run) x the "holdout" kernels, the same rows, scored with the shipped
+  rule and summarised per band, as ``confirm``.
 
 * ``real``: real camera shake without ground truth: the 7 gopro_blurred_only frames (1280x720) and
   every 12th real_blurred_lai2016 photo. Per photo, ``pnp-blind`` as shipped: its verdict, kernel
@@ -50,9 +58,9 @@ from tqdm.auto import tqdm
 
 from studio import cli
 from studio.data import DATASETS, display_path, require_dataset
-from studio.deconvolution import (DeconvolutionError, estimate_kernel, kernel_border_mass, kernel_similarity,
+from studio.deblur.deconvolution import (DeconvolutionError, estimate_kernel, kernel_border_mass, kernel_similarity,
                                   wiener_deconvolve)
-from studio.degradations import blur as blur_degradation
+from studio.deblur import degradation as blur_degradation
 from studio.imageio import ImageLoadError, list_images, load_image
 from studio.metrics import psnr, scores_up_to_shift
 from training.tune_kernel_route import save_summary
@@ -63,6 +71,7 @@ TUNE_PHOTOS = 8
 CONFIRM_DATA = DATASETS / "bsds500" / "val"
 #: the earlier kernel studies used the first 64 bsds500/val photos: these 16 are new to every study
 CONFIRM_PHOTOS = slice(64, 80)
+HOLDOUT_PHOTOS = slice(80, 92)
 GROW_PHOTOS = 8
 #: the confidence rules the tune study compares: the largest kernel spread, the largest re-blur
 #: residual over the noise (None: not checked) and what an uncertain result falls back to
@@ -302,7 +311,7 @@ def _save_figure(panels: list[np.ndarray], figure: Path) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = cli.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--study", choices=("grow", "tune", "confirm", "real"), required=True)
+    parser.add_argument("--study", choices=("grow", "tune", "confirm", "retune", "holdout", "real"), required=True)
     parser.add_argument("--out", default=None, help="CSV of per-input rows (default results/tuning/long_blur_<study>.csv)")
     parser.add_argument("--data", default=None, help="folder of sharp photos (default: mcmaster for tune, "
                                                      "bsds500/val for confirm)")
@@ -328,14 +337,23 @@ def main(argv=None):
             mean_size=("size", "mean"), input_sharpness=("input_sharpness", "mean"),
             output_sharpness=("output_sharpness", "mean"), quadrant_agreement=("quadrant_agreement", "mean"),
             mean_seconds=("seconds", "mean")).reset_index(names="folder")
+    elif args.study == "retune":
+        parts = [OUT_DIR / "long_blur_tune.csv", OUT_DIR / "long_blur_confirm.csv"]
+        missing = [display_path(p) for p in parts if not p.is_file()]
+        if missing:
+            raise FileNotFoundError(f"run the tune and confirm studies first: {', '.join(missing)} not found")
+        rows = pd.concat([pd.read_csv(p) for p in parts], ignore_index=True)
+        data = "the tune and confirm studies' rows: " + ", ".join(display_path(p) for p in parts)
+        summary = choose_rule(rows)
     else:
         split = args.study
         folder = Path(args.data) if args.data else (TUNE_DATA if split == "tune" else CONFIRM_DATA)
         require_dataset(folder, "--data")
         paths = list_images(folder)
-        paths = paths[:TUNE_PHOTOS] if split == "tune" else paths[CONFIRM_PHOTOS]
+        paths = {"tune": paths[:TUNE_PHOTOS], "confirm": paths[CONFIRM_PHOTOS], "holdout": paths[HOLDOUT_PHOTOS]}[split]
+        first_seed = {"tune": 0, "confirm": 10000, "holdout": 20000}[split]
         kernels = blur_degradation.long_kernels(split)
-        rows = run_rows(study_inputs(paths, kernels, 0 if split == "tune" else 10000), out)
+        rows = run_rows(study_inputs(paths, kernels, first_seed), out)
         data = f"{display_path(folder)}: {len(paths)} photos x {len(kernels)} long {split} kernels"
         summary = choose_rule(rows) if split == "tune" else band_summary(rows, shipped_rule())
     return save_summary(summary, args.command, data, out)

@@ -292,7 +292,7 @@ def color_jitter(image: np.ndarray, rng: np.random.Generator, strength: float = 
     [-strength, strength] of the colour wheel, applied in a random order."""
     from skimage.color import hsv2rgb, rgb2hsv
 
-    from studio.deconvolution import luminance
+    from studio.deblur.deconvolution import luminance
 
     for op in rng.permutation(4):
         if op == 0:

@@ -37,9 +37,9 @@ import torch.nn.functional as F
 from studio import cli
 from studio.checkpoint import CheckpointError
 from studio.data import DATASETS, ImageBank, display_path, require_dataset
-from studio.datasets_deblur import (GoProPairs, JointTransform, SyntheticBlur, gopro_validation_set,
+from studio.deblur.datasets import (GoProPairs, JointTransform, SyntheticBlur, gopro_validation_set,
                                     pool_split, sample_pairs, synthetic_validation_set, to_batch)
-from studio.degradations import blur as blur_degradation
+from studio.deblur import degradation as blur_degradation
 from studio.engine import (TrainConfig, Trainer, TrainingDiverged, TrainingTask, add_run_arguments, check_run_start,
                            describe_init, init_source,
                            load_initial_weights)

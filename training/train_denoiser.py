@@ -6,7 +6,7 @@ denoiser that takes the noise level as an input.
 
 Data: random crops of bsds500 train+test (400 photos), flips and rot90, additive white Gaussian
 noise with a per-crop sigma drawn uniformly in [0, --max-sigma] (default 50/255, the range the
-HQS schedule of ``studio.deconvolution`` walks through), no clipping (the HQS iterates are not
+HQS schedule of ``studio.deblur.deconvolution`` walks through), no clipping (the HQS iterates are not
 clipped either). L1 loss on the clean crop, AdamW, cosine schedule.
 Validation: 8 centre crops (128 px) of bsds500/val with fixed noise at sigma 15, 25 and 50 /255.
 The run log goes to results/runs/<run>/, the exported model to checkpoints/drunet-lite/.
@@ -24,7 +24,7 @@ import torch.nn.functional as F
 from studio import cli
 from studio.checkpoint import CheckpointError
 from studio.data import DATASETS, ImageBank, display_path, require_dataset
-from studio.datasets_deblur import center_crop
+from studio.deblur.datasets import center_crop
 from studio.engine import TrainConfig, Trainer, TrainingDiverged, TrainingTask, add_run_arguments
 from studio.imageio import ImageLoadError, list_images, load_image
 from studio.metrics import psnr

@@ -21,7 +21,7 @@ weights offline; --perceptual vgg19 --perceptual-weights FILE uses VGG19 where y
 
 Data: every training pair is made on the fly from a random crop of bsds500 train+test (height and
 width drawn independently between 128 px and the full side, so scale and aspect vary as when a
-whole photo is resized), passed through studio.degradations.restoration.degrade with every
+whole photo is resized), passed through studio.restoration.degradation.degrade with every
 parameter drawn at random (the training distribution); the clean target is the same crop resized.
 cbsd68's images are excluded from the training bank by ID (they are BSDS500 *val* images, so none
 of train+test is removed; the card records this). Validation: the 32 bsds500/val images that are
@@ -49,7 +49,7 @@ from models.vae_unet import kl_divergence
 from studio import cli
 from studio.checkpoint import CheckpointError
 from studio.data import DATASETS, ImageBank, display_path, require_dataset
-from studio.degradations import restoration as R
+from studio.restoration import degradation as R
 from studio.engine import TrainConfig, Trainer, TrainingDiverged, TrainingTask, add_run_arguments, check_run_start
 from studio.imageio import ImageLoadError, list_images, load_image, quantize
 from studio.losses import PerceptualLoss, gan_loss, load_feature_backbone
@@ -407,7 +407,7 @@ def train(args):
                 "data": {
                     "images": [display_path(d) for d in args.data], "train_images": len(task.bank),
                     "pairs": f"random crop (height and width each between {args.patch} px and the full side), "
-                             f"horizontal flip, resized to {args.patch} px, degraded by studio.degradations.restoration.degrade "
+                             f"horizontal flip, resized to {args.patch} px, degraded by studio.restoration.degradation.degrade "
                              "with every parameter random",
                     "degradation_ranges": R.TRAIN_RANGES,
                     "excluded_benchmark_ids": {

@@ -27,7 +27,7 @@ from models.srresnet import Discriminator
 from studio import cli
 from studio.checkpoint import CheckpointError
 from studio.data import DATASETS, ImageBank, display_path, require_dataset
-from studio.degradations.sr import downscale, mod_crop
+from studio.sr.degradation import downscale, mod_crop
 from studio.engine import (TrainConfig, Trainer, TrainingDiverged, TrainingTask, add_run_arguments, check_run_start,
                            init_source, load_initial_weights)
 from studio.imageio import ImageLoadError, list_images, load_image, quantize
@@ -98,7 +98,7 @@ class SuperResolutionTask(TrainingTask):
 
     def sample_batch(self, rng, batch_size, device):
         hr = self.bank.random_crops(rng, batch_size, self.args.patch)
-        from studio.degradations.sr import downscale_batch
+        from studio.sr.degradation import downscale_batch
 
         return {"lr": downscale_batch(hr, self.scale), "hr": hr}
 

@@ -11,11 +11,11 @@
     python -m training.tune_kernel_route --study pyramid      # whole photo or window at the coarse pyramid levels
 
 Data: the first ``--count`` photos of bsds500/val (whole, 481x321), photo ``i`` blurred with
-validation kernel ``i % 8`` (``studio.degradations.blur.validation_kernels``: never a training or
+validation kernel ``i % 8`` (``studio.deblur.degradation.validation_kernels``: never a training or
 evaluation kernel), the evaluation protocol's noise (sigma 0.005) and 8-bit rounding.
 
 * ``estimation``: every candidate of ``ESTIMATION_CANDIDATES`` estimates each photo's kernel; scored
-  by the similarity to the true kernel (``studio.deconvolution.kernel_similarity``), by the gain up
+  by the similarity to the true kernel (``studio.deblur.deconvolution.kernel_similarity``), by the gain up
   to a shift of a Wiener deconvolution with the estimate and, the score it is chosen on, of
   ``pnp-blind``'s deconvolution with it (the two deconvolutions do not suffer the same kernel
   errors alike), with the seconds the estimate took.
@@ -72,8 +72,8 @@ from tqdm.auto import tqdm
 
 from studio import cli
 from studio.data import DATASETS, display_path, require_dataset
-from studio.deconvolution import DeconvolutionError, estimate_kernel, kernel_similarity, wiener_deconvolve
-from studio.degradations import blur as blur_degradation
+from studio.deblur.deconvolution import DeconvolutionError, estimate_kernel, kernel_similarity, wiener_deconvolve
+from studio.deblur import degradation as blur_degradation
 from studio.imageio import ImageLoadError, list_images, load_image
 from studio.metrics import psnr, psnr_up_to_shift
 
@@ -281,7 +281,7 @@ def discrepancy_study(photos: list[dict], limits, max_kernel: int) -> pd.DataFra
 
 
 def window_pair_study(photos: list[dict], max_kernel: int, second: str = "coherent-edges-2") -> pd.DataFrame:
-    from studio.deconvolution import reblur_residual
+    from studio.deblur.deconvolution import reblur_residual
     from studio.registry import create_model
 
     model = create_model("pnp-blind")  # what pnp-blind ships: its window_results, one per distinct window

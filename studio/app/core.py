@@ -37,11 +37,11 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from studio import chain
+from studio.restoration import chain
 from studio.app import limits as app_limits, views as app_views
 from studio.app.samples import file_digest, sample_digests
 from studio.checkpoint import CheckpointError
-from studio.deconvolution import DeconvolutionError, check_max_size
+from studio.deblur.deconvolution import DeconvolutionError, check_max_size
 from studio.imageio import ImageLoadError, load_image, quantize
 from studio.inference import resolve_precision, run_model
 from studio.metrics import psnr, sharpness, ssim
@@ -550,7 +550,7 @@ def compare_progressively(task_name: str, path, mode: str, model_names, params: 
 
 
 def upscale_run(run_id: str, upscaler: str, progress=None) -> Comparison:
-    """The restore -> upscale chain (``studio.chain``) on a finished comparison: each restored output
+    """The restore -> upscale chain (``studio.restoration.chain``) on a finished comparison: each restored output
     of run ``run_id``, read back from the run's own PNGs (not recomputed), upscaled x4 by ``upscaler``
     and by bicubic (the reference), scored against the original photo at the upscaled size. A new run."""
     original = get_run(run_id)

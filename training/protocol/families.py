@@ -167,7 +167,7 @@ class SRFamily:
     def input_psnr_y(self) -> float:
         """PSNR-Y of the bicubic-upscaled validation inputs (the 'no model' baseline)."""
         if self._input_psnr is None:
-            from studio.degradations.sr import downscale, upscale_bicubic
+            from studio.sr.degradation import downscale, upscale_bicubic
             from studio.imageio import quantize
             from studio.metrics import psnr
 
@@ -187,7 +187,7 @@ class SRFamily:
         return float(F.l1_loss(upscaled, batch["hr"])), "L1 of the bicubic-upscaled input (no model)"
 
     def fixed_examples(self, count: int, seed: int) -> tuple[dict, None]:
-        from studio.degradations.sr import downscale_batch
+        from studio.sr.degradation import downscale_batch
 
         hr = self.base.bank.random_crops(np.random.default_rng([seed, 7]), count, self.sr_args.patch, augment=False)
         return {"lr": downscale_batch(hr, self.sr_args.scale), "hr": hr}, None

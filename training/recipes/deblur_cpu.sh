@@ -27,7 +27,7 @@ fi
 # Gaussian denoiser; it never sees a blur (8,000 steps of 96 px crops, bf16, one thread: about 70 min).
 [ -f checkpoints/drunet-lite/model.safetensors ] || python -m training.train_denoiser $AMP --threads 1
 # The kernel route's settings, chosen on validation photos (bsds500/val, validation kernels), never on
-# the evaluation sets: the defaults of studio.deconvolution.estimate_kernel and pnp-blind's noise
+# the evaluation sets: the defaults of studio.deblur.deconvolution.estimate_kernel and pnp-blind's noise
 # floor and kernel refinement are the chosen rows of these tables (results/tuning/; each study varies
 # its setting with the others as shipped when it runs; about 15, 13, 22, 14, 17, 14, 8, 25 and 21 minutes).
 python -m training.tune_kernel_route --study estimation

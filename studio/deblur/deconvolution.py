@@ -31,8 +31,8 @@ import numpy as np
 from scipy import fft as sfft
 from scipy import ndimage
 
-from studio.degradations.blur import normalize_kernel
-from studio.degradations.blur import path_extent as kernel_extent  # how long a kernel's blur is (px)
+from studio.deblur.degradation import normalize_kernel
+from studio.deblur.degradation import path_extent as kernel_extent  # how long a kernel's blur is (px)
 
 #: largest kernel a user may ask for (px); a 75 px kernel already spans a tenth of a 720p frame
 MAX_KERNEL_LIMIT = 151

@@ -226,10 +226,12 @@ def _fixed_trajectories(stream: int, count: int) -> tuple[tuple[str, np.ndarray,
 
 #: the kernel-length bands (px, the extent of a kernel's path: ``[low, high)``) of the long-blur studies
 LONG_BANDS = ((31, 45), (45, 60), (60, 76))
-#: seed streams of the long camera-shake trajectories: one set tunes settings, another confirms them
+#: seed streams of the long camera-shake trajectories: one set tunes settings, another confirms them,
+#: a third is held out to check a setting chosen on both of the others
 LONG_TUNE_STREAM = 0x1A7E
 LONG_CONFIRM_STREAM = 0x1AC0
-LONG_PER_BAND = {"tune": 2, "confirm": 3}
+LONG_HOLDOUT_STREAM = 0x1A0D
+LONG_PER_BAND = {"tune": 2, "confirm": 3, "holdout": 3}
 
 
 def path_extent(kernel: np.ndarray) -> int:
@@ -240,7 +242,7 @@ def path_extent(kernel: np.ndarray) -> int:
 
 @functools.lru_cache(maxsize=4)
 def _long_trajectories(split: str) -> tuple[tuple[str, np.ndarray, int], ...]:
-    stream = {"tune": LONG_TUNE_STREAM, "confirm": LONG_CONFIRM_STREAM}[split]
+    stream = {"tune": LONG_TUNE_STREAM, "confirm": LONG_CONFIRM_STREAM, "holdout": LONG_HOLDOUT_STREAM}[split]
     kernels = []
     for band, (low, high) in enumerate(LONG_BANDS):
         for i in range(LONG_PER_BAND[split]):
@@ -256,8 +258,8 @@ def _long_trajectories(split: str) -> tuple[tuple[str, np.ndarray, int], ...]:
 def long_kernels(split: str) -> list[tuple[str, np.ndarray, tuple[int, int]]]:
     """Long camera-shake trajectories (Boracchi & Foi's model, as ``trajectory_kernel``) for the
     long-blur studies: ``LONG_PER_BAND[split]`` per band of ``LONG_BANDS``, as (name, kernel, band).
-    ``split`` "tune" chooses settings, "confirm" checks them; their seed streams are their own, so no
-    training, validation or evaluation kernel is among them."""
+    ``split`` "tune" chooses settings, "confirm" checks them, "holdout" checks a setting chosen on
+    both; their seed streams are their own, so no training, validation or evaluation kernel is among them."""
     if split not in LONG_PER_BAND:
         raise ValueError(f"unknown split {split!r}; expected one of {', '.join(LONG_PER_BAND)}")
     return [(name, kernel.copy(), (LONG_BANDS[band][0], LONG_BANDS[band][1] - 1))

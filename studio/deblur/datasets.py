@@ -6,7 +6,7 @@ joint augmentation both share.
   **sequence names**, seeded, about 90/10 (the logbook's fix: frames t and t+1 of one video are
   near-identical, so a frame-level shuffle would leak validation scenes into training).
 * ``SyntheticBlur``: crops of real photos (``bsds500`` train+test by default) blurred with
-  training-stream camera-shake kernels (``studio.degradations.blur``), noise, 8-bit rounding.
+  training-stream camera-shake kernels (``studio.deblur.degradation``), noise, 8-bit rounding.
   The crop is cut ``k - 1`` px larger and convolved over its valid part, so the blurred border
   sees real neighbours.
 * ``JointTransform``: in training, the same random crop, flips, rot90 and +-15 % brightness /
@@ -27,7 +27,7 @@ import numpy as np
 import torch
 
 from studio.data import ImageBank
-from studio.degradations import blur as blur_degradation
+from studio.deblur import degradation as blur_degradation
 from studio.imageio import list_images, load_image, quantize
 
 

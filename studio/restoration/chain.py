@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 from tqdm.auto import tqdm
 
-from studio.degradations.restoration import prepare_clean
+from studio.restoration.degradation import prepare_clean
 from studio.imageio import list_images, load_image, quantize
 from studio.inference import run_model
 from studio.metrics import all_metrics

@@ -1,0 +1,1 @@
+"""The motion-deblurring family: blur degradation, kernel estimation and deconvolution, data."""

@@ -1,0 +1,1 @@
+"""The restoration family: the old-photo degradation, restore-then-upscale."""

@@ -1,0 +1,1 @@
+"""The x4 super-resolution family: the bicubic degradation of the SR literature."""
