@@ -40,13 +40,14 @@ TASK_BLURBS = {
     "deblur": "A clean photo is blurred with a motion kernel you choose (plus a little noise); every model "
               "deblurs it and is scored against the original. A real blurred photo (GoPro, Lai et al.) is "
               "deblurred without scores: there is no sharp original to compare with.",
-    "restoration": "A clean colour photo becomes an old damaged one (gray, noise, blur, JPEG, 128×128 as the "
+    "restoration": "A clean colour photo is degraded (gray, noise, blur, JPEG, 128×128 as in the "
                    "source project); every model restores it, colours included, and is scored against the original.",
 }
 #: uploads above this are refused by the server before any decoding (a 12 MP JPEG or PNG photo fits)
 MAX_FILE_SIZE = "25mb"
 HEAVY = "models"  # concurrency group of the model-running jobs (app_limits.MODEL_SLOTS at a time)
-UPLOAD_LABEL = "Your photo (PNG, JPEG, TIFF, WebP, BMP; up to 25 MB and {mp:g} megapixels)"
+UPLOAD_LABEL = ("Your photo (PNG, JPEG, TIFF, WebP, BMP; up to " + MAX_FILE_SIZE.removesuffix("mb") + " MB and "
+                "{mp:g} megapixels)")
 QUEUE_NOTE = ("*{slots} comparison{s} run{verb} at a time on this server; while others are ahead of you, "
               "the results panel shows your place in the queue (and, once the server has timed a comparison, "
               "an estimated wait).*")
@@ -458,8 +459,8 @@ def build_demo() -> gr.Blocks:
                 (task, test_set), view, outputs = build_benchmark_tab()
             with gr.Tab("Models", id="models"):
                 model, on_model, model_outputs = build_models_tab()
-        # The first benchmark view and training curves are filled once the page is up (pandas + plotly, ~0.2 s),
-        # so start-up builds no figure.
+        # The first benchmark view and training curves are filled once the page is up (pandas + plotly take
+        # a noticeable share of start-up: `python -m benchmarks.bench_app`), so start-up builds no figure.
         demo.load(user_errors(view), [task, test_set], outputs, api_visibility="private")
         demo.load(on_model, model, model_outputs, api_visibility="private")
     demo.queue(default_concurrency_limit=2, max_size=app_limits.QUEUE_SIZE)

@@ -1,7 +1,7 @@
 """Disk and memory footprint of a long-running studio: many distinct comparisons, then the largest
 accepted upload.
 
-    python -m benchmarks.bench_footprint                      # 100 comparisons, a 20 MB cap
+    python -m benchmarks.bench_footprint                      # the default --comparisons and --cap-mb
     python -m benchmarks.bench_footprint --comparisons 30 --cap-mb 10
 
 Starts the app in this process with ``STUDIO_CACHE_MAX_MB`` set to ``--cap-mb`` and its own

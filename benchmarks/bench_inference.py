@@ -52,8 +52,10 @@ if str(ROOT) not in sys.path:  # run as a script: python benchmarks/bench_sr.py
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
+from studio.deblur.interface import needs_true_kernel  # noqa: E402
 from studio.inference import DEFAULT_OVERLAP, cpu_flags, native_bf16, run_model  # noqa: E402
 from studio.results import cell_text, write_table  # noqa: E402
+from studio.tasks import get_task  # noqa: E402
 
 DATASETS = ROOT.parent / "shared" / "datasets"
 DEFAULT_SIZES = "256x256,1280x720"
@@ -168,7 +170,7 @@ def _peak_rss_mb() -> float:
 def _build(name: str, task: str, scale: int) -> torch.nn.Module:
     from studio.registry import build_model
 
-    return build_model(name, **({"scale": scale} if task == "sr" else {})).eval()
+    return build_model(name, **get_task(task).model_overrides(scale)).eval()
 
 
 def _load(name: str, weights: str, task: str, scale: int) -> torch.nn.Module:
@@ -410,7 +412,7 @@ def main(argv=None, entry_point: str = "benchmarks.bench_inference") -> list[dic
     argv = sys.argv[1:] if argv is None else list(argv)
     args = build_parser().parse_args(argv)
     defaults = TASK_DEFAULTS[args.task]
-    if args.task != "sr":
+    if not get_task(args.task).scaled_models:
         args.scale = 1
     baseline = args.baseline or defaults["baseline"]
     if args.isolation != "none":
@@ -446,13 +448,13 @@ def main(argv=None, entry_point: str = "benchmarks.bench_inference") -> list[dic
     out_path = Path(args.out or defaults["out"])
     md_path = Path(args.markdown) if args.markdown else out_path.with_suffix(".md")
     env_prefix = "".join(f"{k}={os.environ[k]} " for k in ("OMP_NUM_THREADS",) if k in os.environ)
-    shown = argv[2:] if entry_point.endswith("bench_sr") and argv[:2] == ["--task", "sr"] else argv
+    shown = argv[2:] if entry_point.endswith("bench_sr") else argv  # bench_sr prepends its "--task sr"
     command = f"{env_prefix}python -m {entry_point} {shlex.join(shown)}".rstrip()
 
     notes = []
     weights = {}
     timing_kernel = None
-    if any(getattr(get_entry(n).builder, "needs_kernel", False) for n in names):
+    if any(needs_true_kernel(get_entry(n).builder) for n in names):
         from studio.deblur.degradation import load_levin_kernels
 
         timing_kernel = load_levin_kernels()[args.kernel]
@@ -498,7 +500,7 @@ def main(argv=None, entry_point: str = "benchmarks.bench_inference") -> list[dic
     if args.blur_length is not None:
         from studio.deblur import degradation as blur_degradation
 
-        if args.task != "deblur" or not 3 <= args.blur_length <= 150:
+        if "blur_length" not in {p.name for p in get_task(args.task).params} or not 3 <= args.blur_length <= 150:
             sys.exit("error: --blur-length is for --task deblur, between 3 and 150 px")
         timing_kernel, _ = blur_degradation.trajectory_kernel(np.random.default_rng(0), length=args.blur_length,
                                                               max_size=2 * int(np.ceil(args.blur_length)) + 3)
@@ -517,12 +519,12 @@ def main(argv=None, entry_point: str = "benchmarks.bench_inference") -> list[dic
                              "task": args.task, "scale": args.scale, "tile": args.tile, "overlap": args.overlap,
                              "warmup": args.warmup, "repeats": args.repeats, "threads": args.threads,
                              "weights": weights[name],
-                             "kernel": timing_kernel if getattr(get_entry(name).builder, "needs_kernel", False)
+                             "kernel": timing_kernel if needs_true_kernel(get_entry(name).builder)
                              else None})
     # FLOPs here, not in the measured processes: FlopCounterMode imports torch._dynamo (seconds, and
     # tens of MB that would inflate their peak RSS). They depend on the architecture only.
     flops = {(name, size): count_flops(name, args.task, inputs[size], args.scale, args.tile, args.overlap,
-                                       timing_kernel if getattr(get_entry(name).builder, "needs_kernel", False)
+                                       timing_kernel if needs_true_kernel(get_entry(name).builder)
                                        else None)
              for size in sizes for name in names if get_entry(name).learned}
 

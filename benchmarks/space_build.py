@@ -15,13 +15,14 @@ What a Space does with the repository, step by step:
    the thread settings of this shell (a Space sets none). *Cold start* is the first launch in the
    fresh environment, until the server answers its config over HTTP (the time a visitor waits for
    the page); the launches after it (``--starts``) give the warm figure, and a bare
-   ``import torch, gradio`` in the venv the floor under both. Target: < 5 s.
+   ``import torch, gradio`` in the venv the floor under both. Target: under
+   ``COLD_START_TARGET`` seconds.
 4. **a visitor**, through ``gradio_client``: in each task tab, a comparison of the tab's first
    shipped sample photo (clean-photo mode) with every model the tab offers; the first call also
-   loads the models, a second one with another seed is the answer time after that (target < 2 s,
-   as ``benchmarks.bench_app``). Then the Benchmark tab (every test set of the task it opens on,
-   and one best/worst case, which explains itself without the datasets) and the Models tab (every
-   card). Every answer is checked, so a broken Space fails the run.
+   loads the models, a second one with another seed is the answer time after that (target: under
+   ``TARGETS["compare"]`` seconds, as ``benchmarks.bench_app``). Then the Benchmark tab (every test
+   set of the task it opens on, and one best/worst case, which explains itself without the datasets)
+   and the Models tab (every card). Every answer is checked, so a broken Space fails the run.
 
 Results: ``results/bench/space_build.csv`` (one row per measurement) and ``.md`` (summary).
 Start, launch and client functions are ``benchmarks.bench_app``'s.

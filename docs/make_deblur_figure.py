@@ -52,7 +52,7 @@ def main() -> None:
         cells = [(image, f"{folder}/{name} (input)")]
         for model_name, model in models.items():
             cells.append((run_model(model, image, precision="fp32"), model_name))
-        cells.append((kernel_tile(models["pnp-blind"].last_kernels[0], image.shape[0] // 3), "pnp-blind's kernel"))
+        cells.append((kernel_tile(models["pnp-blind"].last_estimates[0].kernel, image.shape[0] // 3), "pnp-blind's kernel"))
         rows.append(cells)
     tile, caption = 300, 22
     canvas = Image.new("RGB", (tile * len(rows[0]), (tile + caption) * len(rows)), "white")

@@ -4,13 +4,14 @@
   blur was; it cannot undo a motion kernel, which is what the learned models must beat.
 * ``wiener-oracle`` is scikit-image's Wiener deconvolution (classic form: a constant
   noise-to-signal ratio of 0.02, i.e. an identity regulariser) given the **true kernel** (an "oracle" no real photo provides): an upper reference for what knowing the
-  blur is worth, not a fair competitor. It sets ``needs_kernel = True``, so ``run_model`` /
+  blur is worth, not a fair competitor. It is a ``TrueKernelModel``, so ``run_model`` /
   ``studio.evaluate`` pass it ``kernel=`` (synthetic blur: the kernel that was applied;
   ``levin2009``: ``kY`` for ``im_X_ker_Y``) and never tile it (the deconvolution is global). The
   image is mirrored by the kernel size before the FFT so the circular model of ``wiener`` does not
   wrap the opposite border in. (The Laplacian regulariser, scikit-image's default, barely damps
   low frequencies: on long straight kernels, whose spectrum has zeros there, the border mismatch
-  rang over the whole image and *lost* up to 10 dB; the constant ratio gains on every kernel.)
+  rings over the whole image and the output can score below its input; with the constant ratio it
+  gains on every kernel: see ``wiener-oracle`` in results/eval/deblur_levin2009.csv.)
 
 Both take and return (B, 3, H, W) tensors in [0, 1] like the learned models.
 """
@@ -26,6 +27,7 @@ from skimage.restoration import richardson_lucy, wiener
 from torch import nn
 
 from studio.deblur.degradation import normalize_kernel
+from studio.deblur.interface import TrueKernelModel
 from studio.registry import register_model
 
 
@@ -52,10 +54,8 @@ class UnsharpMask(nn.Module):
         return x + self.amount * (x - blurred)
 
 
-class WienerOracle(nn.Module):
+class WienerOracle(nn.Module, TrueKernelModel):
     """Non-blind deconvolution with the true kernel (``method``: "wiener" or "richardson-lucy")."""
-
-    needs_kernel = True
 
     def __init__(self, balance: float = 0.02, method: str = "wiener", regularizer: str = "identity",
                  iterations: int = 30):

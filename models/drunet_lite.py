@@ -12,7 +12,8 @@ so one network serves every kernel. This is DRUNet's design at a size this CPU c
 * a global residual: ``output = noisy + network(noisy, sigma)`` with a zero-initialised tail, so an
   untrained network is the identity.
 
-About 1.7M parameters (DRUNet: 32.6M, four blocks per level at 64-512 channels).
+A small fraction of DRUNet's size (DRUNet: 32.6M, four blocks per level at 64-512 channels); the count is
+``parameters`` in checkpoints/drunet-lite/card.json.
 """
 
 from __future__ import annotations
@@ -85,5 +86,5 @@ class DRUNetLite(nn.Module):
 PRESET = dict(channels=[32, 64, 128, 192], blocks=1)
 
 register_model("drunet-lite", "denoise", DRUNetLite, PRESET,
-               "DRUNet-style denoiser (1.7M parameters), noise level as an input map: the learned prior that "
+               "DRUNet-style denoiser, noise level as an input map: the learned prior that "
                "the plug-and-play deblurring pipelines call between their FFT data steps.")

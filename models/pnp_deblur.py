@@ -33,17 +33,15 @@ Registered models (all take and return (B, 3, H, W) tensors in [0, 1]):
 Every blind result is assessed by the model itself (``assess``: "no blur found", "kernel uncertain"
 or "confident", with the evidence, in a ``BlindReport``), and an uncertain result is replaced by
 the ``fallback`` of the registered confidence rule, chosen on validation photos by ``python -m
-training.study_long_blur --study tune``.
+training.study_long_blur --study retune`` and checked on held-out ones by ``--study holdout``.
 
-The blind models never receive the true kernel: their ``forward`` has no such argument. After a
-call, ``last_kernels`` holds the kernel used for each image of the batch, ``last_windows`` the
-window it was estimated on and ``last_reports`` the verdict (None for the oracle; the app shows all three).
-Deconvolution is global, so the models are never tiled (``default_tile = 0``).
+The blind models never receive the true kernel: their ``forward`` has no such argument. They are
+``BlindKernelModel``s (``studio.deblur.interface``): after a call, ``last_estimates`` holds, per image
+of the batch, the kernel used, the window it was estimated on and the verdict (the app shows all
+three). The oracle is a ``TrueKernelModel``. Deconvolution is global, so none is ever tiled.
 """
 
 from __future__ import annotations
-
-from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -54,6 +52,8 @@ from studio.deblur.deconvolution import (ESTIMATION_WINDOW, KernelEstimate, chec
                                   kernel_similarity, kernel_spread, luminance, reblur_residual, refine_kernel,
                                   wiener_deconvolve)
 from studio.deblur.degradation import normalize_kernel
+from studio.deblur.interface import (CONFIDENT, NO_BLUR, UNCERTAIN, BlindEstimate, BlindKernelModel, BlindReport,
+                                     ReportsProgress, TrueKernelModel)
 from studio.metrics import estimate_noise_sigma
 from studio.registry import build_model, register_model
 
@@ -73,58 +73,23 @@ LONG_WINDOW_PER_PX = 7
 #: blob (8-bit rounding and noise leave a few pixels of it), and so short a blur is below what
 #: deconvolution can restore
 NO_BLUR_EXTENT = 4
-CONFIDENT, UNCERTAIN, NO_BLUR = "confident", "kernel uncertain", "no blur found"
 
 
-@dataclass
-class BlindReport:
-    """What a blind model says of one result: the kernel size it chose and how far to trust it."""
+class PlugAndPlayDeconvolution(nn.Module, ReportsProgress):
+    """Deconvolve an image with a kernel and ``prior``: what the blind and the oracle models share."""
 
-    #: the size (odd px) of the kernel deconvolved with, and the blur's length in it (px)
-    size: int
-    extent: int
-    #: the start estimate reached its frame, so a larger kernel was estimated
-    grew: bool
-    #: ``CONFIDENT``, ``UNCERTAIN`` or ``NO_BLUR``
-    confidence: str
-    #: what was returned instead of the deconvolution: "input", "wiener" or None (the deconvolution)
-    fallback: str | None
-    #: the confidence's evidence: the kernel's haze (``kernel_spread``), the re-blur residual over the
-    #: assumed noise, the kernel's mass on its frame, the two windows' kernel similarity (None: one window)
-    spread: float
-    residual_ratio: float
-    border_mass: float
-    window_agreement: float | None
-    message: str
-
-    def as_dict(self) -> dict:
-        return dict(self.__dict__)
-
-
-class BlindDeconvolution(nn.Module):
-    """Estimate the kernel of each image, then deconvolve it with ``prior``."""
-
-    default_tile = 0  # global deconvolution: never tiled
     channels_last = False
-    needs_kernel = False
 
-    def __init__(self, prior: str = "drunet-lite", max_kernel: int = 31, iterations: int = 8,
-                 noise_floor: float = 0.01, wiener_balance: float = 0.02, refine_at: tuple[int, ...] | list = (),
-                 discrepancy_limit: float | None = None, discrepancy_noise_scale: float = 3.0,
-                 second_window: float | None = None, start_kernel: int = START_KERNEL,
-                 max_spread: float | None = None, max_residual_ratio: float | None = None,
-                 fallback: str | None = None):
+    def __init__(self, prior: str = "drunet-lite", iterations: int = 8, noise_floor: float = 0.01,
+                 wiener_balance: float = 0.02, refine_at: tuple[int, ...] | list = (),
+                 discrepancy_limit: float | None = None, discrepancy_noise_scale: float = 3.0):
         super().__init__()
         if prior not in PRIORS:
             raise ValueError(f"unknown prior {prior!r} (expected one of {PRIORS})")
         self.prior_name = prior
-        self.max_kernel = check_max_size(max_kernel)
-        self.start_kernel = check_max_size(start_kernel)
         self.iterations, self.noise_floor, self.wiener_balance = int(iterations), float(noise_floor), float(wiener_balance)
         # HQS iterations before which a blind estimate is refitted to the prior's current iterate
         self.refine_at = tuple(sorted({int(i) for i in refine_at}))
-        # the edge coherence of a second estimation window (None: one window); see ``restore_blind``
-        self.second_window = None if second_window is None else float(second_window)
         # the discrepancy check of a blind result (None: none); see ``restore``
         self.discrepancy_limit = None if discrepancy_limit is None else float(discrepancy_limit)
         self.discrepancy_noise_scale = float(discrepancy_noise_scale)
@@ -133,6 +98,94 @@ class BlindDeconvolution(nn.Module):
                              f"{discrepancy_limit} and {discrepancy_noise_scale}")
         if any(not 0 < i < self.iterations for i in self.refine_at):
             raise ValueError(f"refine_at must name iterations between 1 and {self.iterations - 1}, got {self.refine_at}")
+        # the learned prior is a registered model of its own; create_model loads its weights here
+        self.prior = build_model("drunet-lite") if prior == "drunet-lite" else None
+        if self.prior is not None:
+            # channels-last: the prior's dense 3x3 convolutions run 2-3x faster in that layout on CPU
+            # (oneDNN), most of all under bf16 autocast; loading weights later keeps the layout
+            self.prior.to(memory_format=torch.channels_last)
+        #: of the last ``restore``: the blind result's re-blur residual over the assumed noise, and whether it
+        #: was redone with more noise (None where no check ran: no ``discrepancy_limit``, the oracle, Wiener)
+        self.discrepancy: tuple[float, bool] | None = None
+        self.progress = None  # optional callable(fraction, text), set by a caller for one call
+
+    def _denoise(self, image: np.ndarray, sigma: float) -> np.ndarray:
+        x = torch.from_numpy(np.ascontiguousarray(image.transpose(2, 0, 1), dtype=np.float32))[None]
+        with torch.no_grad():
+            out = self.prior(x.contiguous(memory_format=torch.channels_last), sigma).float()
+        return out[0].permute(1, 2, 0).numpy()
+
+    def assumed_noise(self, image: np.ndarray, noise_scale: float = 1.0) -> float:
+        """The noise the data step must tolerate: the photo's own, at least ``noise_floor``."""
+        return max(estimate_noise_sigma(luminance(image)), self.noise_floor) * noise_scale
+
+    def restore(self, image: np.ndarray, kernel: np.ndarray | None = None, estimate: KernelEstimate | None = None,
+                noise_scale: float = 1.0, stage: tuple[float, float] | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """One HxWx3 image in [0, 1] -> (deblurred image, the kernel used last). ``kernel``: a kernel to
+        use as it is (the oracle's); ``estimate``: a blind estimate already made of this image (studies
+        reuse one across settings); neither: estimate it here. ``noise_scale`` multiplies the noise the
+        data step assumes (the discrepancy check's redo uses it); ``stage``: the share of the progress
+        bar the deconvolution reports in (default: what the estimate leaves)."""
+        refitted, update = [], None
+        self.discrepancy = None
+        blind = kernel is None
+        if kernel is None:
+            if estimate is None:
+                estimate = self.estimate(image)
+            kernel = estimate.kernel
+            if self.refine_at and self.prior is not None:
+                def update(index, current, used):
+                    if index in self.refine_at:  # the prior's iterate is sharper than the L0 latent
+                        refitted.append(refine_kernel(current, image, used, estimate.window))
+                        return refitted[-1]
+                    return None
+        kernel = normalize_kernel(kernel)
+        if self.prior is None:
+            out = wiener_deconvolve(image, kernel, self.wiener_balance)
+        else:
+            # the noise the data step must tolerate: the photo's own, at least ``noise_floor`` (8-bit
+            # rounding and model mismatch add to it; a kernel estimate's errors act as more noise, so the
+            # blind floor is higher). Both floors were chosen on bsds500/val crops blurred with the
+            # validation kernels, never on an evaluation set; the blind one is re-examined on whole
+            # photos by ``python -m training.tune_kernel_route --study noise-floor`` (results/tuning/).
+            noise = self.assumed_noise(image, noise_scale)
+            out = hqs_deconvolve(image, kernel, self._denoise, noise, self.iterations,
+                                 progress=self._stage(*(stage or (0.0 if isinstance(self, TrueKernelModel) else 0.6, 1.0))),
+                                 kernel_update=update)
+            if blind and self.discrepancy_limit is not None:
+                # Morozov's discrepancy principle turned into a check: re-blurred by its kernel, a right
+                # result lies within about the noise of the input; one much further was made with a kernel
+                # that does not explain the photo, and trusting that kernel less (more assumed noise: a
+                # smoother, more cautious deconvolution) does less harm
+                ratio = reblur_residual(np.clip(out, 0, 1), refitted[-1] if refitted else kernel, image) / noise
+                redo = ratio > self.discrepancy_limit
+                if redo:
+                    refitted.clear()
+                    out = hqs_deconvolve(image, kernel, self._denoise, noise * self.discrepancy_noise_scale, self.iterations,
+                                         kernel_update=update)
+                self.discrepancy = (ratio, redo)
+        return np.clip(out, 0, 1).astype(np.float32), (refitted[-1] if refitted else kernel)
+
+    def _stage(self, start: float, end: float):
+        if self.progress is None:
+            return None
+        return lambda fraction, text: self.progress(start + (end - start) * fraction, text)
+
+class BlindDeconvolution(PlugAndPlayDeconvolution, BlindKernelModel):
+    """Estimate the kernel of each image, then deconvolve it with ``prior``, and say how far to trust it."""
+
+    def __init__(self, prior: str = "drunet-lite", max_kernel: int = 31, iterations: int = 8,
+                 noise_floor: float = 0.01, wiener_balance: float = 0.02, refine_at: tuple[int, ...] | list = (),
+                 discrepancy_limit: float | None = None, discrepancy_noise_scale: float = 3.0,
+                 second_window: float | None = None, start_kernel: int = START_KERNEL,
+                 max_spread: float | None = None, max_residual_ratio: float | None = None,
+                 fallback: str | None = None):
+        super().__init__(prior, iterations, noise_floor, wiener_balance, refine_at, discrepancy_limit,
+                         discrepancy_noise_scale)
+        self.max_kernel = check_max_size(max_kernel)
+        self.start_kernel = check_max_size(start_kernel)
+        # the edge coherence of a second estimation window (None: one window); see ``restore_blind``
+        self.second_window = None if second_window is None else float(second_window)
         # the confidence rule (``assess``): a kernel hazier than ``max_spread`` or a result its kernel
         # explains worse than ``max_residual_ratio`` x the assumed noise is uncertain (None: not checked),
         # and an uncertain result is replaced by ``fallback`` ("input", "wiener"; None: kept, flagged)
@@ -144,27 +197,8 @@ class BlindDeconvolution(nn.Module):
         self.max_spread = None if max_spread is None else float(max_spread)
         self.max_residual_ratio = None if max_residual_ratio is None else float(max_residual_ratio)
         self.fallback = fallback
-        # the learned prior is a registered model of its own; create_model loads its weights here
-        self.prior = build_model("drunet-lite") if prior == "drunet-lite" else None
-        if self.prior is not None:
-            # channels-last: the prior's dense 3x3 convolutions run 2-3x faster in that layout on CPU
-            # (oneDNN), most of all under bf16 autocast; loading weights later keeps the layout
-            self.prior.to(memory_format=torch.channels_last)
-        self.last_kernels: list[np.ndarray] = []
-        self.last_windows: list[tuple[slice, slice] | None] = []
-        #: of the last call, per image: the chosen kernel size and the confidence (None for the oracle)
-        self.last_reports: list[BlindReport | None] = []
+        self.last_estimates: list[BlindEstimate] = []
         self.last_report: BlindReport | None = None  # of the last ``restore_blind``
-        #: of the last ``restore``: the blind result's re-blur residual over the assumed noise, and whether it
-        #: was redone with more noise (None where no check ran: no ``discrepancy_limit``, the oracle, Wiener)
-        self.discrepancy: tuple[float, bool] | None = None
-        self.progress = None  # optional callable(fraction, text), set by the app
-
-    def _denoise(self, image: np.ndarray, sigma: float) -> np.ndarray:
-        x = torch.from_numpy(np.ascontiguousarray(image.transpose(2, 0, 1), dtype=np.float32))[None]
-        with torch.no_grad():
-            out = self.prior(x.contiguous(memory_format=torch.channels_last), sigma).float()
-        return out[0].permute(1, 2, 0).numpy()
 
     def start_size(self) -> int:
         """The kernel size a blind estimate starts at: ``start_kernel``, or the user's smaller maximum."""
@@ -175,7 +209,7 @@ class BlindDeconvolution(nn.Module):
         return max(3, min(self.max_kernel, (min(image.shape[:2]) // 2 - 1) | 1))
 
     def estimate(self, image: np.ndarray) -> KernelEstimate:
-        """The blind kernel estimate of one HxWx3 image at the start size (the first 60 % of the progress bar)."""
+        """The blind kernel estimate of one HxWx3 image at the start size (the progress bar from 0 to 0.6)."""
         return estimate_kernel(image, self.start_size(), progress=self._stage(0.0, 0.6))
 
     def estimate_grown(self, image: np.ndarray, stage=(0.0, 0.6)) -> KernelEstimate:
@@ -238,10 +272,6 @@ class BlindDeconvolution(nn.Module):
             restored = np.clip(wiener_deconvolve(image, kernel, self.wiener_balance), 0, 1).astype(np.float32)
         return restored, kernel, estimate
 
-    def assumed_noise(self, image: np.ndarray, noise_scale: float = 1.0) -> float:
-        """The noise the data step must tolerate: the photo's own, at least ``noise_floor``."""
-        return max(estimate_noise_sigma(luminance(image)), self.noise_floor) * noise_scale
-
     def assess(self, image: np.ndarray, restored: np.ndarray, kernel: np.ndarray, grew: bool,
                agreement: float | None = None) -> BlindReport:
         """How far to trust a blind result: "no blur found" where the kernel is a dot (the photo is
@@ -280,100 +310,42 @@ class BlindDeconvolution(nn.Module):
                            spread=spread, residual_ratio=float(ratio), border_mass=border,
                            window_agreement=agreement, message=message)
 
-    def restore(self, image: np.ndarray, kernel: np.ndarray | None = None, estimate: KernelEstimate | None = None,
-                noise_scale: float = 1.0, stage: tuple[float, float] | None = None) -> tuple[np.ndarray, np.ndarray]:
-        """One HxWx3 image in [0, 1] -> (deblurred image, the kernel used last). ``kernel``: a kernel to
-        use as it is (the oracle's); ``estimate``: a blind estimate already made of this image (studies
-        reuse one across settings); neither: estimate it here. ``noise_scale`` multiplies the noise the
-        data step assumes (the discrepancy check's redo uses it); ``stage``: the share of the progress
-        bar the deconvolution reports in (default: what the estimate leaves)."""
-        refitted, update = [], None
-        self.discrepancy = None
-        blind = kernel is None
-        if kernel is None:
-            if estimate is None:
-                estimate = self.estimate(image)
-            kernel = estimate.kernel
-            if self.refine_at and self.prior is not None:
-                def update(index, current, used):
-                    if index in self.refine_at:  # the prior's iterate is sharper than the L0 latent
-                        refitted.append(refine_kernel(current, image, used, estimate.window))
-                        return refitted[-1]
-                    return None
-        kernel = normalize_kernel(kernel)
-        if self.prior is None:
-            out = wiener_deconvolve(image, kernel, self.wiener_balance)
-        else:
-            # the noise the data step must tolerate: the photo's own, at least ``noise_floor`` (8-bit
-            # rounding and model mismatch add to it; a kernel estimate's errors act as more noise, so the
-            # blind floor is higher). Both floors were chosen on bsds500/val crops blurred with the
-            # validation kernels, never on an evaluation set; the blind one is re-examined on whole
-            # photos by ``python -m training.tune_kernel_route --study noise-floor`` (results/tuning/).
-            noise = self.assumed_noise(image, noise_scale)
-            out = hqs_deconvolve(image, kernel, self._denoise, noise, self.iterations,
-                                 progress=self._stage(*(stage or (0.0 if self.needs_kernel else 0.6, 1.0))),
-                                 kernel_update=update)
-            if blind and self.discrepancy_limit is not None:
-                # Morozov's discrepancy principle turned into a check: re-blurred by its kernel, a right
-                # result lies within about the noise of the input; one much further was made with a kernel
-                # that does not explain the photo, and trusting that kernel less (more assumed noise: a
-                # smoother, more cautious deconvolution) does less harm
-                ratio = reblur_residual(np.clip(out, 0, 1), refitted[-1] if refitted else kernel, image) / noise
-                redo = ratio > self.discrepancy_limit
-                if redo:
-                    refitted.clear()
-                    out = hqs_deconvolve(image, kernel, self._denoise, noise * self.discrepancy_noise_scale, self.iterations,
-                                         kernel_update=update)
-                self.discrepancy = (ratio, redo)
-        return np.clip(out, 0, 1).astype(np.float32), (refitted[-1] if refitted else kernel)
-
-    def _stage(self, start: float, end: float):
-        if self.progress is None:
-            return None
-        return lambda fraction, text: self.progress(start + (end - start) * fraction, text)
-
     def forward(self, x: torch.Tensor, **oracle) -> torch.Tensor:
-        if self.needs_kernel and oracle.get("kernel") is None:
-            raise ValueError(f"{type(self).__name__} needs the true blur kernel (kernel=...); it only runs where the blur is "
-                             "known (synthetic blur, levin2009)")
-        if not self.needs_kernel and oracle:
+        if oracle:
             raise TypeError(f"a blind model takes no {', '.join(oracle)}: it estimates the kernel itself")
-        kernel = oracle.get("kernel")
-        if torch.is_tensor(kernel):
-            kernel = kernel.detach().cpu().numpy()
         array = x.detach().float().cpu().permute(0, 2, 3, 1).numpy()
-        outputs, self.last_kernels, self.last_windows, self.last_reports = [], [], [], []
+        outputs, self.last_estimates = [], []
         for image in array:
-            if kernel is None:
-                restored, used, estimate = self.restore_blind(image)
-                self.last_reports.append(self.last_report)
-            else:
-                estimate = None
-                restored, used = self.restore(image, kernel)
-                self.last_reports.append(None)
+            restored, used, estimate = self.restore_blind(image)
             outputs.append(restored)
-            self.last_kernels.append(used)
-            self.last_windows.append(None if estimate is None else estimate.window)
+            self.last_estimates.append(BlindEstimate(used, estimate.window, self.last_report))
         return torch.from_numpy(np.stack(outputs)).permute(0, 3, 1, 2).to(x.device, x.dtype)
 
 
-class OracleDeconvolution(BlindDeconvolution):
-    """The same deconvolution given the true kernel (``kernel=``): what a perfect estimate would give."""
+class OracleDeconvolution(PlugAndPlayDeconvolution, TrueKernelModel):
+    """The same deconvolution given the true kernel: what a perfect estimate would give."""
 
-    needs_kernel = True
+    def forward(self, x: torch.Tensor, kernel=None) -> torch.Tensor:
+        if kernel is None:
+            raise ValueError(f"{type(self).__name__} needs the true blur kernel (kernel=...); it only runs where the blur is "
+                             "known (synthetic blur, levin2009)")
+        if torch.is_tensor(kernel):
+            kernel = kernel.detach().cpu().numpy()
+        array = x.detach().float().cpu().permute(0, 2, 3, 1).numpy()
+        outputs = [self.restore(image, kernel)[0] for image in array]
+        return torch.from_numpy(np.stack(outputs)).permute(0, 3, 1, 2).to(x.device, x.dtype)
 
 
 register_model("pnp-blind", "deblur", BlindDeconvolution,
                dict(prior="drunet-lite", max_kernel=75, iterations=8, noise_floor=0.01, refine_at=(3, 5), second_window=2.0,
-                    max_spread=8.0, max_residual_ratio=1.5, fallback="wiener"),
+                    max_spread=8.0, max_residual_ratio=1.5, fallback="input"),
                "Blind plug-and-play deblurring: kernel estimated from the photo (coarse-to-fine, L0 gradient prior, "
                "strongest edges; 31 px first, up to 75 px where that estimate is cut off by its frame), then 8 HQS iterations "
                "with the learned drunet-lite denoiser as the image prior; partway "
                "through (the iterations refine_at names), the kernel is refitted to the prior's own iterate. A photo larger "
                "than the estimation window is estimated on two windows (most gradient energy, most coherent edges) and "
-               "keeps the result its kernel explains better. Each result gets a verdict; an uncertain one (a hazy "
-               "kernel, or one that does not explain the result) is replaced by the Wiener deconvolution with the "
-               "same kernel.",
+               "keeps the result its kernel explains better. Each result gets a verdict; where it is uncertain (a hazy "
+               "kernel, or one that does not explain the result) the photo is returned as it is, with the verdict.",
                weights_from=("drunet-lite", "prior"))
 register_model("pnp-oracle", "deblur", OracleDeconvolution,
                dict(prior="drunet-lite", iterations=8, noise_floor=0.006),

@@ -46,7 +46,7 @@ class SRResNet(nn.Module):
         features = self.head(lr - 0.5)  # centre the [0, 1] input
         features = features + self.body_tail(self.body(features))
         out = add_upscaled_input(self.tail(features), lr, self.scale, self.image_skip)
-        if self.output_activation == "sigmoid":  # SRGAN v1's choice; v2 dropped it (it saturates)
+        if self.output_activation == "sigmoid":  # srgan-v1 here; the source's v2 replaced unsuitable activations (e.g. an output sigmoid)
             return torch.sigmoid((out - 0.5) * 4)
         return out
 

@@ -1,4 +1,5 @@
-"""LightweightUNet: the logbook's deblurring U-Net (source 000, docs/sources.md), ~2.9M parameters at 32 filters.
+"""LightweightUNet: the logbook's deblurring U-Net (source 000, docs/sources.md); its size at 32 and 48 filters
+is ``parameters`` in checkpoints/unet-light-v1/card.json and checkpoints/unet-light-v3/card.json.
 
 What changes from the 2015 U-Net (``models/unet_standard.py``, 31M), as the logbook lists it:
 
@@ -150,11 +151,11 @@ PRESET_V3 = dict(start_filters=48, depth=4, norm="instance", bias=False)
 PRESET_NONORM = dict(start_filters=48, depth=4, norm="none", bias=True)
 
 register_model("unet-light-v1", "deblur", LightweightUNet, PRESET_V1,
-               "Lightweight U-Net v1 (2.92M parameters): 32 filters, separable convs, InstanceNorm, "
-               "ReduceLROnPlateau at lr 2e-4 (the logbook's first night run).")
+               "Lightweight U-Net v1: 32 filters, separable convs, InstanceNorm, "
+               "ReduceLROnPlateau from lr 5e-4 (the logbook's first night run, whose LR stayed at 2e-4).")
 register_model("unet-light-v3", "deblur", LightweightUNet, PRESET_V3,
-               "Lightweight U-Net v3 (6.54M parameters): 48 filters, InstanceNorm, no bias, cosine annealing "
+               "Lightweight U-Net v3: 48 filters, InstanceNorm, no bias, cosine annealing "
                "to 1e-6, weight decay 1e-3, colour jitter (the logbook's champion).")
 register_model("unet-light-nonorm", "deblur", LightweightUNet, PRESET_NONORM,
-               "Lightweight U-Net 'No-Norm' (6.53M parameters): v3 without normalisation, bias on, lr 1e-4 "
+               "Lightweight U-Net 'No-Norm': v3 without normalisation, bias on, lr 1e-4 "
                "(the logbook's run stalled at ~26 dB and was stopped at epoch 50).")

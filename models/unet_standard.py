@@ -4,12 +4,13 @@ Four levels of [3x3 conv - ReLU] x 2 at 64, 128, 256, 512 channels with 2x2 max-
 1024-channel bottleneck, 2x2 transposed-convolution upsampling and skip concatenations, then a
 1x1 convolution to 3 channels. Two changes for restoration: ``padding=1`` so the output has the
 input's size (the paper used unpadded convolutions and cropped the skips), and a global residual
-(``output = input + network(input)``). That is 31.03M parameters -- the logbook's "~28-30M" was
-a rounded figure; the count here is the real one.
+(``output = input + network(input)``). ``studio.checkpoint.count_parameters`` gives its exact size (the
+Models tab shows it), a little above the rounded "~28-30M" of the logbook.
 
 The logbook dropped this model because it did not fit Colab-free/MPS memory and time; on this
-project's 2-core CPU one training step at 96x96 x 8 takes ~5.3 s on one thread (7x the 2.9M
-lightweight v1), far too few steps fit a 15-20 minute budget for 31M weights, so it is shipped as
+project's 2-core CPU one training step at 96x96 x 8 costs several of the lightweight v1's (``python -m
+training.train_deblur --preset unet-standard --recipe gpu --patch 96 --batch-size 8 --time-step`` times
+it), far too few steps fit a CPU budget of minutes for about ten times v1's weights, so it is shipped as
 **architecture only** (no weights) unless someone trains it with the GPU recipe of
 ``training/train_deblur.py``.
 """
@@ -96,5 +97,5 @@ STANDARD = dict(base_filters=64, depth=4, residual=True)
 
 register_model("unet-standard", "deblur", UNet2015, STANDARD,
                "U-Net 2015 (Ronneberger et al.), 64..1024 channels, same-size padding, global residual: "
-               "31.03M parameters (the logbook's '28-30M'). Architecture only: not trained at this project's "
+               "about the size the logbook gives ('28-30M' parameters). Architecture only: not trained at this project's "
                "CPU budget (too heavy, as in the logbook); train it with the GPU recipe of training/train_deblur.py.")

@@ -133,7 +133,7 @@ CATALOG: tuple[Dataset, ...] = (
     Dataset(
         "gopro_blurred_only", "GoPro blurred frames (1280x720, no sharp pair)", {"": 7},
         ("python -m benchmarks.bench_inference --task deblur (its default --image)",
-         "python -m studio.restore --task deblur --input .../gopro_blurred_only/... (README example)"),
+         "python -m studio.restore --task deblur --input .../gopro_blurred_only/... (docs/deblur.md example)"),
         "S. Nah, T. H. Kim, K. M. Lee, \"Deep Multi-scale Convolutional Neural Network for Dynamic Scene "
         "Deblurring\", CVPR 2017; https://seungjunnah.github.io/Datasets/gopro.html",
         "CC BY 4.0 (per the authors)",

@@ -10,6 +10,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from studio.deblur.interface import needs_true_kernel
 from studio.tiling import tiled_apply
 
 DEFAULT_TILE = 256
@@ -117,7 +118,7 @@ def run_model(model: torch.nn.Module, image: np.ndarray, scale: int = 1, tile: i
     tile = getattr(model, "default_tile", DEFAULT_TILE) if tile is None else tile
     autocast_dtype = resolve_precision(precision) if has_parameters(model) else None
     channels_last = channels_last and getattr(model, "channels_last", True)
-    if getattr(model, "needs_kernel", False):
+    if needs_true_kernel(model):
         if kernel is None:
             raise ValueError(f"{type(model).__name__} needs the true blur kernel (kernel=...); it only runs "
                              "where the blur is known")

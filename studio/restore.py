@@ -30,6 +30,8 @@ from tqdm.auto import tqdm
 from studio import cli
 from studio.checkpoint import CheckpointError
 from studio.deblur.deconvolution import DeconvolutionError
+from studio.deblur.interface import needs_true_kernel
+from studio.deblur.views import first_estimate
 from studio.evaluation import load_for_task
 from studio.imageio import ImageLoadError, list_images, load_image, save_png
 from studio.inference import DEFAULT_OVERLAP, DEFAULT_TILE, PRECISIONS, resolve_precision, run_model
@@ -90,7 +92,7 @@ def main(argv=None) -> int:
               "--tile, a smaller --overlap, or --tile 0 (never tile)", file=sys.stderr)
         return 2
     kernel = None
-    if getattr(model, "needs_kernel", False):
+    if needs_true_kernel(model):
         if not args.kernel:
             print(f"error: {args.model} deconvolves with the true blur kernel; pass it with --kernel "
                   "(.npy or a grayscale image)", file=sys.stderr)
@@ -131,12 +133,12 @@ def main(argv=None) -> int:
             return 1
         print(f"{path.name}: {image.shape[1]}x{image.shape[0]} -> {output.shape[1]}x{output.shape[0]} "
               f"in {time.perf_counter() - started:.2f} s, saved {target}")
-        if kernel is None and getattr(model, "last_kernels", None):  # a blind model: its estimate too
-            estimate = model.last_kernels[0]
-            print(f"  estimated kernel: {save_png(estimate / estimate.max(), Path(args.output) / f'{path.stem}_{args.model}_kernel.png')}")
-            reports = getattr(model, "last_reports", None)
-            if reports and reports[0] is not None:  # the model's verdict on its own kernel
-                print(f"  {reports[0].message}")
+        estimate = first_estimate(model)
+        if estimate is not None:  # a blind model: its estimate too, and its verdict on it
+            kernel_png = Path(args.output) / f"{path.stem}_{args.model}_kernel.png"
+            print(f"  estimated kernel: {save_png(estimate.kernel / estimate.kernel.max(), kernel_png)}")
+            if estimate.report is not None:
+                print(f"  {estimate.report.message}")
     return 1 if failures else 0
 
 

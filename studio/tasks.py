@@ -19,6 +19,7 @@ from typing import Any, Callable
 import numpy as np
 
 from studio.deblur import degradation as blur_degradation
+from studio.deblur.interface import needs_true_kernel
 from studio.sr import degradation as sr_degradation
 from studio.imageio import quantize
 from studio.metrics import psnr_up_to_shift, scores_up_to_shift, sharpness
@@ -189,8 +190,8 @@ class TaskSpec:
     def model_inputs(self, model, info: dict) -> dict:
         """The keyword arguments ``model`` needs besides the image, from what is known about the
         input (``info``); ``MissingInput`` says what is missing. Models that declare
-        ``needs_kernel`` (oracle deconvolution) receive the true kernel."""
-        if getattr(model, "needs_kernel", False):
+        are ``TrueKernelModel``s (oracle deconvolution) receive the true kernel."""
+        if needs_true_kernel(model):
             if info.get("kernel") is None:
                 raise MissingInput("needs the true blur kernel, which only a synthetic blur or a dataset "
                                    "with known kernels (levin2009) provides")

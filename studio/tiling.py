@@ -61,8 +61,8 @@ def tiled_apply(fn: Callable[[torch.Tensor], torch.Tensor], image: torch.Tensor,
     """Apply ``fn`` ((1, C, h, w) -> (1, C', h*scale, w*scale)) to a (1, C, H, W) image by tiles.
 
     ``overlap`` is in input pixels: half of it is the zero-weight margin, half the blend ramp
-    (neighbouring tiles share ``overlap + overlap // 2`` pixels). Accumulation is float32, so a
-    4K frame costs ~130 MB on top of the model's activations for one tile.
+    (neighbouring tiles share ``overlap + overlap // 2`` pixels). Accumulation is float32 (an
+    output-sized sum and weight map), on top of the model's activations for one tile.
     ``progress(done, total)`` is called after each tile. ``multiple``: tile lengths stay multiples
     of it (see ``axis_tiles``).
     """

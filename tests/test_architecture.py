@@ -1,7 +1,8 @@
 """The house rules of docs/architecture.md, checked on the source: the library (``studio/``) imports
 no UI toolkit, the two UIs do not import each other, task-specific behaviour is asked of the task
-(no comparison with a task name outside the task definitions), and nothing outside the engine
-calls a private ``Trainer`` method."""
+(no comparison with a task name outside the task definitions, in the library, the training code or
+the benchmarks), a family's library code stays in its package, and nothing outside the engine calls
+a private ``Trainer`` method."""
 
 from __future__ import annotations
 
@@ -69,9 +70,38 @@ def _task_name_comparisons(path: Path) -> list[str]:
     return found
 
 
-def test_no_comparison_with_a_task_name_outside_the_task_definitions():
-    files = [p for p in python_files(STUDIO) if p not in TASK_DEFINITIONS] + [ROOT / "app.py"]
+@pytest.mark.parametrize("folder", ["studio", "training", "benchmarks"])
+def test_no_comparison_with_a_task_name_outside_the_task_definitions(folder):
+    files = [p for p in python_files(ROOT / folder) if p not in TASK_DEFINITIONS]
+    files += [ROOT / "app.py"] if folder == "studio" else []
     assert [hit for path in files for hit in _task_name_comparisons(path)] == []
+
+
+#: the library's family packages: what belongs to one family lives in its own
+FAMILY_PACKAGES = ("classify", "deblur", "restoration", "sr")
+#: the shared primitives: they serve every family, so they import none
+PRIMITIVES = ("imageio", "metrics", "tiling", "checkpoint", "resize", "registry", "losses", "data", "cli", "engine",
+              "data_sources", "results")
+
+
+def _family_imports(path: Path) -> set[str]:
+    return {m.split(".")[1] for m in imported_modules(path)
+            if m.startswith("studio.") and m.split(".")[1] in FAMILY_PACKAGES}
+
+
+def test_family_packages_import_no_other_family_and_primitives_import_none():
+    offences = []
+    for family in FAMILY_PACKAGES:
+        assert (STUDIO / family / "__init__.py").is_file(), f"studio/{family} is not a package"
+        for path in python_files(STUDIO / family):
+            others = _family_imports(path) - {family}
+            if others:
+                offences.append(f"{path.relative_to(ROOT)} imports the {sorted(others)} family")
+    for name in PRIMITIVES:
+        found = _family_imports(STUDIO / f"{name}.py")
+        if found:
+            offences.append(f"studio/{name}.py (a shared primitive) imports the {sorted(found)} family")
+    assert offences == []
 
 
 def test_the_task_name_check_finds_what_it_looks_for():

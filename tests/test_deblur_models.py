@@ -15,6 +15,7 @@ from models.unet_light import LightweightUNet
 from models.unet_standard import UNet2015
 from studio.checkpoint import count_parameters
 from studio.deblur import degradation as B
+from studio.deblur.interface import needs_true_kernel
 from studio.imageio import load_image
 from studio.inference import aligned_tiling, mirror_pad_to, run_model
 from studio.metrics import psnr
@@ -41,8 +42,9 @@ def test_lightweight_parameter_counts_match_the_logbook(name, target):
 
 def test_standard_unet_parameter_count_and_description():
     count = _count("unet-standard")
-    assert 28e6 <= count <= 31.5e6
-    assert f"{count / 1e6:.2f}M" in get_entry("unet-standard").description
+    assert 30e6 < count <= 31.5e6  # a little above the logbook's rounded "~28-30M" (models/unet_standard.py)
+    # the description quotes the logbook's figure; the Models tab shows the count itself
+    assert "'28-30M' parameters" in get_entry("unet-standard").description
 
 
 def test_unet_standard_is_architecture_only_unless_trained():
@@ -194,7 +196,7 @@ def test_unsharp_mask_sharpens_and_keeps_flat_areas():
 
 def test_wiener_oracle_needs_the_kernel_and_uses_it(photos):
     model = build_model("wiener-oracle")
-    assert getattr(model, "needs_kernel", False)
+    assert needs_true_kernel(model)
     sharp = load_image(photos / "butterfly.png")[:120, :120]
     kernel = B.load_levin_kernels()["k2"]
     blurred = B.apply_blur(sharp, kernel, np.random.default_rng(0), 0.002).image

@@ -21,7 +21,7 @@ def _args(*extra):
 
 
 def test_presets_follow_the_logbook():
-    # the full-size recipe is the logbook's exactly
+    # the full-size recipe: the logbook's settings (v3's lr, which the logbook does not give, is v1's 2e-4)
     v1, v3, nonorm = (_args(p, "--recipe", "gpu") for p in ("unet-light-v1", "unet-light-v3", "unet-light-nonorm"))
     assert (v1.scheduler, v1.lr, v1.weight_decay, v1.jitter) == ("plateau", 2e-4, 1e-4, 0.0)
     assert (v3.scheduler, v3.lr, v3.weight_decay, v3.jitter) == ("cosine", 2e-4, 1e-3, 0.15)

@@ -9,10 +9,11 @@ import pytest
 import torch
 from scipy import ndimage
 
-from studio import deconvolution as D
+from studio.deblur import deconvolution as D
 from studio.deblur.degradation import apply_blur, linear_kernel, load_levin_kernels
 from studio.imageio import load_image
 from studio.metrics import psnr, psnr_up_to_shift
+from studio.deblur.interface import estimates_kernel, needs_true_kernel
 from studio.registry import build_model, get_entry
 
 SAMPLES = Path(__file__).resolve().parents[1] / "data" / "samples"
@@ -229,7 +230,8 @@ def test_blind_models_never_receive_the_true_kernel(linear_blur, monkeypatch):
     from models.pnp_deblur import BlindDeconvolution
 
     model = build_model("wiener-blind")
-    assert not model.needs_kernel and not get_entry("pnp-blind").builder.needs_kernel
+    assert not needs_true_kernel(model) and not needs_true_kernel(get_entry("pnp-blind").builder)
+    assert estimates_kernel(model) and not estimates_kernel(get_entry("pnp-oracle").builder)
     x = torch.from_numpy(linear_blur[0]).permute(2, 0, 1)[None]
     with pytest.raises(TypeError, match="estimates the kernel itself"):
         model(x, kernel=linear_blur[1])
@@ -253,8 +255,8 @@ def test_blind_model_keeps_the_kernel_it_used(linear_blur):
     x = torch.from_numpy(linear_blur[0]).permute(2, 0, 1)[None]
     out = model(x)
     assert out.shape == x.shape and 0 <= float(out.min()) and float(out.max()) <= 1
-    assert len(model.last_kernels) == 1 and model.last_kernels[0].shape == (21, 21)
-    rows, cols = model.last_windows[0]  # a photo within the estimation window is estimated whole
+    assert len(model.last_estimates) == 1 and model.last_estimates[0].kernel.shape == (21, 21)
+    rows, cols = model.last_estimates[0].window  # a photo within the estimation window is estimated whole
     assert (rows.stop - rows.start, cols.stop - cols.start) == linear_blur[0].shape[:2]
 
 

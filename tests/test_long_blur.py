@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 from scipy import ndimage
 
-from studio import deconvolution as D
+from studio.deblur import deconvolution as D
 from studio.deblur import degradation as B
 from studio.imageio import load_image
 from studio.metrics import psnr_up_to_shift, scores_up_to_shift
@@ -132,12 +132,13 @@ def test_scores_up_to_shift_find_a_sub_pixel_translation(butterfly):
 
 
 def test_long_kernels_lie_in_their_bands_and_the_splits_differ():
-    tune, confirm = B.long_kernels("tune"), B.long_kernels("confirm")
-    assert len(tune) == 2 * len(B.LONG_BANDS) and len(confirm) == 3 * len(B.LONG_BANDS)
-    for name, kernel, (low, high) in tune + confirm:
+    tune, confirm, holdout = B.long_kernels("tune"), B.long_kernels("confirm"), B.long_kernels("holdout")
+    assert len(tune) == 2 * len(B.LONG_BANDS) and len(confirm) == len(holdout) == 3 * len(B.LONG_BANDS)
+    for name, kernel, (low, high) in tune + confirm + holdout:
         assert low <= B.path_extent(kernel) <= high and kernel.sum() == pytest.approx(1.0)
     assert {b for _, _, b in confirm} == {(31, 44), (45, 59), (60, 75)}
-    assert not any(np.array_equal(a, b) for _, a, _ in tune for _, b, _ in confirm if a.shape == b.shape)
+    for first, second in ((tune, confirm), (tune, holdout), (confirm, holdout)):
+        assert not any(np.array_equal(a, b) for _, a, _ in first for _, b, _ in second if a.shape == b.shape)
     again = B.long_kernels("tune")
     assert all(np.array_equal(a[1], b[1]) for a, b in zip(tune, again))
     with pytest.raises(ValueError, match="unknown split"):
@@ -187,10 +188,15 @@ def test_an_interrupted_study_resumes_without_redoing_an_input(tmp_path, monkeyp
     assert measured == ["photo/0", "photo/1", "photo/2"] and rows["image"].tolist() == measured
 
 
-def test_pnp_blind_ships_the_rule_the_tune_study_chose():
+def test_pnp_blind_ships_the_rule_the_retune_study_chose():
+    """The rule chosen on the tune and confirm rows together (``--study retune``), which re-scoring
+    the committed rows chooses again."""
     from training import study_long_blur as study
 
-    summary = pd.read_csv(ROOT / "results" / "tuning" / "long_blur_tune_summary.csv")
+    summary = pd.read_csv(ROOT / "results" / "tuning" / "long_blur_retune_summary.csv")
+    rows = pd.concat([pd.read_csv(ROOT / "results" / "tuning" / f"long_blur_{name}.csv") for name in ("tune", "confirm")])
+    again = study.choose_rule(rows)
+    assert again["chosen"].tolist() == summary["chosen"].tolist()
     chosen = summary[summary["chosen"]].iloc[0]
     shipped = study.shipped_rule()
     for key in ("max_spread", "max_residual_ratio"):

@@ -10,6 +10,7 @@ from torch import nn
 from models.classical_sr import BicubicUpscaler
 from models.srresnet import SRResNet
 from studio import inference
+from studio.deblur.interface import TrueKernelModel
 from studio.inference import aligned_tiling, resolve_precision, run_model, to_image, to_tensor
 from studio.resize import imresize
 from studio.tiling import axis_tiles, tiled_apply
@@ -224,8 +225,7 @@ def test_bf16_changes_learned_models_slightly_and_classical_ones_not_at_all():
 def test_a_kernel_needing_model_runs_under_the_precision_asked_for():
     """The oracle path (the true kernel passed in) honours bf16 like every other learned model."""
 
-    class Oracle(torch.nn.Module):
-        needs_kernel = True
+    class Oracle(torch.nn.Module, TrueKernelModel):
 
         def __init__(self):
             super().__init__()

@@ -1,10 +1,10 @@
-"""Split robustness, the deblurring logbook's last lesson: the same model scores differently on a
-harder split, so models are compared on the same split only.
+"""Split robustness, the deblurring logbook's run #4 lesson (its section 11): the same model scores
+differently on a harder split, so models are compared on the same split only.
 
     python -m training.split_robustness --seed 42        # train on split 42, score on splits 42 and 123
     python -m training.split_robustness --seed 123       # the other split (may run at the same time)
 
-The pool (bsds500 train + test + val) is split by image with each seed (``--pool-split``, 10 %
+The pool (bsds500 train + test + val) is split by image with each seed (``--val-fraction`` of it
 held out). One model per split is trained at the same budget (the ``unet-light-v1`` CPU recipe,
 ``--steps`` each: the cheapest of the logbook's U-Nets, and the split effect shows in every model's
 input and output PSNR alike), then each is scored on the held-out images of *both* splits: centre

@@ -20,7 +20,7 @@ rounding, as the evaluation protocol.
   confidence rule; each row keeps the result's scores, the Wiener result's with the same kernel and
   the evidence the model computes (``BlindReport``). The rule is then chosen from the rows
   (``choose_rule``, fixed before the study ran): among the candidates of ``RULE_GRID``, the best mean
-  gain up to shift among those leaving at most ``MAX_BELOW_SHARE`` of the inputs more than 0.5 dB
+  gain up to shift among those leaving at most ``MAX_BELOW_SHARE`` of the inputs more than ``WORST_LOSS`` dB
   below their input, else the fewest such inputs.
 * ``confirm``: bsds500/val photos ``CONFIRM_PHOTOS`` (never used by a deblurring study or evaluation)
   x the confirm kernels, the same rows, scored with the rule ``pnp-blind`` ships; summarised per band.

@@ -6,18 +6,19 @@
 
 Presets follow the logbook (source 000, docs/sources.md):
   unet-light-v1      32 filters, InstanceNorm, ReduceLROnPlateau, lr 2e-4, weight decay 1e-4, no jitter
-  unet-light-v3      48 filters, InstanceNorm, bias off, cosine to 1e-6, weight decay 1e-3, +-15 % jitter
+  unet-light-v3      48 filters, InstanceNorm, bias off, cosine to 1e-6, weight decay 1e-3, jitter 0.15
   unet-light-nonorm  v3 without normalisation, bias on, lr 1e-4 (the run that stalled in the logbook)
   unet-standard      the 2015 U-Net (31M): GPU recipe only (see CPU_NOT_SHIPPED)
 All: L1 loss, AdamW, gradient clipping (max norm 1.0), optional gradient accumulation, flips and
 rot90 (training only), validation on a fixed set with no augmentation at all.
 
 Two recipes per preset (``--recipe``):
-  cpu  what produced the shipped checkpoints on a 2-core CPU (20-30 min each): 96 px crops and
-       600-4,000 steps on synthetic blur of bsds500 train+test (train-stream kernels);
-       validation on 8 centre crops of bsds500/val blurred with the fixed validation kernels.
-       The shipped v3 adds a second stage started from the first one's weights (``--init-from``
-       a run folder): 4,500 steps of 192 px crops, batch 4, lr 2e-4 (training/recipes/deblur_cpu.sh).
+  cpu  what produced the shipped checkpoints on a 2-core CPU (each run's time: the ``seconds``
+       column of results/runs/<preset>/metrics.csv): 96 px crops and ``CPU_RECIPES``' steps on
+       synthetic blur of bsds500 train+test (train-stream kernels); validation on 8 centre crops
+       of bsds500/val blurred with the fixed validation kernels. The shipped v3 adds a second
+       stage started from the first one's weights (``--init-from`` a run folder) on 192 px crops
+       (its steps, batch and lr: training/recipes/deblur_cpu.sh).
   gpu  the logbook's full size: 256 crops, batch 8-16, 150 epochs of GoPro (``--gopro ROOT``, split
        by sequence 90/10, seed 42) -- or synthetic blur when no GoPro is given.
 The run log goes to results/runs/<run>/, the exported model to checkpoints/<preset>/.
@@ -51,7 +52,10 @@ TRAIN_DATA = [str(DATASETS / "bsds500" / "train"), str(DATASETS / "bsds500" / "t
 VAL_DATA = str(DATASETS / "bsds500" / "val")
 GOPRO_TRAIN_PAIRS = 2103  # GoPro_Large's train frames: the GPU recipe's epoch when it runs on synthetic blur
 
-# What each preset sets, from the logbook; the recipe adds crop/batch/steps.
+# What each preset sets; the recipe adds crop/batch/steps. From the logbook: v1's plateau scheduler,
+# its lr 2e-4 (the rate that stayed constant all night) and weight decay 1e-4; v3's cosine schedule,
+# weight decay 1e-3 and jitter 0.15; No-Norm's lr 1e-4. The logbook gives no starting rate for v3
+# (nor a recipe for the 2015 U-Net): their 2e-4 is v1's rate, kept.
 LOGBOOK = {
     "unet-light-v1": dict(scheduler="plateau", lr=2e-4, weight_decay=1e-4, jitter=0.0),
     "unet-light-v3": dict(scheduler="cosine", lr=2e-4, weight_decay=1e-3, jitter=0.15),
@@ -59,30 +63,34 @@ LOGBOOK = {
     "unet-standard": dict(scheduler="cosine", lr=2e-4, weight_decay=1e-4, jitter=0.15),
 }
 LOGBOOK_RESULTS = {
-    "unet-light-v1": "night run on GoPro: train 29.32 dB, val 27.50 dB; LR stuck at 2e-4 (plateau scheduler too timid)",
-    "unet-light-v3": "GoPro, split by sequence (seed 42): val crops 31.15 dB, full-resolution 29.57 dB (the logbook reports no measured input PSNR)",
-    "unet-light-nonorm": "stalled at ~26 dB PSNR, unstable; stopped at epoch 50 (InstanceNorm judged indispensable)",
-    "unet-standard": "~28-30M parameters: timeouts and out-of-memory on Colab free / MacBook MPS; abandoned",
+    "unet-light-v1": "the logbook's night run on GoPro: train 29.32 dB, val 27.50 dB; LR stuck at 2e-4 (plateau "
+                     "scheduler too timid)",
+    "unet-light-v3": "the logbook's GoPro run, split by sequence (seed 42): val crops 31.15 dB, full-resolution "
+                     "29.57 dB (no measured input PSNR given)",
+    "unet-light-nonorm": "the logbook's run stalled at ~26 dB PSNR, unstable; stopped at epoch 50 (InstanceNorm "
+                         "judged indispensable)",
+    "unet-standard": "in the logbook, ~28-30M parameters: timeouts and out-of-memory on Colab free / MacBook "
+                     "MPS; abandoned",
 }
-# CPU-budget recipes. The shipped runs (``results/runs/<preset>/metrics.csv``, ``seconds`` column):
-# v1 1000 steps in 24 min and nonorm 600 steps in 19 min, fp32 on one thread of a 2-core CPU shared
-# with other trainings (~1.4 and ~1.9 s per step); v3 4000 steps under bf16 autocast (``--amp``) on
-# both threads of a CPU with native bf16 (0.45 s per step, validation included), then a second stage
-# of 4500 steps at 192 px, batch 4, lr 2e-4 from those weights (results/runs/unet-light-v3-192px,
-# ~1.0 s per step). Validation gains reached: v1 +0.21 dB, nonorm +0.02 dB, v3 +0.48 (96 px) and
-# +0.88 (192 px crops): far from the logbook's 29.57 dB at full resolution after 150 GPU epochs at 256 px.
-# The logbook's lr 2e-4 is for 150 epochs; at this budget v3 gained +0.07 dB in 500 steps with it, so
-# the CPU recipes of v1 and v3 start at 5e-4. No-Norm keeps the logbook's 1e-4: its lower LR is part
-# of what the logbook reports about it.
+# CPU-budget recipes. What the shipped runs cost and reached is in their logs,
+# ``results/runs/<preset>/metrics.csv`` (``seconds``, ``val_gain``): v1 and nonorm in fp32 on one
+# thread of a 2-core CPU shared with other trainings; v3 under bf16 autocast (``--amp``) on both
+# threads of a CPU with native bf16, then a second stage at 192 px, batch 4, lr 2e-4 from those
+# weights (results/runs/unet-light-v3-192px). A budget far from the logbook's, which reports
+# 29.57 dB at full resolution after 150 GPU epochs at 256 px.
+# The GPU presets' lr 2e-4 (v1's in the logbook) is for 150 epochs; at this budget v3 barely gained
+# with it in a short trial, so the CPU recipes of v1 and v3 start at 5e-4. No-Norm keeps the logbook's
+# 1e-4: its lower LR is part of what the logbook reports about it.
 CPU_RECIPES = {
     "unet-light-v1": dict(patch=96, batch_size=8, steps=1000, lr=5e-4, val_every=100, plateau_patience=3),
     "unet-light-v3": dict(patch=96, batch_size=8, steps=4000, lr=5e-4, val_every=250, plateau_patience=3),
     "unet-light-nonorm": dict(patch=96, batch_size=8, steps=600, val_every=100, plateau_patience=3),
 }
 CPU_NOT_SHIPPED = {
-    "unet-standard": "one training step of the 31M-parameter U-Net at 96x96 x 8 takes ~5.3 s on one thread (v1: "
-                     "0.76 s) and it has 10x v1's weights to fit; a 15-20 minute budget is ~250 steps, so it is "
-                     "shipped as architecture only. Use --recipe gpu.",
+    "unet-standard": "one training step of the 2015 U-Net at 96x96 x 8 costs several of v1's (--time-step with "
+                     "--recipe gpu --patch 96 --batch-size 8 times it) and it has about ten times v1's weights to "
+                     "fit: a CPU budget of minutes is far too few steps, so it is shipped as architecture only. Use "
+                     "--recipe gpu.",
 }
 # Full-size recipes (the logbook's): 256 crops, 150 epochs. An epoch is the training pairs of the
 # split actually used (GoPro's train sequences after the 90/10 split by sequence), counted when the
@@ -188,7 +196,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--scheduler", choices=["cosine", "plateau", "none"])
     parser.add_argument("--plateau-patience", type=int, help="validations without gain before the LR is halved")
     parser.add_argument("--steps", type=int)
-    parser.add_argument("--jitter", type=float, help="brightness/contrast/saturation jitter (0.15 = +-15 %%)")
+    parser.add_argument("--jitter", type=float, help="brightness/contrast/saturation jitter: factors drawn in [1 - jitter, 1 + jitter]")
     parser.add_argument("--max-kernel", type=int, default=blur_degradation.MAX_KERNEL)
     parser.add_argument("--max-noise", type=float, default=blur_degradation.TRAIN_MAX_NOISE)
     parser.add_argument("--init-from", help="start from earlier weights: a model name/folder, a weights file, "
@@ -297,7 +305,7 @@ def train(args) -> dict:
                     "best": result["best"],
                 },
             })
-        # fp16 storage halves the file (v3: 26 -> 13 MB); inference casts back to fp32 on load
+        # fp16 storage halves the file; inference casts back to fp32 on load
         trainer.export(model, export, card, dtype=torch.float16)
     trainer.close()
     return {"result": result, "run_dir": str(trainer.run_dir),

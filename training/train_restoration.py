@@ -20,15 +20,18 @@ The perceptual loss is studio.losses.PerceptualLoss on the vgg-mini backbone tra
 weights offline; --perceptual vgg19 --perceptual-weights FILE uses VGG19 where you have it).
 
 Data: every training pair is made on the fly from a random crop of bsds500 train+test (height and
-width drawn independently between 128 px and the full side, so scale and aspect vary as when a
-whole photo is resized), passed through studio.restoration.degradation.degrade with every
-parameter drawn at random (the training distribution); the clean target is the same crop resized.
+width drawn independently between --patch px and the full side, so scale and aspect vary as when a
+whole photo is resized; --patch is 96 in the cpu recipe, 128 in the gpu one), resized to --patch px
+and passed through studio.restoration.degradation.degrade with every parameter drawn at random (the
+training distribution); the clean target is the same crop resized.
 cbsd68's images are excluded from the training bank by ID (they are BSDS500 *val* images, so none
 of train+test is removed; the card records this). Validation: the 32 bsds500/val images that are
-not in cbsd68, resized to 128 px, with the fixed benchmark degradation (seeded).
+not in cbsd68, resized to --patch px (96 in the cpu recipe), with the fixed benchmark degradation
+(seeded); the evaluation (studio.evaluate) is at 128 px.
 
-Two recipes (``--recipe``): ``cpu`` produced the shipped checkpoints on one CPU thread (~10-15 min
-each); ``gpu`` is the full-size schedule (same architectures, 128 px, 100k steps, batch 32).
+Two recipes (``--recipe``): ``cpu`` produced the shipped checkpoints on one CPU thread (each run's
+time: the ``seconds`` column of results/runs/<preset>/metrics.csv); ``gpu`` is the full-size schedule
+(same architectures, 128 px, ``GPU_RECIPES``' steps and batch).
 The run log goes to results/runs/<run>/, the exported model to checkpoints/<preset>/.
 """
 
@@ -67,15 +70,15 @@ LOSSES = {
     "pix2pix-gan": dict(w_l1=1.0, w_mse=0.0, w_perceptual=0.1, w_adv=0.01),
     "cnn-two-stage": dict(w_l1=1.0, w_mse=1.0, w_perceptual=0.1, w_adv=0.0),
 }
-# CPU-budget recipes (one thread each, ~10-15 minutes; the CPU was shared with another training).
-# One step measured with ``OMP_NUM_THREADS=1 python -m training.train_restoration --preset P
-# --time-step --threads 1`` at 96 px x 8: vae-unet 0.37 s, pix2pix-gan 0.27-0.5 s in the L1 warm-up
-# and 1.15-2.4 s in the GAN phase (1 D + 2 G updates, the perceptual loss in each G update),
-# cnn-two-stage 1.0-1.5 s (the vgg-mini perceptual loss of CNN1 is about half of it). At 128 px x 8
-# the first, wider models (24-32 channels at full resolution) took 1.9 / 4.2 / 2.7 s: a few hundred
-# steps in the budget, hence 96 px crops and 16-channel full-resolution stages. Validation is at
-# 128 px, the evaluation size. pix2pix-gan: without the warm-up (550 GAN steps, lr 1e-3 / D 2e-4) it
-# scored below the classical baseline on cbsd68 (19.26 vs 19.75 dB); see docs/restoration.md.
+# CPU-budget recipes (one thread each; the CPU was shared with another training; each run's time is
+# in its log, results/runs/<preset>/metrics.csv). One step is timed by ``OMP_NUM_THREADS=1 python -m
+# training.train_restoration --preset P --time-step --threads 1``: pix2pix-gan's GAN phase (1 D + 2 G
+# updates, the perceptual loss in each G update) costs several of its L1 warm-up steps, and the
+# vgg-mini perceptual loss of CNN1 is about half of a cnn-two-stage step. At 128 px x 8 the first,
+# wider models (24-32 channels at full resolution) left only a few hundred steps in the budget, hence
+# 96 px crops and 16-channel full-resolution stages. Validation is at the same 96 px (the evaluation
+# is at 128 px). pix2pix-gan: without the warm-up (GAN steps from scratch, lr 1e-3 / D 2e-4) it scored
+# below the classical baseline on cbsd68; see docs/restoration.md.
 CPU_RECIPES = {
     "vae-unet": dict(patch=96, batch_size=12, steps=1100, lr=2e-3, lr_d=None, val_every=100),
     "pix2pix-gan": dict(patch=96, batch_size=8, steps=1250, warmup_steps=900, lr=2e-3, lr_d=1e-3, val_every=50),

@@ -39,8 +39,8 @@ from studio.tasks import TASKS
 TRAIN_DATA = [str(DATASETS / "bsds500" / "train"), str(DATASETS / "bsds500" / "test"), str(DATASETS / "t91")]
 VAL_DATA = str(DATASETS / "set5")
 
-# CPU-budget recipes: what produced the shipped checkpoints on 2 cores. The GPU column of the
-# README lists the full-size equivalents (more steps, 64x16 generator).
+# CPU-budget recipes: what produced the shipped checkpoints on 2 cores. docs/sr.md ("Train") gives
+# the full-size equivalents (more steps, 64x16 generator).
 PRESETS = {
     "srresnet": dict(data=TRAIN_DATA, patch=128, batch_size=16, lr=5e-4, steps=25000, warmup_steps=0,
                      w_pixel=1.0, w_perceptual=0.0, w_adv=0.0, perceptual=None, init_from=None),

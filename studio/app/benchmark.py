@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from studio.app.samples import SAMPLES_DIR
+from studio.deblur.interface import needs_true_kernel
 from studio.results import read_table, results_root
 
 RECOMPUTED = "samples (recomputed now)"
@@ -254,7 +255,7 @@ def render_case(task_name: str, row: pd.Series, out_dir) -> tuple[list[tuple[str
                     f"not the CSV's {float(row[input_metric]):.2f} dB (different data or settings); not shown.")
     name = str(row["model"])
     model = app_core.load_model(task_name, name, scale)
-    kwargs = {"kernel": info["kernel"]} if getattr(model, "needs_kernel", False) and info.get("kernel") is not None else {}
+    kwargs = {"kernel": info["kernel"]} if needs_true_kernel(model) and info.get("kernel") is not None else {}
     output = quantize(run_model(model, degraded, scale=int(task.scale(**params)), **kwargs))
     if output.ndim == 2:
         output = np.repeat(output[..., None], 3, axis=-1)

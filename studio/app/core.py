@@ -41,7 +41,9 @@ from studio.restoration import chain
 from studio.app import limits as app_limits, views as app_views
 from studio.app.samples import file_digest, sample_digests
 from studio.checkpoint import CheckpointError
-from studio.deblur.deconvolution import DeconvolutionError, check_max_size
+from studio.deblur.deconvolution import DeconvolutionError
+from studio.deblur.interface import needs_true_kernel
+from studio.deblur.views import KernelPanel, configured, user_max_kernel
 from studio.imageio import ImageLoadError, load_image, quantize
 from studio.inference import resolve_precision, run_model
 from studio.metrics import psnr, sharpness, ssim
@@ -76,10 +78,11 @@ def configure_threads() -> int:
     """torch's intra-op threads for the app: ``STUDIO_THREADS`` if set, else half the cores (1 on a
     2-core laptop or Space, 4 at most), unless ``OMP_NUM_THREADS`` already chose.
 
-    Measured on the 2-core machine of this repository while a training run shared it: with 2
-    threads a 256x256 comparison of the four SR networks took 2-5 s (OpenMP threads waiting on a
-    busy core), with 1 thread 0.9-1.0 s. One thread also leaves a core to the web server and the
-    browser, which encode and draw the results meanwhile.
+    On the 2-core machine of this repository, while a training run shared it, a 256x256 comparison
+    of the four SR networks was several times slower with 2 threads than with 1 (OpenMP threads
+    waiting on a busy core; ``python -m benchmarks.bench_app`` with ``STUDIO_THREADS`` set times both).
+    One thread also leaves a core to the web server and the browser, which encode and draw the
+    results meanwhile.
     """
     import torch
 
@@ -121,7 +124,7 @@ def model_statuses(task: str) -> list[ModelStatus]:
     statuses = []
     for name in list_models(task):
         entry = get_entry(name)
-        needs_kernel = bool(getattr(entry.builder, "needs_kernel", False))
+        needs_kernel = needs_true_kernel(entry.builder)
         if entry.has_weights:  # classical, or its weights are shipped
             statuses.append(ModelStatus(name, task, entry.learned, True, needs_kernel))
         else:
@@ -381,6 +384,81 @@ def compare_progressively(task_name: str, path, mode: str, model_names, params: 
     """``compare``, yielding as it goes: a partial ``Comparison`` (``partial=True``: the input, the
     ground truth and the models finished so far, not stored) after each model, then the whole one, so
     a page shows each model's result as soon as it is ready."""
+    task, mode, params, seed, names, statuses = _checked_request(task_name, mode, model_names, params, seed)
+    image, notes = read_upload(path)
+    cache_key = _sample_cache_key(path, task_name, mode, names, params, seed)
+    cached = _cached_run(cache_key)
+    if cached is not None:
+        yield cached
+        return
+    scale = int(task.scale(**params))
+    clean, degraded, info = _model_input(task, mode, image, params, seed, scale, notes)
+    reference = quantize(task.input_reference(degraded, **params))
+    border = int(task.border(**params))
+    applied = task.describe_applied(params, info, degraded, seed) if clean is not None else ""
+    try:
+        max_kernel = user_max_kernel(params)
+    except DeconvolutionError as err:
+        raise StudioError(str(err)) from None
+
+    run_id = uuid.uuid4().hex[:12]
+    folder = RUN_ROOT / run_id
+    results: list[Result] = []
+    input_scores = _scores(reference, clean, border, task_name) if clean is not None else None
+    if clean is not None:
+        results.append(Result("ground_truth", "ground truth", clean, "ground truth"))
+    input_label = task.label_input(describe_image(degraded), **params)
+    results.append(Result("input", input_label, reference, "input", input_scores, 0.0 if input_scores else None))
+    panel = KernelPanel.for_input(info if clean is not None else {})
+    skipped = [f"{n}: {statuses[n].reason}" for n in names if not statuses[n].available]
+    runnable = [n for n in names if statuses[n].available]
+
+    def snapshot(**extra) -> Comparison:
+        for i, result in enumerate(results):  # saved as they come: a partial view shows them at once
+            if result.path is None:
+                result.path = _save(result.image, folder / f"{i:02d}_{result.key}.png")
+        return Comparison(run_id, task_name, mode, params, seed, list(notes), list(results), applied, list(skipped),
+                          folder, kernels=list(panel.kernels), **extra)
+
+    key, *_ = headline(task_name)
+    for index, name in enumerate(runnable):
+        if progress:
+            progress(index / max(len(runnable), 1), f"{name} ({index + 1}/{len(runnable)})")
+        step = (lambda f, text, i=index, n=name: progress((i + f) / len(runnable), f"{n}: {text}")) if progress else None
+        ran = _run_one(task, name, degraded, info if clean is not None else {}, scale, max_kernel, step)
+        if isinstance(ran, str):
+            skipped.append(ran)
+            continue
+        model, output, ms = ran
+        note = "gray output (no colour)" if task.gray_input and _is_gray(output) else ""
+        kernel_note, verdict = panel.add(name, model)
+        note = kernel_note or note
+        if verdict:
+            notes.append(verdict)
+        scores = delta = None
+        if clean is not None:
+            scores = _scores(output, clean, border, task_name)
+            delta = scores[key] - input_scores[key]
+        results.append(Result(name, name, output, statuses[name].kind, scores, delta, ms, note))
+        if index < len(runnable) - 1:
+            yield snapshot(partial=True)
+    if progress:
+        progress(1.0, "saving lossless PNGs")
+    if resolve_precision(PRECISION) is not None and any(r.role == "learned" for r in results):
+        notes.append("learned models ran under bf16 autocast, native on this CPU (in the benchmarks: "
+                     f"{bf16_note()}; the published figures are fp32)")
+    source = _save(image, folder / "source.png") if task.upscale_chain and clean is not None else None
+    comparison = snapshot(source=source, estimation_windows=list(panel.windows))
+    _store(comparison)
+    if cache_key is not None:
+        with _runs_lock:
+            _example_cache[cache_key] = run_id
+    yield comparison
+
+
+def _checked_request(task_name: str, mode: str, model_names, params: dict | None, seed):
+    """(task, mode, parsed params, seed, model names, their statuses), or a ``StudioError`` saying
+    what is wrong with the request."""
     task = get_task(task_name)
     mode = normalize_mode(mode)
     try:
@@ -396,22 +474,34 @@ def compare_progressively(task_name: str, path, mode: str, model_names, params: 
                           f"available: {', '.join(available_models(task_name))}.")
     if not names:
         raise StudioError("Select at least one model.")
-    image, notes = read_upload(path)
+    return task, mode, params, seed, names, statuses
 
-    cache_key = None
+
+def _sample_cache_key(path, task_name: str, mode: str, names: list[str], params: dict, seed: int) -> tuple | None:
+    """The cache key of a shipped sample photo's comparison; None for any other photo (never cached)."""
     digest = file_digest(path)
-    if digest in sample_digests():
-        cache_key = (digest, task_name, mode, tuple(names), json.dumps(params, sort_keys=True, default=str), seed)
-        with _runs_lock:
-            run_id = _example_cache.get(cache_key)
-            cached = _runs.get(run_id)
-            if cached is not None and cached.folder is not None and cached.folder.is_dir():
-                _runs.move_to_end(run_id)
-                cached.cached = True
-                yield cached
-                return
+    if digest not in sample_digests():
+        return None
+    return (digest, task_name, mode, tuple(names), json.dumps(params, sort_keys=True, default=str), seed)
 
-    scale = int(task.scale(**params))
+
+def _cached_run(cache_key: tuple | None) -> Comparison | None:
+    """The kept comparison made with the same sample and settings, if its folder is still there."""
+    if cache_key is None:
+        return None
+    with _runs_lock:
+        cached = _runs.get(_example_cache.get(cache_key))
+        if cached is None or cached.folder is None or not cached.folder.is_dir():
+            return None
+        _runs.move_to_end(cached.run_id)
+        cached.cached = True
+        return cached
+
+
+def _model_input(task, mode: str, image: np.ndarray, params: dict, seed: int, scale: int, notes: list[str]):
+    """(clean photo or None, the models' input, what the degradation applied): in clean mode the task
+    degrades the photo (downscaled first above ``MAX_WORK_PIXELS``); with no reference the photo is
+    the input, refused where the output would pass ``MAX_WORK_PIXELS``. Adds to ``notes``."""
     if mode == MODE_CLEAN:
         if min(image.shape[:2]) < MIN_CLEAN_SIDE:
             raise StudioError(f"The photo is {describe_image(image)}: a clean photo needs at least {MIN_CLEAN_SIDE} px "
@@ -423,130 +513,45 @@ def compare_progressively(task_name: str, path, mode: str, model_names, params: 
             notes.append(f"your {before} photo was downscaled to {describe_image(image)} to keep the comparison "
                          f"quick (limit {MAX_WORK_PIXELS / 1e6:.1f} MP); a downscaled clean photo is still a clean photo")
         clean = task.prepare_clean(image, **params)
-        rng = np.random.default_rng(seed)
-        degraded, info = task.make_input(clean, rng, **params)
-    else:
-        clean, info = None, {}
-        degraded = image
-        if task.gray_input and not _is_gray(quantize(degraded)):
-            degraded = _gray(degraded)
-            notes.append("converted to grayscale: the restoration models take a degraded gray photo and "
-                         "bring back its colours")
-        out_pixels = degraded.shape[0] * degraded.shape[1] * scale * scale
-        if out_pixels > MAX_WORK_PIXELS:
-            raise StudioError(
-                f"The image is {describe_image(degraded)}; at x{scale} that is {out_pixels / 1e6:.1f} MP of output, above "
-                f"the studio's {MAX_WORK_PIXELS / 1e6:.1f} MP limit for comparing every model. Crop or downscale it first"
-                + (f" (at most about {int(math.sqrt(MAX_WORK_PIXELS) / scale)} px per side)." if scale > 1 else "."))
-    reference = quantize(task.input_reference(degraded, **params))
-    border = int(task.border(**params))
-    applied = task.describe_applied(params, info, degraded, seed) if clean is not None else ""
+        degraded, info = task.make_input(clean, np.random.default_rng(seed), **params)
+        return clean, degraded, info
+    degraded = image
+    if task.gray_input and not _is_gray(quantize(degraded)):
+        degraded = _gray(degraded)
+        notes.append("converted to grayscale: the restoration models take a degraded gray photo and "
+                     "bring back its colours")
+    out_pixels = degraded.shape[0] * degraded.shape[1] * scale * scale
+    if out_pixels > MAX_WORK_PIXELS:
+        raise StudioError(
+            f"The image is {describe_image(degraded)}; at x{scale} that is {out_pixels / 1e6:.1f} MP of output, above "
+            f"the studio's {MAX_WORK_PIXELS / 1e6:.1f} MP limit for comparing every model. Crop or downscale it first"
+            + (f" (at most about {int(math.sqrt(MAX_WORK_PIXELS) / scale)} px per side)." if scale > 1 else "."))
+    return None, degraded, {}
 
-    run_id = uuid.uuid4().hex[:12]
-    folder = RUN_ROOT / run_id
-    results: list[Result] = []
-    input_scores = _scores(reference, clean, border, task_name) if clean is not None else None
 
-    def partial() -> Comparison:
-        for i, result in enumerate(results):  # saved as they come: a partial view shows them at once
-            if result.path is None:
-                result.path = _save(result.image, folder / f"{i:02d}_{result.key}.png")
-        return Comparison(run_id, task_name, mode, params, seed, list(notes), list(results), applied, list(skipped),
-                          folder, kernels=list(kernels), partial=True)
-    if clean is not None:
-        results.append(Result("ground_truth", "ground truth", clean, "ground truth"))
-    input_label = task.label_input(describe_image(degraded), **params)
-    results.append(Result("input", input_label, reference, "input", input_scores, 0.0 if input_scores else None))
-
-    skipped = []
-    kernels = [(f"true kernel ({info.get('kernel_name', 'applied')})", np.asarray(info["kernel"]))] \
-        if clean is not None and info.get("kernel") is not None else []
-    estimation_windows = []
-    max_kernel = None
-    if "max_kernel" in params:
-        try:
-            max_kernel = check_max_size(params["max_kernel"])
-        except DeconvolutionError as err:
-            raise StudioError(str(err)) from None
-    for name in names:
-        status = statuses[name]
-        if not status.available:
-            skipped.append(f"{name}: {status.reason}")
-    runnable = [n for n in names if statuses[n].available]
-    key, *_ = headline(task_name)
-    for index, name in enumerate(runnable):
-        status = statuses[name]
-        if progress:
-            progress(index / max(len(runnable), 1), f"{name} ({index + 1}/{len(runnable)})")
-        try:
-            model = load_model(task_name, name, scale)
-        except (CheckpointError, ValueError) as err:
-            skipped.append(f"{name}: {err}")
-            continue
-        except Exception as err:  # noqa: BLE001 -- a damaged checkpoint must not cost the other models
-            skipped.append(f"{name}: could not be loaded ({type(err).__name__}: {err})")
-            continue
-        try:
-            kwargs = task.model_inputs(model, info if clean is not None else {})
-        except MissingInput as err:
-            skipped.append(f"{name}: {err} (clean-photo mode)")
-            continue
-        # blind deconvolution: the user's maximum kernel size, and progress from inside the model
-        if max_kernel is not None and hasattr(model, "max_kernel"):
-            model.max_kernel = max_kernel
-        if progress and hasattr(model, "progress"):
-            model.progress = lambda f, text, i=index, n=name: progress((i + f) / len(runnable), f"{n}: {text}")
-        started = time.perf_counter()
-        try:
+def _run_one(task, name: str, degraded: np.ndarray, info: dict, scale: int, max_kernel: int | None, progress):
+    """(model, its quantized RGB output, milliseconds), or the line saying why ``name`` was skipped
+    (its weights would not load, it needs what this input does not give, its deconvolution failed)."""
+    try:
+        model = load_model(task.name, name, scale)
+    except (CheckpointError, ValueError) as err:
+        return f"{name}: {err}"
+    except Exception as err:  # noqa: BLE001 -- a damaged checkpoint must not cost the other models
+        return f"{name}: could not be loaded ({type(err).__name__}: {err})"
+    try:
+        kwargs = task.model_inputs(model, info)
+    except MissingInput as err:
+        return f"{name}: {err} (clean-photo mode)"
+    started = time.perf_counter()
+    try:
+        with configured(model, max_kernel, progress):
             output = quantize(run_model(model, degraded, scale=scale, precision=PRECISION, **kwargs))
-        except DeconvolutionError as err:
-            skipped.append(f"{name}: {err}")
-            continue
-        finally:
-            if hasattr(model, "progress"):
-                model.progress = None
-        ms = (time.perf_counter() - started) * 1000
-        estimated = getattr(model, "last_kernels", None) if not status.needs_kernel else None
-        windows = getattr(model, "last_windows", None) if not status.needs_kernel else None
-        reports = getattr(model, "last_reports", None) if not status.needs_kernel else None
-        if windows and windows[0] is not None:  # pnp-blind may keep another window than wiener-blind
-            estimation_windows.append((name, windows[0]))
-        if output.ndim == 2:
-            output = np.repeat(output[..., None], 3, axis=-1)
-        note = "gray output (no colour)" if task.gray_input and _is_gray(output) else ""
-        if estimated:
-            report = reports[0] if reports else None
-            size = estimated[0].shape[0]
-            kernels.append((f"{name}: estimated ({report.confidence if report else 'estimate'})", estimated[0]))
-            note = f"kernel estimated ({size} px)"
-            if report is not None:
-                # the model's own verdict on its kernel, beside its output: a failure must not pass silently
-                note = f"{report.confidence.upper()} · kernel {size} px chosen"
-                notes.append(f"{name}: {report.message}")
-        scores = delta = None
-        if clean is not None:
-            scores = _scores(output, clean, border, task_name)
-            delta = scores[key] - input_scores[key]
-        results.append(Result(name, name, output, status.kind, scores, delta, ms, note))
-        if index < len(runnable) - 1:
-            yield partial()
-    if progress:
-        progress(1.0, "saving lossless PNGs")
-
-    for i, result in enumerate(results):
-        if result.path is None:
-            result.path = _save(result.image, folder / f"{i:02d}_{result.key}.png")
-    if resolve_precision(PRECISION) is not None and any(r.role == "learned" for r in results):
-        notes.append("learned models ran under bf16 autocast, native on this CPU (in the benchmarks: "
-                     f"{bf16_note()}; the published figures are fp32)")
-    source = _save(image, folder / "source.png") if task.upscale_chain and clean is not None else None
-    comparison = Comparison(run_id, task_name, mode, params, seed, notes, results, applied, skipped, folder,
-                            kernels=kernels, source=source, estimation_windows=estimation_windows)
-    _store(comparison)
-    if cache_key is not None:
-        with _runs_lock:
-            _example_cache[cache_key] = run_id
-    yield comparison
+    except DeconvolutionError as err:
+        return f"{name}: {err}"
+    ms = (time.perf_counter() - started) * 1000
+    if output.ndim == 2:
+        output = np.repeat(output[..., None], 3, axis=-1)
+    return model, output, ms
 
 
 def upscale_run(run_id: str, upscaler: str, progress=None) -> Comparison:

@@ -33,12 +33,13 @@ def env_number(name: str, default: float, low: float = 0.0) -> float:
 
 
 #: largest image the studio decodes, in pixels: a 12 MP camera photo fits. A clean photo is then
-#: downscaled to the work size (~1.1 MP), so decoding more would only cost memory and time: a
-#: 38 MP PNG took 1.5 GB and 8 s of the single model slot.
+#: downscaled to the work size (~1.1 MP), so decoding more would only cost memory and time of the
+#: single model slot (an upload at this limit: ``python -m benchmarks.bench_footprint``,
+#: results/bench/footprint.md).
 MAX_UPLOAD_MP = env_number("STUDIO_MAX_UPLOAD_MP", 12, low=0.01)
 #: seconds after which a run folder, a benchmark case or a file in Gradio's cache is deleted
 CACHE_MAX_AGE_S = env_number("STUDIO_CACHE_MAX_AGE", 3600, low=1)
-#: most megabytes each of the three folders may hold (a 256x256 SR comparison writes ~4 MB to each)
+#: most megabytes each of the three folders may hold (what comparisons write: results/bench/footprint.md)
 CACHE_MAX_MB = env_number("STUDIO_CACHE_MAX_MB", 500, low=1)
 #: share of the cap left free when Gradio's cache is pruned, for the files it copies after each job
 CACHE_HEADROOM = 0.25

@@ -7,6 +7,7 @@ registry and the run logs in ``results/runs``; nothing is loaded until a model i
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from functools import lru_cache
 from pathlib import Path
 
@@ -19,9 +20,12 @@ TASK_TITLES = {"sr": "super-resolution x4", "deblur": "motion deblurring", "rest
 
 #: The lesson each model carries, from the source write-ups (000 deblurring logbook, 002 restoration
 #: README, 004 SRGAN README; summarised in docs/sources.md), with what this repository reproduced.
-LESSONS = {
-    "bicubic": "The reference every SR paper reports. Its Set5 x4 score here (28.43 dB PSNR-Y, published 28.42) "
-               "checks the MATLAB-style downscaler and the metric together; every Δ in the studio is measured "
+#: A figure quoted from a source names it in its sentence ("the logbook reports 27.50 dB"); a figure
+#: this repository measured is a field (``{bicubic_set5}``) that ``LESSONS`` fills in from the results
+#: files when the lesson is shown (``lesson_figures``). No other braces in these texts.
+LESSON_TEXTS = {
+    "bicubic": "The reference every SR paper reports. Its Set5 x4 score here ({bicubic_set5} dB PSNR-Y, published "
+               "28.42) checks the MATLAB-style downscaler and the metric together; every Δ in the studio is measured "
                "against it.",
     "lanczos": "A slightly sharper classical interpolator (with ringing): the honest 'no learning' competitor.",
     "srresnet": "The PSNR stage of SRGAN: pixel (L1) loss only. The source's v2 and v3 both start from such a "
@@ -30,13 +34,17 @@ LESSONS = {
                 "every plausible texture.",
     "srgan-v1": "Source v1: a small image set, 96×96 patches, pixel + adversarial loss from the first step, no "
                 "separate pre-training. Its write-up lists the limits: too little data, over-smoothed textures, "
-                "limited PSNR, unstable GAN training. Reproduced here: the discriminator wins (d_real 0.97–0.99, "
-                "d_fake 0.01–0.04 over the last 300 of its 600 steps) and the PSNR ends below bicubic.",
-    "srgan-v2": "Source v2: richer data, larger inputs, the output sigmoid removed, a pixel-loss warmup and then "
-                "the GAN phase, with PSNR tracked. The lesson: data and warmup, not a new architecture, made the "
-                "GAN stable -- a discriminator that does not win here (d_real 0.73, d_fake 0.28 averaged over its "
-                "run log) and 0.65 dB of Set5 PSNR-Y lost in the GAN phase (31.73 dB from srresnet, 31.08 dB at "
-                "its last validation).",
+                "limited PSNR, unstable GAN training. Reproduced here: the discriminator wins (d_real "
+                "{v1_late_d_real}, d_fake {v1_late_d_fake} over the last {v1_half_steps} of its {v1_steps} steps; "
+                "d_real {v1_d_real}, d_fake {v1_d_fake} averaged over the whole run) and the PSNR ends below "
+                "bicubic.",
+    "srgan-v2": "Source v2: richer data, larger inputs, unsuitable activations replaced (its example: a sigmoid "
+                "at the output), a pixel-loss warmup and then the GAN phase, with PSNR tracked. The lesson: data "
+                "and warmup, not a new architecture, made the GAN stable. Here the discriminator does not win "
+                "outright as srgan-v1's does, but it stays ahead (d_real {v2_d_real}, d_fake {v2_d_fake} averaged "
+                "over its run log; D(real) − D(fake) {v2_gap} on average and {v2_gap_last} at the last logged step, "
+                "'D ahead' by the dashboard's rule, not balanced), and {v2_lost} dB of Set5 PSNR-Y is lost in the "
+                "GAN phase ({srresnet_last} dB from srresnet, {v2_last} dB at its last validation).",
     "srgan-v3": "Why v3 added a perceptual loss: a pixel loss rewards the average of all plausible textures, "
                 "which is a blur; a loss on the features of a pretrained network rewards textures that look "
                 "right. The weighted pixel + perceptual + adversarial loss sets the trade-off between fidelity "
@@ -58,22 +66,24 @@ LESSONS = {
                    "it lands against srgan-v3 and srgan-v3-ra.",
     "unet-standard": "Where the deblurring logbook started: the 2015 U-Net, ~28–30M parameters, too heavy for the "
                      "hardware at hand (timeouts, out-of-memory), hence the lightweight U-Net below. Shipped as "
-                     "architecture only: its CPU budget here would be ~250 training steps.",
+                     "architecture only: this project's CPU budget would give it far too few training steps "
+                     "(training/train_deblur.py, CPU_NOT_SHIPPED).",
     "unet-light-v1": "Logbook run #1: depthwise-separable convs (~8× fewer weights), 32 filters, bilinear upsampling "
                      "+ conv instead of transposed convs (no checkerboard), a global residual, ReduceLROnPlateau "
                      "(the logbook does not say which normalisation run #1 used; InstanceNorm here, as in its later "
                      "runs). Why cosine replaced plateau: the plateau scheduler was too timid -- the learning rate "
-                     "stayed at 2e-4 all night and the model never refined fine detail (27.50 dB validation); "
-                     "CosineAnnealing forces it down to 1e-6, a 'smooth landing' (28.03 dB next run). The logbook's "
-                     "last lesson, reproduced with this model: trained on one split of a pool and scored on two, "
+                     "stayed at 2e-4 all night and the model never refined fine detail (the logbook reports 27.50 dB "
+                     "on validation); CosineAnnealing forces it down to 1e-6, a 'smooth landing' (the logbook's "
+                     "next run: 28.03 dB). The logbook's "
+                     "run #4 lesson, reproduced with this model: trained on one split of a pool and scored on two, "
                      "the split moves its score far more than the split it was trained on (the split-robustness "
-                     "table of the README and the dashboard): compare models on the same split only.",
+                     "table of docs/deblur.md and the dashboard): compare models on the same split only.",
     "unet-light-v3": "The logbook's champion: 48 filters, InstanceNorm, cosine to 1e-6, weight decay 1e-3, ±15 % "
                      "colour jitter. Why the split is by sequence: GoPro frames come from videos, so a random shuffle "
                      "puts frame t in training and the nearly identical frame t+1 in validation -- a leak that "
                      "inflates the score. Splitting on sequence names (90/10) keeps validation scenes unseen (the "
-                     "same run also stopped applying rotations to validation). Logbook: 31.15 dB on validation "
-                     "crops, 29.57 dB at full resolution; with a harder split (seed 123) 27.21 dB, where v3 itself "
+                     "same run also stopped applying rotations to validation). The logbook reports 31.15 dB on "
+                     "validation crops, 29.57 dB at full resolution; with a harder split (seed 123) 27.21 dB, where v3 itself "
                      "scored 27.44. Here, without GoPro pairs offline, the CPU recipe trains on synthetic blur; "
                      "`--gopro` restores the split by sequence.",
     "unet-light-nonorm": "Why InstanceNorm stayed, in the logbook: the 'No-Norm' challenger (no normalisation, biases "
@@ -81,7 +91,7 @@ LESSONS = {
                          "stopped at epoch 50, and the logbook judged normalisation indispensable. That run had a "
                          "lower learning rate and a shorter training than v3, so it could not tell the two apart. "
                          "Trained here at one budget (same crops, steps, schedule; also at v3's learning rate), "
-                         "No-Norm does learn, but more slowly than v3: the README's 'No-Norm at the same budget' "
+                         "No-Norm does learn, but more slowly than v3: docs/deblur.md's 'No-Norm at the same budget' "
                          "table and the dashboard's Source studies page.",
     "unsharp-mask": "Blind sharpening: it boosts edges whatever the blur was and cannot undo a motion kernel -- the "
                     "floor a learned deblurring model must clear.",
@@ -91,8 +101,8 @@ LESSONS = {
                 "U-Net skips, reconstruction + KL loss with the KL weight tuned (β) to balance sharpness against a "
                 "regular latent. Its known limits: 128×128 images, artefacts on faces and complex contours.",
     "pix2pix-gan": "Source (source 002, docs/sources.md): a U-Net generator against a conditional PatchGAN discriminator, L1 + VGG "
-                   "perceptual + adversarial losses, and per step one discriminator update then two generator "
-                   "updates so the generator keeps up.",
+                   "perceptual + adversarial losses, and at each epoch one discriminator update then two generator "
+                   "updates (this repository runs them at each training step).",
     "cnn-two-stage": "Source (source 002, docs/sources.md): CNN1 restores the structure (L1 + MSE + perceptual), CNN2, a U-Net, "
                      "colourises from the luminance with L1. The lesson it reports: what the structure stage gains "
                      "in texture it loses in colour -- desaturated, faded, sepia-like results; a more generous "
@@ -129,6 +139,80 @@ LESSONS = {
     "vgg-mini": "Not a restoration model: the small VGG-style classifier trained here on Tiny ImageNet whose "
                 "features drive srgan-v3's perceptual loss (no VGG19 weights are available offline).",
 }
+
+
+def _last_validation(frame) -> float:
+    return float(frame["val_psnr_y"].dropna().iloc[-1])
+
+
+def _span(values) -> str:
+    return f"{values.min():.2f}–{values.max():.2f}"
+
+
+@lru_cache(maxsize=4)
+def _read_lesson_figures(root: str) -> dict[str, str]:
+    import pandas as pd
+
+    def read(*parts):
+        path = Path(root, *parts)
+        return pd.read_csv(path) if path.is_file() else None
+
+    figures = {}
+    try:  # the Set5 x4 evaluation (python -m studio.evaluate, results/eval/sr_set5_x4.csv)
+        set5 = read("eval", "sr_set5_x4.csv")
+        figures["bicubic_set5"] = f"{set5[set5['model'] == 'bicubic']['psnr_y'].mean():.2f}"
+    except (TypeError, KeyError, ValueError):
+        pass
+    try:  # srgan-v1's run log: D's outputs over the second half of its steps and over the whole run
+        v1 = read("runs", "srgan-v1", "metrics.csv")
+        last = v1["step"].max()
+        late = v1[v1["step"] > last / 2]
+        figures.update(v1_late_d_real=_span(late["d_real"]), v1_late_d_fake=_span(late["d_fake"]),
+                       v1_half_steps=f"{int(last / 2)}", v1_steps=f"{int(last)}",
+                       v1_d_real=f"{v1['d_real'].mean():.2f}", v1_d_fake=f"{v1['d_fake'].mean():.2f}")
+    except (TypeError, KeyError, ValueError):
+        pass
+    try:  # srgan-v2's run log, and the last validation of the srresnet warmup it starts from
+        v2 = read("runs", "srgan-v2", "metrics.csv")
+        balance = v2[["d_real", "d_fake"]].dropna()
+        gap = balance["d_real"] - balance["d_fake"]
+        figures.update(v2_d_real=f"{v2['d_real'].mean():.2f}", v2_d_fake=f"{v2['d_fake'].mean():.2f}",
+                       v2_gap=f"{gap.mean():.2f}", v2_gap_last=f"{gap.iloc[-1]:.2f}")
+        before, after = _last_validation(read("runs", "srresnet", "metrics.csv")), _last_validation(v2)
+        figures.update(srresnet_last=f"{before:.2f}", v2_last=f"{after:.2f}", v2_lost=f"{before - after:.2f}")
+    except (TypeError, KeyError, ValueError, IndexError):
+        pass
+    return figures
+
+
+def lesson_figures() -> dict[str, str]:
+    """The figures the lessons quote from this repository's results (``results_root()``), formatted as
+    shown. A file this checkout lacks leaves its fields out (``LESSONS`` shows them as "–")."""
+    return dict(_read_lesson_figures(str(results_root())))
+
+
+class _Figures(dict):
+    def __missing__(self, key):
+        return "–"
+
+
+class Lessons(Mapping):
+    """``LESSON_TEXTS`` with the figures of ``lesson_figures`` filled in, read when a lesson is shown."""
+
+    def __init__(self, texts: dict[str, str]):
+        self._texts = texts
+
+    def __getitem__(self, name: str) -> str:
+        return self._texts[name].format_map(_Figures(lesson_figures()))
+
+    def __iter__(self):
+        return iter(self._texts)
+
+    def __len__(self) -> int:
+        return len(self._texts)
+
+
+LESSONS = Lessons(LESSON_TEXTS)
 
 
 #: The Models tab's side-by-side of the two deblurring routes.

@@ -347,7 +347,7 @@ def _split_robustness(table: data.Table) -> None:
         frame[column] = pd.to_numeric(frame[column], errors="coerce")
     frame["trained on"] = "split " + frame["trained_on_split"].astype(str)
     frame["scored on"] = "split " + frame["evaluated_on_split"].astype(str)
-    st.caption("The logbook's last lesson: one model scores differently on another split of the same pool, "
+    st.caption("The logbook's run #4 lesson: one model scores differently on another split of the same pool, "
                "so compare models on the same split. Read down a column (the same images) to compare models, "
                "along a row to see how much the split alone moves one model's score; the input's PSNR moves "
                "with it.")

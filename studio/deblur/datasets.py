@@ -9,9 +9,9 @@ joint augmentation both share.
   training-stream camera-shake kernels (``studio.deblur.degradation``), noise, 8-bit rounding.
   The crop is cut ``k - 1`` px larger and convolved over its valid part, so the blurred border
   sees real neighbours.
-* ``JointTransform``: in training, the same random crop, flips, rot90 and +-15 % brightness /
-  contrast / saturation jitter applied to the blurred and the sharp image (the jitter is
-  synchronised by hand: one set of factors, and the contrast pivot computed once from the sharp
+* ``JointTransform``: in training, the same random crop, flips, rot90 and brightness / contrast /
+  saturation jitter (factors in ``1 ± jitter``) applied to the blurred and the sharp image (the
+  jitter is synchronised by hand: one set of factors, and the contrast pivot computed once from the sharp
   image). In validation it applies none of it: identity, or a deterministic centre crop.
 
 Everything random takes a ``numpy.random.Generator`` (the engine's per-step generator), so
@@ -157,7 +157,7 @@ def split_by_sequence(sequence_ids, val_fraction: float = 0.1, seed: int = 42) -
 def pool_split(folders, seed: int, val_fraction: float = 0.1) -> tuple[list[Path], list[Path]]:
     """The images of ``folders`` pooled and split by image (their stems shuffled with ``seed``,
     ~``val_fraction`` held out): (train paths, validation paths). Two seeds give two splits of one
-    pool, the experiment of the logbook's last lesson (the same model scores differently on them)."""
+    pool, the experiment of the logbook's run #4 lesson (the same model scores differently on them)."""
     paths = {p.stem: p for folder in folders for p in list_images(folder)}
     train, val = split_by_sequence(list(paths), val_fraction, seed)
     return [paths[s] for s in train], [paths[s] for s in val]

@@ -2,10 +2,11 @@
 
 Kernels are k x k float64 arrays (k odd), non-negative, summing to 1, applied as a true
 convolution (``scipy.ndimage.convolve`` orientation, which is how ``levin2009/blurred`` was made
-from ``levin2009/sharp``: their interiors agree to 58.9 dB). Random kernels are camera-shake
-trajectories in the spirit of Boracchi & Foi 2012 (the generator DeblurGAN uses): a random walk
-with inertia, a pull back to the start, Gaussian jitter and occasional abrupt shakes, travelled at
-a smoothly varying speed and splatted bilinearly into the kernel.
+from ``levin2009/sharp``: their interiors agree up to 8-bit rounding, as tests/test_deblur_kernels.py
+checks). Random kernels are camera-shake trajectories in the spirit of Boracchi & Foi 2012 (the
+generator DeblurGAN uses): a random walk with inertia, a pull back to the start, Gaussian jitter
+and occasional abrupt shakes, travelled at a smoothly varying speed and splatted bilinearly into
+the kernel.
 
 Everything random takes a ``numpy.random.Generator`` and every function that degrades an image
 returns the parameters it used (``BlurResult``), so the app can show what was applied.
@@ -37,7 +38,7 @@ from studio.data import DATASETS
 from studio.imageio import quantize
 
 #: the 8 Levin kernels: the shared datasets' copy, else the identical copy the repository ships
-#: (``data/kernels``, 10 KB) so the app's kernel choices work where the datasets are absent (a Space)
+#: (``data/kernels``) so the app's kernel choices work where the datasets are absent (a Space)
 SHIPPED_LEVIN_KERNELS = Path(__file__).resolve().parents[2] / "data" / "kernels" / "levin09_kernels.npz"
 _SHARED_LEVIN_KERNELS = DATASETS / "levin2009" / "kernels" / "levin09_kernels.npz"
 LEVIN_KERNELS = _SHARED_LEVIN_KERNELS if _SHARED_LEVIN_KERNELS.is_file() else SHIPPED_LEVIN_KERNELS
@@ -310,7 +311,7 @@ def blur_valid(image: np.ndarray, kernel: np.ndarray) -> np.ndarray:
     size = kernel.shape[0]
     if min(image.shape[:2]) < size:
         raise KernelError(f"image {image.shape[1]}x{image.shape[0]} is smaller than the {size}x{size} kernel")
-    from scipy.signal import fftconvolve  # imported here: scipy.signal costs ~1 s at start-up (the app's)
+    from scipy.signal import fftconvolve  # imported here: scipy.signal is slow to import, kept out of the app's start-up
 
     out = _per_channel(np.asarray(image, dtype=np.float64), lambda c: fftconvolve(c, kernel, mode="valid"))
     return out.astype(np.float32)

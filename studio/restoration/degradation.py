@@ -1,4 +1,4 @@
-"""Restoration degradation: an old, damaged grayscale photo made from a clean colour one.
+"""Restoration degradation: a degraded grayscale photo (noise, blur, JPEG) made from a clean colour one.
 
 The pipeline of the source project (source 002, docs/sources.md), every step explicit and seedable:
 

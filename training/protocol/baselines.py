@@ -8,6 +8,7 @@ import numpy as np
 
 from studio.data import DATASETS, require_dataset
 from studio.registry import get_entry, list_models
+from studio.tasks import get_task
 
 
 def classification_scores(labels, predictions, classes: int) -> dict:
@@ -19,8 +20,13 @@ def classification_scores(labels, predictions, classes: int) -> dict:
 
 
 def cmd_baselines(args, family) -> list[dict]:
-    if family is None or family.kind == "sr":
-        return sr_baselines(args)
+    """What no model scores (a classifier family), or the task's classical models (an image family, or
+    a classical model, which has no family)."""
+    return classical_baselines(args) if family is None else family.baselines(args)
+
+
+def classifier_baselines(args, family) -> list[dict]:
+    """The majority class and a uniform random guess, per split."""
     data, classes = family.data, len(family.data.classes)
     majority = int(np.bincount(data.train.labels, minlength=classes).argmax())
     rows = []
@@ -41,7 +47,8 @@ def cmd_baselines(args, family) -> list[dict]:
     return rows
 
 
-def sr_baselines(args) -> list[dict]:
+def classical_baselines(args) -> list[dict]:
+    """Every classical model of the model's task on ``--clean`` (default Set5), beside the input."""
     from studio.evaluation import evaluate, summarize
 
     entry = get_entry(args.model)
@@ -52,7 +59,7 @@ def sr_baselines(args) -> list[dict]:
     first = next(iter(summary.values()))
     common = {"experiment": args.name, "model": args.model, "task": entry.task, "dataset": Path(clean).name,
               "split": "eval", "scale": args.scale, "n": int(first["images"])}
-    rows = [dict(common, baseline="input (bicubic-upscaled)" if entry.task == "sr" else "input (degraded)",
+    rows = [dict(common, baseline="input (bicubic-upscaled)" if get_task(entry.task).scaled_models else "input (degraded)",
                  psnr=first["input_psnr"], psnr_y=first["input_psnr_y"], gain_psnr_y=0.0)]
     for name, means in summary.items():
         rows.append(dict(common, baseline=name, psnr=means["psnr"], ssim=means["ssim"], psnr_y=means["psnr_y"],

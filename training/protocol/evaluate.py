@@ -19,16 +19,20 @@ from training.protocol.common import dataset_root, out_path
 def load_classifier_checkpoint(model_name: str, folder) -> tuple[torch.nn.Module, dict]:
     folder = Path(folder)
     card = read_card(folder)
-    if card.get("task") != "classification":
-        raise CheckpointError(f"{folder}: the card's task is {card.get('task')!r}, not 'classification'")
+    task = get_entry(model_name).task
+    if card.get("task") != task:
+        raise CheckpointError(f"{folder}: the card's task is {card.get('task')!r}, not {model_name}'s {task!r}")
     model = get_entry(model_name).builder(**card["architecture"])
     load_weights(model, folder / WEIGHTS_FILE)
     return model.eval(), card
 
 
 def cmd_evaluate(args, family) -> dict:
-    if family.kind == "sr":
-        return sr_evaluate(args)
+    return family.evaluate(args)
+
+
+def classifier_evaluate(args) -> dict:
+    """A classifier's test evaluation: accuracy, macro F1, per-class scores and the confusion matrix."""
     from sklearn.metrics import confusion_matrix, precision_recall_fscore_support
 
     folder = Path(args.checkpoint) if args.checkpoint else CHECKPOINT_DIR / args.model

@@ -58,9 +58,33 @@ class OverfitTask(TrainingTask):
 
 
 class ClassifierFamily:
+    """What the protocol's steps do for a classifier: its data, task, scores and full training."""
+
     kind = "classification"
     metric = "val_accuracy"
     loss_key = "loss"
+
+    def baselines(self, args) -> list[dict]:
+        from training.protocol.baselines import classifier_baselines
+
+        return classifier_baselines(args, self)
+
+    def evaluate(self, args) -> dict:
+        from training.protocol.evaluate import classifier_evaluate
+
+        return classifier_evaluate(args)
+
+    def full_training(self, args, common: dict, weight_decay: float, model_config: dict):
+        from training.protocol.train import train_classifier_family
+
+        return train_classifier_family(args, self, common, weight_decay, model_config)
+
+    def overfit_scores(self, trainer, subset) -> dict:
+        """The memorised subset's accuracy, measured in eval mode."""
+        from training.train_classifier import predict
+
+        model = trainer.modules["g"].to(memory_format=torch.contiguous_format)
+        return {"train_accuracy_eval": float(np.mean(predict(model, subset) == subset.labels))}
 
     def __init__(self, model: str, args):
         self.model, self.args = model, args
@@ -133,9 +157,29 @@ class SRProtocolTask(SuperResolutionTask):
 
 
 class SRFamily:
+    """What the protocol's steps do for an SR generator: its data, task, scores and full training."""
+
     kind = "sr"
     metric = "val_psnr_y"
     loss_key = "loss_g"
+
+    def baselines(self, args) -> list[dict]:
+        from training.protocol.baselines import classical_baselines
+
+        return classical_baselines(args)
+
+    def evaluate(self, args) -> dict:
+        from training.protocol.evaluate import sr_evaluate
+
+        return sr_evaluate(args)
+
+    def full_training(self, args, common: dict, weight_decay: float, model_config: dict):
+        from training.protocol.train import train_sr_family
+
+        return train_sr_family(args, self, common, weight_decay, model_config)
+
+    def overfit_scores(self, trainer, subset) -> dict:
+        return {}
 
     def __init__(self, model: str, args):
         if model not in train_sr.PRESETS:
@@ -197,13 +241,19 @@ class SRFamily:
         return 0.5 * reference  # memorised: half the interpolation error on the training patches
 
 
+#: the families the protocol covers, by task
+FAMILIES = {family.kind: family for family in (ClassifierFamily, SRFamily)}
+
+
 def make_family(args):
+    """The protocol family of ``args.model``; None for a classical model (only ``baselines`` applies)."""
     entry = get_entry(args.model)
-    if entry.task == "classification":
-        return ClassifierFamily(args.model, args)
-    if entry.task == "sr":
-        if not entry.learned and args.command not in ("baselines",):
+    family = FAMILIES.get(entry.task)
+    if family is not None and not entry.learned:
+        if args.command not in ("baselines",):
             raise ValueError(f"{args.model!r} is a classical (untrained) model: only `baselines` applies to it")
-        return SRFamily(args.model, args) if entry.learned else None
+        return None
+    if family is not None:
+        return family(args.model, args)
     raise ValueError(f"{args.model!r} is a {entry.task!r} model; the protocol covers classification and sr models "
                      f"(classification: {', '.join(list_models('classification'))})")

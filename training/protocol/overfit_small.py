@@ -5,11 +5,8 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-import numpy as np
-import torch
 
 from studio.engine import STATE_FILE, Trainer
-from training.train_classifier import (predict)
 from training.protocol.common import DEFAULTS, train_config
 from training.protocol.families import Converged, OverfitTask
 
@@ -42,7 +39,5 @@ def cmd_overfit_small(args, family) -> dict:
            "final_loss": losses[-1] if losses else None, "min_loss": min(losses) if losses else None,
            "target_loss": target, "reached": reached or (bool(losses) and losses[-1] <= target),
            "seconds": round(seconds, 2), "run": run_name, "dataset": family.dataset_label}
-    if family.kind == "classification":
-        model = trainer.modules["g"].to(memory_format=torch.contiguous_format)
-        row["train_accuracy_eval"] = float(np.mean(predict(model, subset) == subset.labels))
+    row.update(family.overfit_scores(trainer, subset))
     return row

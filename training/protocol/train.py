@@ -43,39 +43,7 @@ def cmd_train(args, family) -> dict:
                   threads=args.threads, device=args.device, val_every=args.val_every or max(1, args.steps // 10),
                   log_every=args.log_every, runs_dir=args.runs_dir, export=args.export, resume=args.resume)
     started = time.time()
-    notes, exported = "", None
-    if family.kind == "classification":
-        data = args.data or [str(DATASETS / "tiny_imagenet_subset")]
-        run_args = train_classifier.make_args(
-            model=args.model, data=data[0], image_size=args.image_size, val_fraction=args.val_fraction,
-            test_fraction=args.test_fraction, split_seed=args.split_seed, weight_decay=weight_decay,
-            scheduler=args.scheduler, export_best=args.export_best, classes=args.classes, amp=args.amp,
-            augmentation=args.augmentation, val_limit=args.val_limit,
-            set=[f"{key}={value!r}" for key, value in model_config.items()], **common)
-        print(run_args.command)
-        summary = train_classifier.train(run_args)
-        best = summary["result"]["best"].get(family.metric, {})
-        export, dataset = summary["export"], summary["data"].label
-        if summary["card"]:
-            exported = summary["card"]["training"]["exported"]
-    else:
-        if args.scheduler != "cosine" or args.export_best:
-            raise ValueError("--scheduler and --export-best apply to the classifiers; training.train_sr runs its "
-                             "presets' cosine schedule and exports the final weights")
-        if model_config:
-            raise ValueError(f"training.train_sr presets fix the architecture of {args.model!r}; cannot apply "
-                             f"{model_config} (use the grid search's runs for those sizes)")
-        if weight_decay:
-            notes = f"weight decay {weight_decay:g} ignored: training.train_sr trains without weight decay"
-            print("note: " + notes, file=sys.stderr)
-        run_args = train_sr.make_args(args.model, scale=args.scale, patch=family.sr_args.patch,
-                                      data=family.sr_args.data, val=family.sr_args.val, **common)
-        print(run_args.command)
-        train_sr.train(run_args)
-        values = [float(r["val_psnr_y"]) for r in read_csv_rows(Path(args.runs_dir) / run_name / "metrics.csv")
-                  if r.get("val_psnr_y")]
-        best = {"value": max(values), "step": None} if values else {}
-        export, dataset = args.export or str(CHECKPOINT_DIR / args.model), family.dataset_label
+    best, export, dataset, exported, notes = family.full_training(args, common, weight_decay, model_config)
     last = last_values(Path(args.runs_dir) / run_name / "metrics.csv")
     row = {"experiment": args.name, "model": args.model, "run": run_name, "dataset": dataset, "steps": args.steps,
            "batch_size": batch_size, "lr": lr, "weight_decay": weight_decay, "model_config": model_config,
@@ -89,3 +57,46 @@ def cmd_train(args, family) -> dict:
         if key in last:
             row[f"final_{key}"] = last[key]
     return row
+
+
+def train_classifier_family(args, family, common: dict, weight_decay: float, model_config: dict):
+    """The classifiers' full training: (best validation value and step, export folder, dataset label,
+    the exported weights, notes)."""
+    exported = None
+    data = args.data or [str(DATASETS / "tiny_imagenet_subset")]
+    run_args = train_classifier.make_args(
+        model=args.model, data=data[0], image_size=args.image_size, val_fraction=args.val_fraction,
+        test_fraction=args.test_fraction, split_seed=args.split_seed, weight_decay=weight_decay,
+        scheduler=args.scheduler, export_best=args.export_best, classes=args.classes, amp=args.amp,
+        augmentation=args.augmentation, val_limit=args.val_limit,
+        set=[f"{key}={value!r}" for key, value in model_config.items()], **common)
+    print(run_args.command)
+    summary = train_classifier.train(run_args)
+    best = summary["result"]["best"].get(family.metric, {})
+    export, dataset = summary["export"], summary["data"].label
+    if summary["card"]:
+        exported = summary["card"]["training"]["exported"]
+    return best, export, dataset, exported, ""
+
+
+def train_sr_family(args, family, common: dict, weight_decay: float, model_config: dict):
+    """The SR generators' full training through ``training.train_sr`` (its presets' cosine schedule)."""
+    notes = ""
+    if args.scheduler != "cosine" or args.export_best:
+        raise ValueError("--scheduler and --export-best apply to the classifiers; training.train_sr runs its "
+                         "presets' cosine schedule and exports the final weights")
+    if model_config:
+        raise ValueError(f"training.train_sr presets fix the architecture of {args.model!r}; cannot apply "
+                         f"{model_config} (use the grid search's runs for those sizes)")
+    if weight_decay:
+        notes = f"weight decay {weight_decay:g} ignored: training.train_sr trains without weight decay"
+        print("note: " + notes, file=sys.stderr)
+    run_args = train_sr.make_args(args.model, scale=args.scale, patch=family.sr_args.patch,
+                                  data=family.sr_args.data, val=family.sr_args.val, **common)
+    print(run_args.command)
+    train_sr.train(run_args)
+    values = [float(r["val_psnr_y"]) for r in read_csv_rows(Path(args.runs_dir) / common["run_name"] / "metrics.csv")
+              if r.get("val_psnr_y")]
+    best = {"value": max(values), "step": None} if values else {}
+    export, dataset = args.export or str(CHECKPOINT_DIR / args.model), family.dataset_label
+    return best, export, dataset, None, notes

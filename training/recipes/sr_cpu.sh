@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Reproduce every shipped super-resolution checkpoint and its evaluation on a 2-core CPU
-# (about 2 hours on a CPU with native bf16). Each step is also runnable on its own; see README.
+# (about 2 hours on a CPU with native bf16). Each step is also runnable on its own; see docs/sr.md.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 THREADS="${THREADS:-2}"
