@@ -27,8 +27,8 @@ rounding, as the evaluation protocol.
 * ``retune``: ``choose_rule`` (unchanged) on the tune and confirm rows together: the McMaster photos
   alone chose a Wiener fallback that the bsds500 photos of the confirm study did not bear out.
   Measures nothing new; its summary is the rule table.
-* ``holdout``: bsds500/val photos ``HOLDOUT_PHOTOS`` (after the confirm photos; never used by a study,
-  an evaluation or a training run) x the "holdout" kernels, the same rows, scored with the shipped
+* ``holdout``: bsds500/val photos ``HOLDOUT_PHOTOS`` (after the confirm photos; never used by a study
+  or an evaluation, nor by the prior's training and validation) x the "holdout" kernels, the same rows, scored with the shipped
   rule and summarised per band, as ``confirm``.
 
 * ``real``: real camera shake without ground truth: the 7 gopro_blurred_only frames (1280x720) and
