@@ -12,6 +12,7 @@ page and wires the events (every main event has an ``api_name``, for gradio_clie
 
 from __future__ import annotations
 
+import inspect
 import json
 import os
 import traceback
@@ -29,6 +30,7 @@ from gradio.components.plot import PlotData  # noqa: E402
 
 from studio.app import benchmark as app_benchmark, core as app_core, model_cards as app_models  # noqa: E402
 from studio.app.core import MODE_CLEAN, MODE_NO_REFERENCE, MODES, StudioError  # noqa: E402
+from studio.app.glossary import glossary_markdown  # noqa: E402
 from studio.app.samples import samples_for  # noqa: E402
 from studio.tasks import TASKS  # noqa: E402
 
@@ -148,6 +150,19 @@ def task_controls(task: str):
     return components, lambda *values: {p.name: (None if v == "" else v) for p, v in zip(params, values)}
 
 
+def compare_signature(spec, progress) -> inspect.Signature:
+    """The signature a Compare endpoint shows its API clients: the photo, mode, models and seed, one
+    parameter per control of the task, then the two optional ones (a reference photo, what to do
+    with a large photo) with their defaults, so a client that leaves them out still works."""
+    positional = inspect.Parameter.POSITIONAL_OR_KEYWORD
+    names = ["path", "mode", "models", "seed", *(p.name for p in spec.params)]
+    parameters = [inspect.Parameter(name, positional) for name in names]
+    parameters += [inspect.Parameter("reference", positional, default=None),
+                   inspect.Parameter("large_photo", positional, default=app_core.LARGE_DOWNSCALE),
+                   inspect.Parameter("progress", positional, default=progress)]
+    return inspect.Signature(parameters)
+
+
 def model_checkboxes(task: str):
     statuses = app_core.model_statuses(task)
     choices = []
@@ -167,6 +182,8 @@ def build_task_tab(task: str):
     choices, missing = model_checkboxes(task)
     learned = [s for s in app_core.model_statuses(task) if s.available and s.learned]
     gr.Markdown(f"**{spec.title}.** {TASK_BLURBS.get(task, '')}")
+    with gr.Accordion("Words used here (PSNR, SSIM, kernel, HQS, GAN, …)", open=False):
+        gr.Markdown(glossary_markdown())
     if missing:
         names = ", ".join(f"`{s.name}`" for s in missing)
         if not learned:
@@ -193,6 +210,12 @@ def build_task_tab(task: str):
                 controls, to_params = task_controls(task)
                 # no `precision`: Gradio would round a NaN into a crash; app_core.compare checks the seed
                 seed = gr.Number(0, minimum=0, step=1, label="Seed (noise and random kernels)")
+            with gr.Accordion("Your own degraded photo (no-reference mode)", open=False):
+                reference = gr.File(label="Its sharp or clean version (optional): every output is scored against it; "
+                                          "the same photo at the output's size", file_types=["image"], type="filepath",
+                                    height=110)
+                large = gr.Radio(list(app_core.LARGE_CHOICES), value=app_core.LARGE_DOWNSCALE,
+                                 label=f"A photo whose output passes {app_core.MAX_WORK_PIXELS / 1e6:.1f} MP")
             run = gr.Button("Compare", variant="primary", size="lg")
             if spec.upscale_chain:
                 with gr.Accordion("Then upscale x4 (restore → upscale)", open=False):
@@ -285,15 +308,40 @@ def build_task_tab(task: str):
     @sweeps
     @user_errors
     def on_compare(path, mode_value, chosen, seed_value, *values, progress=gr.Progress()):
-        params = to_params(*values)
+        # the controls, the reference and the large-photo choice, then the progress tracker Gradio
+        # inserts where ``compare_signature`` declares it
+        controls_values, (reference_path, large_value, *tracker) = values[:len(controls)], values[len(controls):]
+        progress = tracker[0] if tracker else progress
+        params = to_params(*controls_values)
         return render(app_core.compare(task, path, mode_value, chosen, params, seed_value,
-                                       progress=lambda f, d: progress(f, desc=d)))
+                                       progress=lambda f, d: progress(f, desc=d), reference=reference_path or None,
+                                       large=large_value or app_core.LARGE_DOWNSCALE))
+
+    on_compare.__signature__ = compare_signature(spec, gr.Progress())
 
     panel = [summary, grid, table, left, right, slider, errors, colorbar, where, crop_x, crop_y, crops, pd_plot,
              spectrum, download, run_id, kernels]
-    run.click(on_compare, [upload, mode, models, seed, *controls], panel,
-              api_name=f"compare_{task}", concurrency_id=HEAVY, concurrency_limit=app_limits.MODEL_SLOTS,
-              show_progress="full")
+
+    def clear_panel(path):
+        """A new photo: the previous photo's results leave the page until Compare is pressed."""
+        empty = [gr.update(value=None)] * len(panel)
+        empty[panel.index(summary)] = ("New photo selected: press **Compare** to run the models on it."
+                                       if path else "Pick a photo, then press **Compare**.")
+        empty[panel.index(left)] = empty[panel.index(right)] = gr.update(choices=[], value=None)
+        empty[panel.index(run_id)] = ""
+        empty[panel.index(kernels)] = gr.update(value=None, visible=False)
+        return empty
+
+    upload.change(clear_panel, upload, panel, api_visibility="private")
+    # cleared first, so a failed run shows only its message, never the previous photo's results
+    def clear_for_run():
+        cleared = clear_panel(None)
+        cleared[panel.index(summary)] = "Running the models…"
+        return cleared
+
+    run.click(clear_for_run, None, panel, api_visibility="private", queue=False).then(
+        on_compare, [upload, mode, models, seed, *controls, reference, large], panel, api_name=f"compare_{task}",
+        concurrency_id=HEAVY, concurrency_limit=app_limits.MODEL_SLOTS, show_progress="full")
     if spec.upscale_chain:
         @sweeps
         @user_errors
@@ -345,7 +393,10 @@ def build_benchmark_tab():
         # (app_benchmark.load_frame checks it and lists the available ones)
         test_set = gr.Dropdown(sets, value=sets[0] if sets else None, label="Test set", allow_custom_value=True)
     description = gr.Markdown()
-    histogram = gr.Plot(label="PSNR per image, every model overlaid")
+    histogram = gr.Plot(label="PSNR per image: the input and the models chosen below, overlaid")
+    # any name: an API client may ask for models of another test set (histogram_figure checks them)
+    histogram_models = gr.CheckboxGroup([], label="Models in the histogram (default: the best learned model and "
+                                                  "the best classical one of this test set)")
     table = gr.Dataframe(headers=app_benchmark.summary_headers(first_task), label="Summary", interactive=False)
     extremes = gr.Dataframe(headers=app_benchmark.best_worst_headers(first_task),
                             label="Best and worst image per model (ranked by Δ vs input)", interactive=False)
@@ -362,16 +413,19 @@ def build_benchmark_tab():
     def view(task_value, set_value):
         if not set_value:
             return (f"No evaluation results for {task_value} yet in `results/eval` — press **Recompute** to "
-                    "score the models on the shipped sample photos.", None, [], [], gr.update(choices=[], value=None))
+                    "score the models on the shipped sample photos.", None, [], [], gr.update(choices=[], value=None),
+                    gr.update(choices=[], value=[]))
         frame = app_benchmark.load_frame(task_value, set_value)
         models = list(dict.fromkeys(frame["model"].astype(str)))
+        shown = app_benchmark.default_histogram_models(frame, task_value)
         summary = app_benchmark.summary(frame, task_value)
         for row in summary:
             row[5] = app_benchmark.format_parameters(row[5])
         return (app_benchmark.describe(frame, task_value, set_value),
-                app_benchmark.histogram_figure(frame, task_value, set_value),
+                app_benchmark.histogram_figure(frame, task_value, set_value, shown),
                 summary, app_benchmark.best_worst(frame, task_value),
-                gr.update(choices=models, value=models[-1] if models else None))
+                gr.update(choices=models, value=models[-1] if models else None),
+                gr.update(choices=models, value=shown))
 
     on_view = user_errors(view)
 
@@ -380,9 +434,21 @@ def build_benchmark_tab():
         value = names[0] if names else None
         return (gr.update(choices=names, value=value), *on_view(task_value, value))
 
-    outputs = [description, histogram, table, extremes, case_model]
+    outputs = [description, histogram, table, extremes, case_model, histogram_models]
     task.change(user_errors(on_task), task, [test_set, *outputs], api_visibility="private")
     test_set.input(on_view, [task, test_set], outputs, api_name="benchmark")
+
+    @user_errors
+    def on_histogram(task_value, set_value, chosen):
+        if not set_value:
+            return None
+        try:
+            return app_benchmark.histogram_figure(app_benchmark.load_frame(task_value, set_value), task_value,
+                                                  set_value, list(chosen or []))
+        except ValueError as err:
+            raise StudioError(f"Cannot draw that histogram: {err}.") from None
+
+    histogram_models.input(on_histogram, [task, test_set, histogram_models], histogram, api_name="benchmark_histogram")
 
     @sweeps
     @user_errors
@@ -413,6 +479,8 @@ def build_models_tab():
     gr.Markdown("Every model of the studio: what it is, how it was trained, the lesson behind it and the command "
                 "that reproduces it. Models without shipped weights are listed too, and never run.")
     gr.Markdown(app_models.DEBLUR_ROUTES)
+    with gr.Accordion("Words used here (PSNR, SSIM, kernel, HQS, GAN, …)", open=False):
+        gr.Markdown(glossary_markdown())
     gr.Dataframe(app_models.overview_rows(), headers=app_models.OVERVIEW_HEADERS, interactive=False, wrap=True,
                  label="All models")
     choices = app_models.model_choices()

@@ -198,7 +198,7 @@ def main(argv=None) -> list[dict]:
         last_table = None
         for run, test_set in enumerate(sets):
             started = time.perf_counter()
-            description, _, table, _, _ = client.predict(task, test_set, api_name="/benchmark")
+            description, _, table, *_ = client.predict(task, test_set, api_name="/benchmark")
             record("read", "benchmark", test_set, run, time.perf_counter() - started)
             if test_set not in description or not table["data"]:
                 raise BuildError(f"/benchmark {task} {test_set}: no summary")

@@ -193,14 +193,21 @@ def test_restoration_tab_runs_what_is_available(client, photo):
 
 
 def test_benchmark_tab_reads_shipped_csvs_and_renders_cases(client):
-    description, histogram, table, extremes, model = client.predict("sr", "sr_set5_x4", api_name="/benchmark")
+    description, histogram, table, extremes, model, shown = client.predict("sr", "sr_set5_x4", api_name="/benchmark")
     assert "sr_set5_x4" in description and "5 images" in description
     summary = {row[0]: row for row in table["data"]}
     assert summary["bicubic"][2] == pytest.approx(28.43, abs=0.01)  # the README's Set5 bicubic PSNR-Y
     assert summary["bicubic"][4] == 0.0 and summary["srresnet"][4] > 2
     assert summary["srresnet"][5] == "552,720"
+    # a readable default: the input, the best learned model (srresnet) and the best classical one
     traces = json.loads(histogram["plot"])["data"]
-    assert {t["name"] for t in traces} >= {"input (no model)", "bicubic", "srgan-v3"}
+    assert [t["name"] for t in traces] == ["input (no model)", "lanczos", "srresnet"]  # in the CSV's order
+    assert shown["value"] == ["srresnet", "lanczos"] and "srgan-v3" in [c[0] for c in shown["choices"]]
+    chosen = client.predict("sr", "sr_set5_x4", ["srgan-v1", "srgan-v2", "srgan-v3"], api_name="/benchmark_histogram")
+    assert [t["name"] for t in json.loads(chosen["plot"])["data"]] == ["input (no model)", "srgan-v1", "srgan-v2",
+                                                                       "srgan-v3"]
+    with pytest.raises(Exception, match="no-such-model"):  # refused: not one of the test set's models
+        client.predict("sr", "sr_set5_x4", ["no-such-model"], api_name="/benchmark_histogram")
     assert {row[0] for row in extremes["data"]} == set(summary) - {"(input)"}
     notes, gallery = client.predict("sr", "sr_set5_x4", "lanczos", api_name="/benchmark_cases")
     from studio.data import DATASETS
@@ -217,7 +224,7 @@ def test_recompute_benchmark_on_shipped_samples(client):
 
     if not available_models("restoration"):
         pytest.skip("no runnable restoration model in this checkout")
-    test_set, description, histogram, table, extremes, model, csv_path = client.predict(
+    test_set, description, histogram, table, extremes, model, shown, csv_path = client.predict(
         "restoration", api_name="/recompute_benchmark")
     assert "recomputed" in test_set["value"] and "recomputed in this session" in description
     assert Path(csv_path).read_text().startswith("task,model,image")
@@ -287,15 +294,15 @@ def test_rgba_and_16_bit_uploads_work_with_a_note(client, tmp_path):
     assert "16-bit" in out[SUMMARY] and len(out[GRID]) == 3
 
 
-def test_small_clean_photo_and_oversized_degraded_photo_are_explained(client, tmp_path):
+def test_small_clean_photo_is_explained_and_an_oversized_degraded_photo_downscaled(client, tmp_path):
     tiny = tmp_path / "tiny.png"
     Image.new("RGB", (20, 20), "gray").save(tiny)
     with pytest.raises(Exception, match="at least 32 px"):
         sr(client, tiny, models=("bicubic",))
     wide = tmp_path / "wide.png"
     Image.new("RGB", (600, 400), "gray").save(wide)  # x4 would be 3.8 MP of output
-    with pytest.raises(Exception, match="Crop or downscale"):
-        sr(client, wide, mode=NO_REFERENCE, models=("bicubic",))
+    out = sr(client, wide, mode=NO_REFERENCE, models=("bicubic",))
+    assert "600×400" in out[SUMMARY] and "downscaled whole" in out[SUMMARY] and len(out[GRID]) == 2
     with pytest.raises(Exception, match="Select at least one model"):
         sr(client, tiny, models=())
 
@@ -305,15 +312,15 @@ def test_small_clean_photo_and_oversized_degraded_photo_are_explained(client, tm
 def test_nan_settings_are_refused_by_name_and_the_server_keeps_serving(client, photo):
     file = upload(client, photo)
     cases = [
-        ("compare_deblur", f'[{file}, "{CLEAN}", ["unsharp-mask"], 0, "linear", 9, 45, NaN, 15]',
+        ("compare_deblur", f'[{file}, "{CLEAN}", ["unsharp-mask"], 0, "linear", 9, 45, NaN, 15, null, null]',
          "noise sigma must be a finite number"),
-        ("compare_deblur", f'[{file}, "{CLEAN}", ["wiener-blind"], 0, "linear", 9, 45, 0.0, NaN]',
+        ("compare_deblur", f'[{file}, "{CLEAN}", ["wiener-blind"], 0, "linear", 9, 45, 0.0, NaN, null, null]',
          "max kernel size (px) must be a finite number"),
-        ("compare_sr", f'[{file}, "{CLEAN}", ["bicubic"], NaN, 4]', "seed must be a finite number"),
-        ("compare_sr", f'[{file}, "{CLEAN}", ["bicubic"], 2.5, 4]', "seed must be a whole number"),
-        ("compare_restoration", f'[{file}, "{CLEAN}", ["classical"], 0, ["gaussian"], 0.05, NaN, 80]',
+        ("compare_sr", f'[{file}, "{CLEAN}", ["bicubic"], NaN, 4, null, null]', "seed must be a finite number"),
+        ("compare_sr", f'[{file}, "{CLEAN}", ["bicubic"], 2.5, 4, null, null]', "seed must be a whole number"),
+        ("compare_restoration", f'[{file}, "{CLEAN}", ["classical"], 0, ["gaussian"], 0.05, NaN, 80, null, null]',
          "blur sigma (px) must be a finite number"),
-        ("compare_restoration", f'[{file}, "{CLEAN}", ["classical"], 0, ["gaussian"], 0.05, 0.5, NaN]',
+        ("compare_restoration", f'[{file}, "{CLEAN}", ["classical"], 0, ["gaussian"], 0.05, 0.5, NaN, null, null]',
          "JPEG quality must be a finite number"),
     ]
     for api_name, data, message in cases:

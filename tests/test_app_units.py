@@ -10,6 +10,7 @@ import pytest
 
 from studio.app import benchmark as app_benchmark, core as app_core, model_cards as app_models, samples as app_samples, views as app_views
 from studio.deblur import degradation as blur
+from studio.imageio import load_image, quantize, to_uint8
 from studio.tasks import TASKS
 
 
@@ -148,6 +149,91 @@ def test_large_clean_photo_is_downscaled_with_a_note(tmp_path, monkeypatch):
     assert comparison.ground_truth.image.shape[0] * comparison.ground_truth.image.shape[1] <= 120 * 90
     assert any("downscaled" in note for note in comparison.notes)
     assert "downscaled" in app_core.summary_markdown(comparison)
+
+
+@pytest.mark.parametrize("large", [app_core.LARGE_DOWNSCALE, app_core.LARGE_CROP])
+def test_a_degraded_photo_above_the_limit_is_downscaled_or_cropped_as_chosen(tmp_path, monkeypatch, large):
+    from PIL import Image
+
+    monkeypatch.setattr(app_core, "MAX_WORK_PIXELS", 120 * 90 * 16)
+    photo = np.asarray(Image.open(app_samples.SAMPLES_DIR / "skimage_chelsea.png").convert("RGB"))  # 451x300
+    Image.fromarray(photo).save(tmp_path / "big.png")
+    comparison = app_core.compare("sr", tmp_path / "big.png", app_core.MODE_NO_REFERENCE, ["bicubic"], {"scale": 4},
+                                  large=large)
+    height, width = comparison.input.image.shape[:2]  # the input upscaled x4: the output's size
+    assert height * width <= 120 * 90 * 16 and height < 300 * 4
+    note = next(n for n in comparison.notes if "451×300" in n)
+    if large == app_core.LARGE_DOWNSCALE:
+        assert "downscaled whole" in note and abs(width / height - 451 / 300) < 0.02
+    else:  # the centre, pixel for pixel: the upscaled input's centre is the photo's centre
+        assert "cropped to its centre" in note
+        top, left = (300 - height // 4) // 2, (451 - width // 4) // 2
+        small = app_core.fit_large(photo.astype(np.float32) / 255, 4, large)
+        np.testing.assert_array_equal(small, photo[top:top + height // 4, left:left + width // 4] / np.float32(255))
+    with pytest.raises(app_core.StudioError, match="Unknown choice for a large photo"):
+        app_core.compare("sr", tmp_path / "big.png", app_core.MODE_NO_REFERENCE, ["bicubic"], {"scale": 4},
+                         large="shrink")
+
+
+def test_a_reference_scores_a_degraded_photo_and_follows_its_downscale(tmp_path, monkeypatch):
+    """A real pair: the degraded photo in no-reference mode, its sharp version as the reference."""
+    from PIL import Image
+
+    from studio.sr.degradation import downscale
+
+    sharp = load_image(app_samples.SAMPLES_DIR / "skimage_chelsea.png")[:296, :448]
+    small = quantize(np.clip(downscale(sharp, 4), 0, 1))
+    Image.fromarray(to_uint8(small)).save(tmp_path / "low.png")
+    Image.fromarray(to_uint8(sharp)).save(tmp_path / "sharp.png")
+    scored = app_core.compare("sr", tmp_path / "low.png", app_core.MODE_NO_REFERENCE, ["bicubic"], {"scale": 4},
+                              reference=tmp_path / "sharp.png")
+    clean = app_core.compare("sr", tmp_path / "sharp.png", app_core.MODE_CLEAN, ["bicubic"], {"scale": 4})
+    assert scored.scored and scored.ground_truth.label == "your reference"
+    # the same pair as clean-photo mode makes, so the same score
+    assert scored.get("bicubic").scores["psnr_y"] == pytest.approx(clean.get("bicubic").scores["psnr_y"], abs=1e-6)
+    assert "scored against your reference" in app_core.summary_markdown(scored).lower()
+    with pytest.raises(app_core.StudioError, match="must be the same photo as the upload at the output's size"):
+        app_core.compare("sr", tmp_path / "low.png", app_core.MODE_NO_REFERENCE, ["bicubic"], {"scale": 4},
+                         reference=tmp_path / "low.png")
+    with pytest.raises(app_core.StudioError, match="choose the no-reference mode"):
+        app_core.compare("sr", tmp_path / "sharp.png", app_core.MODE_CLEAN, ["bicubic"], {"scale": 4},
+                         reference=tmp_path / "sharp.png")
+    broken = tmp_path / "broken.png"
+    broken.write_bytes(b"not a png")
+    with pytest.raises(app_core.StudioError, match="reference photo cannot be used"):
+        app_core.compare("sr", tmp_path / "low.png", app_core.MODE_NO_REFERENCE, ["bicubic"], {"scale": 4},
+                         reference=broken)
+    monkeypatch.setattr(app_core, "MAX_WORK_PIXELS", 224 * 148)  # the output must shrink: the reference follows
+    shrunk = app_core.compare("sr", tmp_path / "low.png", app_core.MODE_NO_REFERENCE, ["bicubic"], {"scale": 4},
+                              reference=tmp_path / "sharp.png")
+    assert shrunk.ground_truth.image.shape == shrunk.get("bicubic").image.shape
+    assert shrunk.get("bicubic").scores["psnr_y"] > 20  # aligned: a misaligned reference scores far lower
+
+
+def test_the_blind_models_of_one_comparison_estimate_the_kernel_once(monkeypatch):
+    """wiener-blind and pnp-blind start from the same estimate: one comparison makes it once, and
+    outside a comparison (benchmarks, studies) every call estimates afresh."""
+    from studio.deblur import deconvolution as D
+
+    calls = []
+    original = D.find_kernel
+
+    def counting(image, **settings):
+        calls.append((settings["max_size"], settings["window_coherence"]))
+        return original(image, **settings)
+
+    monkeypatch.setattr(D, "find_kernel", counting)
+    photo = app_samples.SAMPLES_DIR / "set5_butterfly.png"
+    params = {"blur_kernel": "levin-k2", "max_kernel": 31}
+    both = app_core.compare("deblur", photo, app_core.MODE_CLEAN, ["wiener-blind", "pnp-blind"], params, seed=1)
+    assert calls.count((31, 0.0)) == 1  # the start estimate, shared
+    calls.clear()
+    alone = app_core.compare("deblur", photo, app_core.MODE_CLEAN, ["wiener-blind"], params, seed=1)
+    np.testing.assert_array_equal(alone.get("wiener-blind").image, both.get("wiener-blind").image)
+    image = load_image(photo)
+    D.estimate_kernel(image, 15)
+    D.estimate_kernel(image, 15)
+    assert calls.count((15, 0.0)) == 2
 
 
 def test_comparison_says_when_learned_models_ran_in_bf16(tmp_path, monkeypatch):
@@ -346,3 +432,23 @@ def test_benchmark_case_without_the_images_writes_nothing(tmp_path, monkeypatch)
     items, notes = app_benchmark.cases("sr", "sr_set5_x4", "bicubic")
     assert items == [] and "not in this checkout" in notes
     assert not (tmp_path / "scratch").exists() or not any((tmp_path / "scratch").iterdir())
+
+
+def test_every_glossary_word_is_one_the_studio_uses():
+    """A glossary of words nobody reads on the page teaches nothing: each term (or each of its
+    "a / b" halves) appears in the page's own text, a model card or a lesson."""
+    import json
+    from pathlib import Path
+
+    from studio.app.glossary import GLOSSARY, glossary_markdown
+    from studio.registry import list_models, model_card
+
+    root = Path(__file__).resolve().parent.parent
+    shown = [(root / "app.py").read_text(), *(Path(app_core.__file__).parent.glob("*.py"))]
+    text = " ".join(p.read_text() if isinstance(p, Path) else p for p in shown
+                    if not (isinstance(p, Path) and p.name == "glossary.py"))
+    text += " ".join(json.dumps(model_card(name)) + app_models.LESSONS.get(name, "") for name in list_models())
+    text = text.lower()
+    for term in GLOSSARY:
+        assert any(part.strip().lower() in text for part in term.split("/")), term
+    assert all(f"**{term}**" in glossary_markdown() for term in GLOSSARY)

@@ -151,10 +151,38 @@ def best_worst_headers(task: str) -> list[str]:
     return ["model", "best image", "best Δ (dB)", f"best {label}", "worst image", "worst Δ (dB)", f"worst {label}"]
 
 
-def histogram_figure(frame: pd.DataFrame, task: str, title: str):
+def default_histogram_models(frame: pd.DataFrame, task: str) -> list[str]:
+    """A readable default for the histogram: the learned model and the classical one with the best
+    mean score of this test set (the input is always drawn). Models the registry no longer knows
+    count as learned."""
+    from studio.registry import get_entry
+
+    frame = _with_delta(frame, task)
+    means = frame.groupby("model", sort=False)["_metric"].mean().dropna()
+
+    def learned(name) -> bool:
+        try:
+            return get_entry(str(name)).learned
+        except KeyError:
+            return True
+
+    picks = []
+    for wanted in (True, False):
+        group = means[[learned(n) == wanted for n in means.index]]
+        if len(group):
+            picks.append(str(group.idxmax()))
+    return picks
+
+
+def histogram_figure(frame: pd.DataFrame, task: str, title: str, models: list[str] | None = None):
+    """Per-image scores of the input and of ``models`` (None: every model), overlaid."""
     import plotly.graph_objects as go
 
     frame = _with_delta(frame, task)
+    if models is not None:
+        unknown = sorted(set(models) - set(frame["model"].astype(str)))
+        if unknown:
+            raise ValueError(f"not in this test set: {', '.join(unknown)}")
     label = headline(task)[3]
     values = frame["_metric"].dropna()
     low, high = (float(values.min()), float(values.max())) if len(values) else (0.0, 1.0)
@@ -164,6 +192,8 @@ def histogram_figure(frame: pd.DataFrame, task: str, title: str):
     fig.add_trace(go.Histogram(x=baseline, name="input (no model)", opacity=0.45, marker_color="gray",
                                xbins=dict(start=low - size, end=high + size, size=size)))
     for name, group in frame.groupby("model", sort=False):
+        if models is not None and str(name) not in models:
+            continue
         fig.add_trace(go.Histogram(x=group["_metric"], name=str(name), opacity=0.55,
                                    xbins=dict(start=low - size, end=high + size, size=size)))
     fig.update_layout(barmode="overlay", template="plotly_white", height=420, title=dict(text=title, font=dict(size=14)),

@@ -41,7 +41,7 @@ from studio.restoration import chain
 from studio.app import limits as app_limits, views as app_views
 from studio.app.samples import file_digest, sample_digests
 from studio.checkpoint import CheckpointError
-from studio.deblur.deconvolution import DeconvolutionError
+from studio.deblur.deconvolution import DeconvolutionError, shared_estimates
 from studio.deblur.interface import needs_true_kernel
 from studio.deblur.views import KernelPanel, configured, user_max_kernel
 from studio.imageio import ImageLoadError, load_image, quantize
@@ -55,6 +55,9 @@ from studio.tasks import MissingInput, ParamError, get_task, parse_number, parse
 MODE_CLEAN = "Clean photo: degrade it, restore it, score against it"
 MODE_NO_REFERENCE = "Already degraded photo: restore only (no reference, so no scores)"
 MODES = (MODE_CLEAN, MODE_NO_REFERENCE)
+#: what is done with a degraded photo whose output would pass ``MAX_WORK_PIXELS``
+LARGE_DOWNSCALE, LARGE_CROP = "downscale it whole", "crop its centre"
+LARGE_CHOICES = (LARGE_DOWNSCALE, LARGE_CROP)
 #: output pixels above which a clean photo is downscaled first, and a degraded one is refused
 #: (1280x860: a GoPro frame fits; every model then answers in seconds on two CPU cores)
 MAX_WORK_PIXELS = 1_100_000
@@ -250,7 +253,8 @@ class Comparison:
 
     @property
     def scored(self) -> bool:
-        return self.mode == MODE_CLEAN
+        """Whether every output was scored: clean-photo mode, or a reference given with a degraded photo."""
+        return self.ground_truth is not None
 
     def get(self, key: str) -> Result:
         for result in self.results:
@@ -367,32 +371,44 @@ def _is_gray(image: np.ndarray) -> bool:
 
 
 def compare(task_name: str, path, mode: str, model_names, params: dict | None = None, seed: int = 0,
-            progress=None) -> Comparison:
+            progress=None, reference=None, large: str = LARGE_DOWNSCALE) -> Comparison:
     """Run ``model_names`` of ``task_name`` on the photo at ``path``; see the module docstring.
 
     ``progress(fraction, description)`` is called as models finish. Shipped sample photos are
-    cached lazily: the same sample with the same settings answers from the first run.
+    cached lazily: the same sample with the same settings answers from the first run. In
+    no-reference mode, ``reference`` (a path: the sharp or clean version of the same photo, at the
+    output's size) scores every output against it, and ``large`` says what is done with a photo
+    whose output would pass ``MAX_WORK_PIXELS``: downscaled whole (``LARGE_DOWNSCALE``) or its
+    centre cropped (``LARGE_CROP``), with the choice in the notes.
     """
     comparison = None
-    for comparison in compare_progressively(task_name, path, mode, model_names, params, seed, progress):
+    for comparison in compare_progressively(task_name, path, mode, model_names, params, seed, progress,
+                                            reference=reference, large=large):
         pass
     return comparison
 
 
 def compare_progressively(task_name: str, path, mode: str, model_names, params: dict | None = None, seed: int = 0,
-                          progress=None):
+                          progress=None, reference=None, large: str = LARGE_DOWNSCALE):
     """``compare``, yielding as it goes: a partial ``Comparison`` (``partial=True``: the input, the
     ground truth and the models finished so far, not stored) after each model, then the whole one, so
     a page shows each model's result as soon as it is ready."""
     task, mode, params, seed, names, statuses = _checked_request(task_name, mode, model_names, params, seed)
+    if large not in LARGE_CHOICES:
+        raise StudioError(f"Unknown choice for a large photo: {large!r}; expected one of {', '.join(LARGE_CHOICES)}.")
+    if reference and mode == MODE_CLEAN:
+        raise StudioError("A reference photo scores a photo that is already degraded: choose the no-reference mode, "
+                          "or leave the reference empty (a clean photo is its own reference).")
     image, notes = read_upload(path)
-    cache_key = _sample_cache_key(path, task_name, mode, names, params, seed)
+    cache_key = None if reference else _sample_cache_key(path, task_name, mode, names, params, seed)
     cached = _cached_run(cache_key)
     if cached is not None:
         yield cached
         return
     scale = int(task.scale(**params))
-    clean, degraded, info = _model_input(task, mode, image, params, seed, scale, notes)
+    clean, degraded, info = _model_input(task, mode, image, params, seed, scale, notes, large)
+    if reference:
+        clean = _reference_for(reference, image, degraded, scale, large, notes)
     reference = quantize(task.input_reference(degraded, **params))
     border = int(task.border(**params))
     applied = task.describe_applied(params, info, degraded, seed) if clean is not None else ""
@@ -406,12 +422,14 @@ def compare_progressively(task_name: str, path, mode: str, model_names, params: 
     results: list[Result] = []
     input_scores = _scores(reference, clean, border, task_name) if clean is not None else None
     if clean is not None:
-        results.append(Result("ground_truth", "ground truth", clean, "ground truth"))
+        results.append(Result("ground_truth", "ground truth" if mode == MODE_CLEAN else "your reference", clean,
+                              "ground truth"))
     input_label = task.label_input(describe_image(degraded), **params)
     results.append(Result("input", input_label, reference, "input", input_scores, 0.0 if input_scores else None))
     panel = KernelPanel.for_input(info if clean is not None else {})
     skipped = [f"{n}: {statuses[n].reason}" for n in names if not statuses[n].available]
     runnable = [n for n in names if statuses[n].available]
+    estimates: dict = {}  # kernel estimates, made once for all the blind models (shared_estimates)
 
     def snapshot(**extra) -> Comparison:
         for i, result in enumerate(results):  # saved as they come: a partial view shows them at once
@@ -425,7 +443,7 @@ def compare_progressively(task_name: str, path, mode: str, model_names, params: 
         if progress:
             progress(index / max(len(runnable), 1), f"{name} ({index + 1}/{len(runnable)})")
         step = (lambda f, text, i=index, n=name: progress((i + f) / len(runnable), f"{n}: {text}")) if progress else None
-        ran = _run_one(task, name, degraded, info if clean is not None else {}, scale, max_kernel, step)
+        ran = _run_one(task, name, degraded, info if clean is not None else {}, scale, max_kernel, step, estimates)
         if isinstance(ran, str):
             skipped.append(ran)
             continue
@@ -498,10 +516,12 @@ def _cached_run(cache_key: tuple | None) -> Comparison | None:
         return cached
 
 
-def _model_input(task, mode: str, image: np.ndarray, params: dict, seed: int, scale: int, notes: list[str]):
+def _model_input(task, mode: str, image: np.ndarray, params: dict, seed: int, scale: int, notes: list[str],
+                 large: str = LARGE_DOWNSCALE):
     """(clean photo or None, the models' input, what the degradation applied): in clean mode the task
     degrades the photo (downscaled first above ``MAX_WORK_PIXELS``); with no reference the photo is
-    the input, refused where the output would pass ``MAX_WORK_PIXELS``. Adds to ``notes``."""
+    the input, downscaled or cropped (``large``) where the output would pass ``MAX_WORK_PIXELS``.
+    Adds to ``notes``."""
     if mode == MODE_CLEAN:
         if min(image.shape[:2]) < MIN_CLEAN_SIDE:
             raise StudioError(f"The photo is {describe_image(image)}: a clean photo needs at least {MIN_CLEAN_SIDE} px "
@@ -520,18 +540,61 @@ def _model_input(task, mode: str, image: np.ndarray, params: dict, seed: int, sc
         degraded = _gray(degraded)
         notes.append("converted to grayscale: the restoration models take a degraded gray photo and "
                      "bring back its colours")
-    out_pixels = degraded.shape[0] * degraded.shape[1] * scale * scale
-    if out_pixels > MAX_WORK_PIXELS:
-        raise StudioError(
-            f"The image is {describe_image(degraded)}; at x{scale} that is {out_pixels / 1e6:.1f} MP of output, above "
-            f"the studio's {MAX_WORK_PIXELS / 1e6:.1f} MP limit for comparing every model. Crop or downscale it first"
-            + (f" (at most about {int(math.sqrt(MAX_WORK_PIXELS) / scale)} px per side)." if scale > 1 else "."))
-    return None, degraded, {}
+    fitted = fit_large(degraded, scale, large)
+    if fitted.shape != degraded.shape:
+        done = (f"downscaled whole to {describe_image(fitted)}" if large == LARGE_DOWNSCALE
+                else f"cropped to its centre {describe_image(fitted)}")
+        other = "crop its centre" if large == LARGE_DOWNSCALE else "downscale it whole"
+        notes.append(f"your {describe_image(degraded)} photo was {done}: at x{scale} every output then stays within "
+                     f"the studio's {MAX_WORK_PIXELS / 1e6:.1f} MP for comparing every model (the other choice: "
+                     f"{other})")
+    return None, fitted, {}
 
 
-def _run_one(task, name: str, degraded: np.ndarray, info: dict, scale: int, max_kernel: int | None, progress):
+def fit_large(image: np.ndarray, scale: int, large: str = LARGE_DOWNSCALE) -> np.ndarray:
+    """``image`` as it is where its output at x``scale`` fits ``MAX_WORK_PIXELS``; else downscaled whole
+    (``LARGE_DOWNSCALE``, MATLAB bicubic) or its centre cropped (``LARGE_CROP``) to fit."""
+    height, width = image.shape[:2]
+    if height * width * scale * scale <= MAX_WORK_PIXELS:
+        return image
+    if large == LARGE_DOWNSCALE:
+        return _downscale_to(image, MAX_WORK_PIXELS // (scale * scale))
+    factor = math.sqrt(MAX_WORK_PIXELS / (height * width * scale * scale))
+    new_height, new_width = max(1, int(height * factor)), max(1, int(width * factor))
+    top, left = (height - new_height) // 2, (width - new_width) // 2
+    return image[top:top + new_height, left:left + new_width]
+
+
+def _reference_for(reference, upload: np.ndarray, degraded: np.ndarray, scale: int, large: str,
+                   notes: list[str]) -> np.ndarray:
+    """The reference photo at path ``reference`` made to match the models' output: it must have the
+    upload's size x``scale`` (the same photo, sharp or clean), and then goes through what the upload
+    went through (downscaled or cropped)."""
+    try:
+        truth = load_image(reference)
+    except ImageLoadError as err:
+        raise StudioError(f"The reference photo cannot be used: {err}") from None
+    expected = (upload.shape[0] * scale, upload.shape[1] * scale)
+    if truth.shape[:2] != expected:
+        raise StudioError(f"The reference photo is {describe_image(truth)}, but it must be the same photo as the "
+                          f"upload at the output's size, {expected[1]}x{expected[0]} px (the upload "
+                          f"{describe_image(upload)} at x{scale}).")
+    out = (degraded.shape[0] * scale, degraded.shape[1] * scale)
+    if out != truth.shape[:2] and large == LARGE_DOWNSCALE:
+        truth = quantize(np.clip(imresize_to(truth, *out), 0, 1))
+    elif out != truth.shape[:2]:  # the upload's centre, at x scale
+        top = (upload.shape[0] - degraded.shape[0]) // 2 * scale
+        left = (upload.shape[1] - degraded.shape[1]) // 2 * scale
+        truth = truth[top:top + out[0], left:left + out[1]]
+    notes.append("scored against your reference photo: every output is compared with it, as in clean-photo mode")
+    return truth
+
+
+def _run_one(task, name: str, degraded: np.ndarray, info: dict, scale: int, max_kernel: int | None, progress,
+             estimates: dict):
     """(model, its quantized RGB output, milliseconds), or the line saying why ``name`` was skipped
-    (its weights would not load, it needs what this input does not give, its deconvolution failed)."""
+    (its weights would not load, it needs what this input does not give, its deconvolution failed).
+    ``estimates``: the comparison's kernel estimates, shared by its blind models."""
     try:
         model = load_model(task.name, name, scale)
     except (CheckpointError, ValueError) as err:
@@ -544,7 +607,7 @@ def _run_one(task, name: str, degraded: np.ndarray, info: dict, scale: int, max_
         return f"{name}: {err} (clean-photo mode)"
     started = time.perf_counter()
     try:
-        with configured(model, max_kernel, progress):
+        with configured(model, max_kernel, progress), shared_estimates(estimates):
             output = quantize(run_model(model, degraded, scale=scale, precision=PRECISION, **kwargs))
     except DeconvolutionError as err:
         return f"{name}: {err}"
@@ -568,7 +631,7 @@ def upscale_run(run_id: str, upscaler: str, progress=None) -> Comparison:
     names = list(dict.fromkeys(["bicubic", upscaler]))
     models = {name: load_model("sr", name, chain.SCALE) for name in names}
     target = None
-    if original.scored:
+    if original.scored and original.mode == MODE_CLEAN:
         if original.source is None or not original.source.is_file():
             raise StudioError("These results were deleted to save space: run the comparison again.")
         target = chain.reference_at_full_size(load_image(original.source))
@@ -649,8 +712,12 @@ def summary_markdown(comparison: Comparison) -> str:
         border = int(spec.border(**comparison.params))
         scored_on = ("Y channel" if spec.headline.metric.endswith("_y") else "RGB") + (
             f", {border} px border cropped" if border else "")
-        lines.append(f"**Clean-photo mode.** Input: {comparison.applied}. Every output is scored against the "
-                     f"ground truth ({scored_on}); Δ is the gain over the input.")
+        if comparison.mode == MODE_CLEAN:
+            lines.append(f"**Clean-photo mode.** Input: {comparison.applied}. Every output is scored against the "
+                         f"ground truth ({scored_on}); Δ is the gain over the input.")
+        else:
+            lines.append(f"**Your degraded photo, scored against your reference** ({scored_on}); Δ is the gain over "
+                         "the input.")
         outputs = [r for r in comparison.outputs if r.delta is not None]
         if outputs:
             best = max(outputs, key=lambda r: r.delta)

@@ -24,7 +24,11 @@ Everything here is numpy/scipy except the denoiser, which is any callable ``(x, 
 
 from __future__ import annotations
 
+import copy
+import hashlib
 import math
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -326,10 +330,49 @@ class KernelEstimate:
     levels: list[int] = field(default_factory=list)
 
 
+#: the estimates of the current ``shared_estimates`` block, by photo and settings (None: outside one)
+_shared: ContextVar[dict | None] = ContextVar("shared_estimates", default=None)
+
+
+@contextmanager
+def shared_estimates(estimates: dict | None = None):
+    """Within this block, ``estimate_kernel`` answers a call already answered into ``estimates`` (the
+    same photo, the same settings; a new dict where None) with a copy of that estimate: the studio's
+    blind models, run one after the other on one photo, each in a block with the comparison's dict,
+    estimate its kernel once. Outside a block nothing is kept, so benchmarks and studies time every
+    estimate."""
+    token = _shared.set({} if estimates is None else estimates)
+    try:
+        yield
+    finally:
+        _shared.reset(token)
+
+
 def estimate_kernel(image: np.ndarray, max_size: int = 31, iterations: int = 5, weight: float = 8e-3,
                     pad_border: bool = True, progress=None, edges: bool = True, per_direction: int = 40,
                     threshold_decay: float = 0.9, window: int = ESTIMATION_WINDOW,
                     window_coherence: float = 0.0, coarse_on_whole: bool = False) -> KernelEstimate:
+    """The blind kernel estimate of ``image`` (``find_kernel``), shared within a ``shared_estimates`` block."""
+    settings = dict(max_size=max_size, iterations=iterations, weight=weight, pad_border=pad_border, edges=edges,
+                    per_direction=per_direction, threshold_decay=threshold_decay, window=window,
+                    window_coherence=window_coherence, coarse_on_whole=coarse_on_whole)
+    cache = _shared.get()
+    if cache is None:
+        return find_kernel(image, progress=progress, **settings)
+    array = np.ascontiguousarray(image)
+    key = (hashlib.sha1(array.view(np.uint8)).hexdigest(), array.shape, str(array.dtype), tuple(settings.items()))
+    if key in cache:
+        if progress:
+            progress(1.0, "kernel already estimated for another model")
+    else:
+        cache[key] = find_kernel(image, progress=progress, **settings)
+    return copy.deepcopy(cache[key])  # callers may cut the kernel of theirs
+
+
+def find_kernel(image: np.ndarray, max_size: int = 31, iterations: int = 5, weight: float = 8e-3,
+                pad_border: bool = True, progress=None, edges: bool = True, per_direction: int = 40,
+                threshold_decay: float = 0.9, window: int = ESTIMATION_WINDOW,
+                window_coherence: float = 0.0, coarse_on_whole: bool = False) -> KernelEstimate:
     """Blind estimate of the uniform blur kernel of ``image`` (gray HxW or RGB HxWx3, in [0, 1]).
 
     ``max_size``: the largest kernel allowed (odd, px); the estimate is ``max_size`` x ``max_size``,
