@@ -394,7 +394,7 @@ def build_benchmark_tab():
         test_set = gr.Dropdown(sets, value=sets[0] if sets else None, label="Test set", allow_custom_value=True)
     description = gr.Markdown()
     histogram = gr.Plot(label="PSNR per image: the input and the models chosen below, overlaid")
-    # any name: an API client may ask for models of another test set (histogram_figure checks them)
+    # its choices are the test set's models, filled in with it (the server refuses any other name)
     histogram_models = gr.CheckboxGroup([], label="Models in the histogram (default: the best learned model and "
                                                   "the best classical one of this test set)")
     table = gr.Dataframe(headers=app_benchmark.summary_headers(first_task), label="Summary", interactive=False)
