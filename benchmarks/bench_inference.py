@@ -247,10 +247,10 @@ PRELOAD = ["torch", "numpy", "studio.inference", "studio.registry", "studio.imag
 
 
 def preload_modules(trained: bool) -> list[str]:
-    from studio.registry import MODEL_MODULES
+    from studio.registry import model_modules
 
     # studio.evaluation (load_for_task, for trained weights) imports scikit-image: only when needed.
-    return PRELOAD + list(MODEL_MODULES) + (["studio.evaluation"] if trained else [])
+    return PRELOAD + model_modules() + (["studio.evaluation"] if trained else [])
 
 
 def isolation_context(method: str, preload: list[str] | None = None):

@@ -98,8 +98,12 @@ class WienerOracle(nn.Module, TrueKernelModel):
 
 register_model("unsharp-mask", "deblur", UnsharpMask, dict(radius=1.5, amount=1.0),
                "Unsharp masking (blind): input + 1.0 x (input - Gaussian(sigma 1.5)). Sharpens edges, "
-               "cannot invert a motion kernel.", learned=False)
+               "cannot invert a motion kernel.", learned=False,
+               lesson=("Blind sharpening: it boosts edges whatever the blur was and cannot undo a motion kernel -- the "
+                       "floor a learned deblurring model must clear."))
 register_model("wiener-oracle", "deblur", WienerOracle, dict(balance=0.02, method="wiener", regularizer="identity"),
                "Wiener deconvolution (scikit-image, noise-to-signal ratio 0.02) with the TRUE kernel -- oracle "
                "kernel: an upper reference that needs what no real photo gives.",
-               learned=False)
+               learned=False,
+               lesson=("Wiener deconvolution given the true kernel: an oracle no real photo provides, so it only runs on "
+                       "synthetic blur. It shows what knowing the blur is worth, not a fair competitor."))

@@ -59,4 +59,6 @@ register_model("classical", "restoration", ClassicalRestoration,
                dict(median_size=3, denoiser="tv", strength=2.5, sharpen_amount=0.3, sharpen_sigma=1.0),
                "Classical baseline: 3x3 median + total-variation denoising (weight from the estimated noise) + mild "
                "unsharp mask on the luminance. No colourisation: the output stays gray. Any size.",
-               learned=False)
+               learned=False,
+               lesson=("The classical floor of restoration: denoising without learning. It outputs a gray image -- "
+                       "bringing colour back needs a learned model."))

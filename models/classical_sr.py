@@ -42,6 +42,10 @@ class LanczosUpscaler(nn.Module):
 
 
 register_model("bicubic", "sr", BicubicUpscaler, dict(scale=4),
-               "MATLAB-style bicubic interpolation (the reference every SR paper reports).", learned=False)
+               "MATLAB-style bicubic interpolation (the reference every SR paper reports).", learned=False,
+               lesson=("The reference every SR paper reports. Its Set5 x4 score here ({bicubic_set5} dB PSNR-Y, "
+                       "published 28.42) checks the MATLAB-style downscaler and the metric together; every Δ in the "
+                       "studio is measured against it."))
 register_model("lanczos", "sr", LanczosUpscaler, dict(scale=4),
-               "Lanczos-3 interpolation (Pillow): slightly sharper than bicubic, with ringing.", learned=False)
+               "Lanczos-3 interpolation (Pillow): slightly sharper than bicubic, with ringing.", learned=False,
+               lesson=("A slightly sharper classical interpolator (with ringing): the honest 'no learning' competitor."))

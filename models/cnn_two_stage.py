@@ -125,4 +125,8 @@ PRESET = dict(cnn1_width=16, cnn1_blocks=4, cnn2_widths=(16, 32, 64, 128))
 register_model("cnn-two-stage", "restoration", TwoStageCNN, PRESET,
                "Two-stage CNN (source 002, docs/sources.md): CNN1 restores the structure in [-1, 1] (L1 + MSE + perceptual), CNN2, "
                "a U-Net, predicts the colours from CNN1's luminance (L1). 128 px and full resolution "
-               "(fully convolutional).")
+               "(fully convolutional).",
+               lesson=("Source (source 002, docs/sources.md): CNN1 restores the structure (L1 + MSE + perceptual), CNN2, "
+                       "a U-Net, colourises from the luminance with L1. The lesson it reports: what the structure stage "
+                       "gains in texture it loses in colour -- desaturated, faded, sepia-like results; a more generous "
+                       "colour loss gave images that were entirely red."))

@@ -87,4 +87,8 @@ PRESET = dict(channels=[32, 64, 128, 192], blocks=1)
 
 register_model("drunet-lite", "denoise", DRUNetLite, PRESET,
                "DRUNet-style denoiser, noise level as an input map: the learned prior that "
-               "the plug-and-play deblurring pipelines call between their FFT data steps.")
+               "the plug-and-play deblurring pipelines call between their FFT data steps.",
+               lesson=("Not a deblurring model by itself: the learned image prior of pnp-blind and pnp-oracle, a "
+                       "DRUNet-style denoiser told the noise level through an extra input map, so one network serves "
+                       "every step of the HQS schedule. Trained on bsds500 train+test with synthetic Gaussian noise "
+                       "only."))

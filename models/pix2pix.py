@@ -105,4 +105,7 @@ DISCRIMINATOR = dict(widths=(16, 32, 64, 128))
 register_model("pix2pix-gan", "restoration", UNetGenerator, PRESET,
                "pix2pix GAN (source 002, docs/sources.md): U-Net generator (3 down / 3 up stages, skip connections) trained against "
                "a conditional PatchGAN; 1 discriminator then 2 generator updates per training step (the source describes "
-               "them per epoch), loss adversarial + L1 + perceptual. Restores and colourises; 128 px and full resolution (fully convolutional).")
+               "them per epoch), loss adversarial + L1 + perceptual. Restores and colourises; 128 px and full resolution (fully convolutional).",
+               lesson=("Source (source 002, docs/sources.md): a U-Net generator against a conditional PatchGAN "
+                       "discriminator, L1 + VGG perceptual + adversarial losses, and at each epoch one discriminator "
+                       "update then two generator updates (this repository runs them at each training step)."))

@@ -346,15 +346,38 @@ register_model("pnp-blind", "deblur", BlindDeconvolution,
                "than the estimation window is estimated on two windows (most gradient energy, most coherent edges) and "
                "keeps the result its kernel explains better. Each result gets a verdict; where it is uncertain (a hazy "
                "kernel, or one that does not explain the result) the photo is returned as it is, with the verdict.",
-               weights_from=("drunet-lite", "prior"))
+               weights_from=("drunet-lite", "prior"),
+               lesson=("The second route to deblurring, beside the end-to-end U-Nets: use the physics. Camera shake is "
+                       "(nearly) one blur kernel for the whole photo, y = k * x + noise, so the kernel is estimated from "
+                       "the photo's own edges (coarse to fine, an L0 gradient prior that keeps only strong edges, kernel "
+                       "fits solved in the Fourier domain) and the blur is then inverted in closed form, with a small "
+                       "learned denoiser as the image prior between the inversions (plug-and-play HQS, as DPIR). Once "
+                       "the prior's iterate is sharper than the estimation's cartoon-like latent image, the kernel is "
+                       "refitted to it (midway through the iterations). The kernel's size is chosen from the photo: 31 "
+                       "px first, larger where that estimate is cut off by its frame. Every result carries the model's "
+                       "own verdict (confident, kernel uncertain, no blur found): a kernel it cannot trust must not pass "
+                       "silently, because the learned prior, trusting the data more than Wiener does, turns a wrong "
+                       "kernel into artefacts; an uncertain result falls back as the rule in its card says. The learned "
+                       "part never sees a blur, so it trains in about an hour on a CPU; the U-Nets must learn the "
+                       "inversion itself, which the logbook did in 150 GPU epochs. What it cannot do: blur that varies "
+                       "across the photo (moving objects, rotation, depth), which the U-Nets can learn. Blind estimation "
+                       "knows the kernel only up to a shift, so its output is centred like the input; 'Δ up to shift' in "
+                       "the evaluation forgives that, as Levin et al.'s protocol does."))
 register_model("pnp-oracle", "deblur", OracleDeconvolution,
                dict(prior="drunet-lite", iterations=8, noise_floor=0.006),
                "Plug-and-play deblurring with the TRUE kernel (oracle): 8 HQS iterations with the learned drunet-lite "
                "denoiser. What the learned prior does when the kernel is exact; compare with wiener-oracle.",
-               weights_from=("drunet-lite", "prior"))
+               weights_from=("drunet-lite", "prior"),
+               lesson=("The same deconvolution given the true kernel: the ceiling of the blind pipeline, and the fair "
+                       "comparison for wiener-oracle. The gap between the two oracles is what the learned prior adds; "
+                       "the gap between pnp-oracle and pnp-blind is what estimating the kernel costs."))
 register_model("wiener-blind", "deblur", BlindDeconvolution,
                dict(prior="wiener", max_kernel=75, wiener_balance=0.02),
                "Blind classical deblurring: the same kernel estimate as pnp-blind starts from, then Wiener "
                "deconvolution (noise-to-signal 0.02). The gap to pnp-blind is what the learned prior adds, to the "
                "deconvolution and to the kernel it refits.",
-               learned=False)
+               learned=False,
+               lesson=("The classical blind baseline: the kernel estimate pnp-blind starts from, inverted by Wiener "
+                       "deconvolution (one global noise-to-signal ratio, no image prior). Its gap to pnp-blind isolates "
+                       "the learned prior (in the deconvolution and in the kernel it refits); its gap to wiener-oracle "
+                       "isolates the kernel estimate."))

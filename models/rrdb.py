@@ -83,6 +83,14 @@ class RRDBNet(nn.Module):
 GENERATOR = dict(scale=4, channels=32, growth=16, num_blocks=3, res_scale=0.2, image_skip=True)
 
 register_model("rrdb-psnr", "sr", RRDBNet, GENERATOR,
-               "RRDB generator (ESRGAN's architecture, small) trained with L1 loss only: its PSNR stage.")
+               "RRDB generator (ESRGAN's architecture, small) trained with L1 loss only: its PSNR stage.",
+               lesson=("ESRGAN's architecture change alone: residual-in-residual dense blocks, no BatchNorm, residual "
+                       "scaling 0.2, trained with L1 only like srresnet (about the same parameters and step cost; its "
+                       "card records steps and wall time). Compare it with srresnet: same loss, different body."))
 register_model("esrgan-lite", "sr", RRDBNet, GENERATOR,
-               "ESRGAN, small: rrdb-psnr then relativistic-average GAN + perceptual + L1 losses.")
+               "ESRGAN, small: rrdb-psnr then relativistic-average GAN + perceptual + L1 losses.",
+               lesson=("Both ESRGAN changes: rrdb-psnr as the warmup, then the relativistic average GAN loss with "
+                       "perceptual and L1 terms (srgan-v3's pixel and perceptual weights, a third of its adversarial "
+                       "weight: the relativistic loss pushes harder, and at srgan-v3's weight it gave up more PSNR than "
+                       "SRGAN's published Set5 figure; vgg-mini features). The perception–distortion plot shows where it "
+                       "lands against srgan-v3 and srgan-v3-ra."))

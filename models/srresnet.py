@@ -76,12 +76,41 @@ class Discriminator(nn.Module):
 GENERATOR = dict(scale=4, channels=48, num_blocks=12, norm="none", output_activation="none", image_skip=True)
 
 register_model("srresnet", "sr", SRResNet, GENERATOR,
-               "SRResNet generator trained with pixel loss only (the PSNR stage of SRGAN).")
+               "SRResNet generator trained with pixel loss only (the PSNR stage of SRGAN).",
+               lesson=("The PSNR stage of SRGAN: pixel (L1) loss only. The source's v2 and v3 both start from such a "
+                       "warmup -- 'a stable reconstruction, a good starting point for the GAN, no early collapse'. It is "
+                       "the most faithful model here (highest PSNR) and also the smoothest: a pixel loss averages over "
+                       "every plausible texture."))
 register_model("srgan-v1", "sr", SRResNet, dict(GENERATOR, norm="batch", output_activation="sigmoid"),
-               "SRGAN v1: 96x96 patches, small image set, pixel + adversarial loss from the start, no warmup.")
+               "SRGAN v1: 96x96 patches, small image set, pixel + adversarial loss from the start, no warmup.",
+               lesson=("Source v1: a small image set, 96×96 patches, pixel + adversarial loss from the first step, no "
+                       "separate pre-training. Its write-up lists the limits: too little data, over-smoothed textures, "
+                       "limited PSNR, unstable GAN training. Reproduced here: the discriminator wins (d_real "
+                       "{v1_late_d_real}, d_fake {v1_late_d_fake} over the last {v1_half_steps} of its {v1_steps} steps; "
+                       "d_real {v1_d_real}, d_fake {v1_d_fake} averaged over the whole run) and the PSNR ends below "
+                       "bicubic."))
 register_model("srgan-v2", "sr", SRResNet, GENERATOR,
-               "SRGAN v2: more data, larger patches, no output sigmoid, pixel-loss warmup then GAN phase.")
+               "SRGAN v2: more data, larger patches, no output sigmoid, pixel-loss warmup then GAN phase.",
+               lesson=("Source v2: richer data, larger inputs, unsuitable activations replaced (its example: a sigmoid "
+                       "at the output), a pixel-loss warmup and then the GAN phase, with PSNR tracked. The lesson: data "
+                       "and warmup, not a new architecture, made the GAN stable. Here the discriminator does not win "
+                       "outright as srgan-v1's does, but it stays ahead (d_real {v2_d_real}, d_fake {v2_d_fake} averaged "
+                       "over its run log; D(real) − D(fake) {v2_gap} on average and {v2_gap_last} at the last logged "
+                       "step, 'D ahead' by the dashboard's rule, not balanced), and {v2_lost} dB of Set5 PSNR-Y is lost "
+                       "in the GAN phase ({srresnet_last} dB from srresnet, {v2_last} dB at its last validation)."))
 register_model("srgan-v3", "sr", SRResNet, GENERATOR,
-               "SRGAN v3: structured warmup, then weighted pixel + perceptual + adversarial losses.")
+               "SRGAN v3: structured warmup, then weighted pixel + perceptual + adversarial losses.",
+               lesson=("Why v3 added a perceptual loss: a pixel loss rewards the average of all plausible textures, "
+                       "which is a blur; a loss on the features of a pretrained network rewards textures that look "
+                       "right. The weighted pixel + perceptual + adversarial loss sets the trade-off between fidelity "
+                       "(PSNR) and perceived quality: expect a lower PSNR and sharper textures -- the "
+                       "perception–distortion plot shows where it lands. The source used VGG features; no VGG19 weights "
+                       "exist offline here, so the shipped v3 uses vgg-mini, trained in this repository on Tiny "
+                       "ImageNet."))
 register_model("srgan-v3-ra", "sr", SRResNet, GENERATOR,
-               "SRGAN v3 with the relativistic average GAN loss (ESRGAN's loss change alone).")
+               "SRGAN v3 with the relativistic average GAN loss (ESRGAN's loss change alone).",
+               lesson=("ESRGAN's loss change alone: srgan-v3's generator, warmup, steps and loss weights, with the "
+                       "relativistic average loss in place of the standard one. Its discriminator judges whether a real "
+                       "image looks more realistic than the average fake, so the generator also learns from the real "
+                       "images' scores. Compare it with srgan-v3 to see what the loss does, and with esrgan-lite for "
+                       "what the RRDB body adds."))

@@ -152,10 +152,35 @@ PRESET_NONORM = dict(start_filters=48, depth=4, norm="none", bias=True)
 
 register_model("unet-light-v1", "deblur", LightweightUNet, PRESET_V1,
                "Lightweight U-Net v1: 32 filters, separable convs, InstanceNorm, "
-               "ReduceLROnPlateau from lr 5e-4 (the logbook's first night run, whose LR stayed at 2e-4).")
+               "ReduceLROnPlateau from lr 5e-4 (the logbook's first night run, whose LR stayed at 2e-4).",
+               lesson=("Logbook run #1: depthwise-separable convs (~8× fewer weights), 32 filters, bilinear upsampling + "
+                       "conv instead of transposed convs (no checkerboard), a global residual, ReduceLROnPlateau (the "
+                       "logbook does not say which normalisation run #1 used; InstanceNorm here, as in its later runs). "
+                       "Why cosine replaced plateau: the plateau scheduler was too timid -- the learning rate stayed at "
+                       "2e-4 all night and the model never refined fine detail (the logbook reports 27.50 dB on "
+                       "validation); CosineAnnealing forces it down to 1e-6, a 'smooth landing' (the logbook's next run: "
+                       "28.03 dB). The logbook's run #4 lesson, reproduced with this model: trained on one split of a "
+                       "pool and scored on two, the split moves its score far more than the split it was trained on (the "
+                       "split-robustness table of docs/deblur.md and the dashboard): compare models on the same split "
+                       "only."))
 register_model("unet-light-v3", "deblur", LightweightUNet, PRESET_V3,
                "Lightweight U-Net v3: 48 filters, InstanceNorm, no bias, cosine annealing "
-               "to 1e-6, weight decay 1e-3, colour jitter (the logbook's champion).")
+               "to 1e-6, weight decay 1e-3, colour jitter (the logbook's champion).",
+               lesson=("The logbook's champion: 48 filters, InstanceNorm, cosine to 1e-6, weight decay 1e-3, ±15 % "
+                       "colour jitter. Why the split is by sequence: GoPro frames come from videos, so a random shuffle "
+                       "puts frame t in training and the nearly identical frame t+1 in validation -- a leak that "
+                       "inflates the score. Splitting on sequence names (90/10) keeps validation scenes unseen (the same "
+                       "run also stopped applying rotations to validation). The logbook reports 31.15 dB on validation "
+                       "crops, 29.57 dB at full resolution; with a harder split (seed 123) 27.21 dB, where v3 itself "
+                       "scored 27.44. Here, without GoPro pairs offline, the CPU recipe trains on synthetic blur; "
+                       "`--gopro` restores the split by sequence."))
 register_model("unet-light-nonorm", "deblur", LightweightUNet, PRESET_NONORM,
                "Lightweight U-Net 'No-Norm': v3 without normalisation, bias on, lr 1e-4 "
-               "(the logbook's run stalled at ~26 dB and was stopped at epoch 50).")
+               "(the logbook's run stalled at ~26 dB and was stopped at epoch 50).",
+               lesson=("Why InstanceNorm stayed, in the logbook: the 'No-Norm' challenger (no normalisation, biases on, "
+                       "lr 1e-4, hoping for EDSR-like colour fidelity) was unstable, stalled at ~26 dB and was stopped "
+                       "at epoch 50, and the logbook judged normalisation indispensable. That run had a lower learning "
+                       "rate and a shorter training than v3, so it could not tell the two apart. Trained here at one "
+                       "budget (same crops, steps, schedule; also at v3's learning rate), No-Norm does learn, but more "
+                       "slowly than v3: docs/deblur.md's 'No-Norm at the same budget' table and the dashboard's Source "
+                       "studies page."))

@@ -98,4 +98,8 @@ STANDARD = dict(base_filters=64, depth=4, residual=True)
 register_model("unet-standard", "deblur", UNet2015, STANDARD,
                "U-Net 2015 (Ronneberger et al.), 64..1024 channels, same-size padding, global residual: "
                "about the size the logbook gives ('28-30M' parameters). Architecture only: not trained at this project's "
-               "CPU budget (too heavy, as in the logbook); train it with the GPU recipe of training/train_deblur.py.")
+               "CPU budget (too heavy, as in the logbook); train it with the GPU recipe of training/train_deblur.py.",
+               lesson=("Where the deblurring logbook started: the 2015 U-Net, ~28–30M parameters, too heavy for the "
+                       "hardware at hand (timeouts, out-of-memory), hence the lightweight U-Net below. Shipped as "
+                       "architecture only: this project's CPU budget would give it far too few training steps "
+                       "(training/train_deblur.py, CPU_NOT_SHIPPED)."))

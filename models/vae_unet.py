@@ -118,4 +118,8 @@ PRESET = dict(widths=(16, 32, 64, 128), latent_channels=32)
 register_model("vae-unet", "restoration", VAEUNet, PRESET,
                "VAE-UNet (source 002, docs/sources.md): Conv+BatchNorm+LeakyReLU encoder, mu/sigma latent with the "
                "reparameterization trick (mu at inference), transposed-conv decoder with skip connections; "
-               "L1 + annealed beta*KL. Restores and colourises; 128 px and full resolution (fully convolutional).")
+               "L1 + annealed beta*KL. Restores and colourises; 128 px and full resolution (fully convolutional).",
+               lesson=("Source (source 002, docs/sources.md): an encoder to a μ/σ latent with the reparameterization "
+                       "trick, a decoder with U-Net skips, reconstruction + KL loss with the KL weight tuned (β) to "
+                       "balance sharpness against a regular latent. Its known limits: 128×128 images, artefacts on faces "
+                       "and complex contours."))

@@ -84,4 +84,6 @@ class VGGMini(nn.Module):
 
 
 register_model("vgg-mini", "classification", VGGMini, dict(num_classes=200),
-               "Small VGG-style classifier trained here on Tiny ImageNet; the perceptual-loss backbone.")
+               "Small VGG-style classifier trained here on Tiny ImageNet; the perceptual-loss backbone.",
+               lesson=("Not a restoration model: the small VGG-style classifier trained here on Tiny ImageNet whose "
+                       "features drive srgan-v3's perceptual loss (no VGG19 weights are available offline)."))

@@ -1,13 +1,15 @@
 """Model registry, in the spirit of timm's ``create_model``.
 
-Each model file registers its names with a builder and a task; the trained weights and the
-card live in ``checkpoints/<name>/``. ``create_model(name)`` builds the architecture from the
+Each model file registers its names with a builder and a task; the files are found, not listed:
+every module of the ``models`` package is imported on first use (``model_modules``). The trained
+weights and the card live in ``checkpoints/<name>/``. ``create_model(name)`` builds the architecture from the
 card's config (or the registered defaults) and loads the shipped weights.
 """
 
 from __future__ import annotations
 
 import importlib
+import pkgutil
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -27,10 +29,14 @@ TRAINING_COMMANDS = {
     "denoise": "python -m training.train_denoiser",
 }
 TASKS = tuple(TRAINING_COMMANDS)
-# Model files that register themselves on import.
-MODEL_MODULES = ("models.srresnet", "models.rrdb", "models.classical_sr", "models.vgg", "models.unet_standard",
-                 "models.unet_light", "models.classical_deblur", "models.drunet_lite", "models.pnp_deblur", "models.dilated_cnn", "models.resnet_dropout",
-                 "models.vae_unet", "models.pix2pix", "models.cnn_two_stage", "models.classical_restoration")
+#: the package whose modules register the models when imported
+MODELS_PACKAGE = "models"
+
+
+def model_modules() -> list[str]:
+    """Every module of ``MODELS_PACKAGE``, by name: importing them registers every model."""
+    package = importlib.import_module(MODELS_PACKAGE)
+    return [f"{MODELS_PACKAGE}.{info.name}" for info in pkgutil.iter_modules(package.__path__)]
 
 
 @dataclass
@@ -44,6 +50,8 @@ class ModelEntry:
     #: a pipeline whose only learned part is another registered model: (that model, the attribute
     #: of this one that holds it); its weights come from that model's checkpoint
     weights_from: tuple[str, str] | None = None
+    #: what the Models tab teaches with it (figures as ``{fields}``, see ``studio.app.model_cards``)
+    lesson: str = ""
 
     @property
     def checkpoint_dir(self) -> Path:
@@ -71,19 +79,22 @@ _loaded = False
 
 
 def register_model(name: str, task: str, builder, config: dict | None = None, description: str = "",
-                   learned: bool = True, weights_from: tuple[str, str] | None = None) -> None:
+                   learned: bool = True, weights_from: tuple[str, str] | None = None, lesson: str = "") -> None:
+    """Register ``name``: its builder, task and defaults, a one-paragraph description, and the lesson
+    the studio's Models tab teaches with it (``studio.app.model_cards``: its ``{fields}`` are figures
+    filled in from ``results/`` when shown)."""
     if task not in TASKS:
         raise ValueError(f"unknown task {task!r}; expected one of {TASKS}")
     if name in _REGISTRY:
         raise ValueError(f"model {name!r} is already registered")
-    _REGISTRY[name] = ModelEntry(name, task, builder, dict(config or {}), description, learned, weights_from)
+    _REGISTRY[name] = ModelEntry(name, task, builder, dict(config or {}), description, learned, weights_from, lesson)
 
 
 def _ensure_loaded() -> None:
     global _loaded
     if not _loaded:
         _loaded = True
-        for module in MODEL_MODULES:
+        for module in model_modules():
             importlib.import_module(module)
 
 

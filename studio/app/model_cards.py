@@ -18,127 +18,29 @@ APP_TASKS = ("restoration", "sr", "deblur")
 TASK_TITLES = {"sr": "super-resolution x4", "deblur": "motion deblurring", "restoration": "restoration (gray → colour)",
                "classification": "classification", "denoise": "denoising (the learned prior of deblurring)"}
 
-#: The lesson each model carries, from the source write-ups (000 deblurring logbook, 002 restoration
-#: README, 004 SRGAN README; summarised in docs/sources.md), with what this repository reproduced.
-#: A figure quoted from a source names it in its sentence ("the logbook reports 27.50 dB"); a figure
-#: this repository measured is a field (``{bicubic_set5}``) that ``LESSONS`` fills in from the results
-#: files when the lesson is shown (``lesson_figures``). No other braces in these texts.
-LESSON_TEXTS = {
-    "bicubic": "The reference every SR paper reports. Its Set5 x4 score here ({bicubic_set5} dB PSNR-Y, published "
-               "28.42) checks the MATLAB-style downscaler and the metric together; every Δ in the studio is measured "
-               "against it.",
-    "lanczos": "A slightly sharper classical interpolator (with ringing): the honest 'no learning' competitor.",
-    "srresnet": "The PSNR stage of SRGAN: pixel (L1) loss only. The source's v2 and v3 both start from such a "
-                "warmup -- 'a stable reconstruction, a good starting point for the GAN, no early collapse'. It is "
-                "the most faithful model here (highest PSNR) and also the smoothest: a pixel loss averages over "
-                "every plausible texture.",
-    "srgan-v1": "Source v1: a small image set, 96×96 patches, pixel + adversarial loss from the first step, no "
-                "separate pre-training. Its write-up lists the limits: too little data, over-smoothed textures, "
-                "limited PSNR, unstable GAN training. Reproduced here: the discriminator wins (d_real "
-                "{v1_late_d_real}, d_fake {v1_late_d_fake} over the last {v1_half_steps} of its {v1_steps} steps; "
-                "d_real {v1_d_real}, d_fake {v1_d_fake} averaged over the whole run) and the PSNR ends below "
-                "bicubic.",
-    "srgan-v2": "Source v2: richer data, larger inputs, unsuitable activations replaced (its example: a sigmoid "
-                "at the output), a pixel-loss warmup and then the GAN phase, with PSNR tracked. The lesson: data "
-                "and warmup, not a new architecture, made the GAN stable. Here the discriminator does not win "
-                "outright as srgan-v1's does, but it stays ahead (d_real {v2_d_real}, d_fake {v2_d_fake} averaged "
-                "over its run log; D(real) − D(fake) {v2_gap} on average and {v2_gap_last} at the last logged step, "
-                "'D ahead' by the dashboard's rule, not balanced), and {v2_lost} dB of Set5 PSNR-Y is lost in the "
-                "GAN phase ({srresnet_last} dB from srresnet, {v2_last} dB at its last validation).",
-    "srgan-v3": "Why v3 added a perceptual loss: a pixel loss rewards the average of all plausible textures, "
-                "which is a blur; a loss on the features of a pretrained network rewards textures that look "
-                "right. The weighted pixel + perceptual + adversarial loss sets the trade-off between fidelity "
-                "(PSNR) and perceived quality: expect a lower PSNR and sharper textures -- the "
-                "perception–distortion plot shows where it lands. The source used VGG features; no VGG19 weights "
-                "exist offline here, so the shipped v3 uses vgg-mini, trained in this repository on Tiny ImageNet.",
-    "srgan-v3-ra": "ESRGAN's loss change alone: srgan-v3's generator, warmup, steps and loss weights, with the "
-                   "relativistic average loss in place of the standard one. Its discriminator judges whether a real "
-                   "image looks more realistic than the average fake, so the generator also learns from the real "
-                   "images' scores. Compare it with srgan-v3 to see what the loss does, and with esrgan-lite for "
-                   "what the RRDB body adds.",
-    "rrdb-psnr": "ESRGAN's architecture change alone: residual-in-residual dense blocks, no BatchNorm, residual "
-                 "scaling 0.2, trained with L1 only like srresnet (about the same parameters and step cost; its "
-                 "card records steps and wall time). Compare it with srresnet: same loss, different body.",
-    "esrgan-lite": "Both ESRGAN changes: rrdb-psnr as the warmup, then the relativistic average GAN loss with "
-                   "perceptual and L1 terms (srgan-v3's pixel and perceptual weights, a third of its adversarial "
-                   "weight: the relativistic loss pushes harder, and at srgan-v3's weight it gave up more PSNR than "
-                   "SRGAN's published Set5 figure; vgg-mini features). The perception–distortion plot shows where "
-                   "it lands against srgan-v3 and srgan-v3-ra.",
-    "unet-standard": "Where the deblurring logbook started: the 2015 U-Net, ~28–30M parameters, too heavy for the "
-                     "hardware at hand (timeouts, out-of-memory), hence the lightweight U-Net below. Shipped as "
-                     "architecture only: this project's CPU budget would give it far too few training steps "
-                     "(training/train_deblur.py, CPU_NOT_SHIPPED).",
-    "unet-light-v1": "Logbook run #1: depthwise-separable convs (~8× fewer weights), 32 filters, bilinear upsampling "
-                     "+ conv instead of transposed convs (no checkerboard), a global residual, ReduceLROnPlateau "
-                     "(the logbook does not say which normalisation run #1 used; InstanceNorm here, as in its later "
-                     "runs). Why cosine replaced plateau: the plateau scheduler was too timid -- the learning rate "
-                     "stayed at 2e-4 all night and the model never refined fine detail (the logbook reports 27.50 dB "
-                     "on validation); CosineAnnealing forces it down to 1e-6, a 'smooth landing' (the logbook's "
-                     "next run: 28.03 dB). The logbook's "
-                     "run #4 lesson, reproduced with this model: trained on one split of a pool and scored on two, "
-                     "the split moves its score far more than the split it was trained on (the split-robustness "
-                     "table of docs/deblur.md and the dashboard): compare models on the same split only.",
-    "unet-light-v3": "The logbook's champion: 48 filters, InstanceNorm, cosine to 1e-6, weight decay 1e-3, ±15 % "
-                     "colour jitter. Why the split is by sequence: GoPro frames come from videos, so a random shuffle "
-                     "puts frame t in training and the nearly identical frame t+1 in validation -- a leak that "
-                     "inflates the score. Splitting on sequence names (90/10) keeps validation scenes unseen (the "
-                     "same run also stopped applying rotations to validation). The logbook reports 31.15 dB on "
-                     "validation crops, 29.57 dB at full resolution; with a harder split (seed 123) 27.21 dB, where v3 itself "
-                     "scored 27.44. Here, without GoPro pairs offline, the CPU recipe trains on synthetic blur; "
-                     "`--gopro` restores the split by sequence.",
-    "unet-light-nonorm": "Why InstanceNorm stayed, in the logbook: the 'No-Norm' challenger (no normalisation, biases "
-                         "on, lr 1e-4, hoping for EDSR-like colour fidelity) was unstable, stalled at ~26 dB and was "
-                         "stopped at epoch 50, and the logbook judged normalisation indispensable. That run had a "
-                         "lower learning rate and a shorter training than v3, so it could not tell the two apart. "
-                         "Trained here at one budget (same crops, steps, schedule; also at v3's learning rate), "
-                         "No-Norm does learn, but more slowly than v3: docs/deblur.md's 'No-Norm at the same budget' "
-                         "table and the dashboard's Source studies page.",
-    "unsharp-mask": "Blind sharpening: it boosts edges whatever the blur was and cannot undo a motion kernel -- the "
-                    "floor a learned deblurring model must clear.",
-    "wiener-oracle": "Wiener deconvolution given the true kernel: an oracle no real photo provides, so it only runs "
-                     "on synthetic blur. It shows what knowing the blur is worth, not a fair competitor.",
-    "vae-unet": "Source (source 002, docs/sources.md): an encoder to a μ/σ latent with the reparameterization trick, a decoder with "
-                "U-Net skips, reconstruction + KL loss with the KL weight tuned (β) to balance sharpness against a "
-                "regular latent. Its known limits: 128×128 images, artefacts on faces and complex contours.",
-    "pix2pix-gan": "Source (source 002, docs/sources.md): a U-Net generator against a conditional PatchGAN discriminator, L1 + VGG "
-                   "perceptual + adversarial losses, and at each epoch one discriminator update then two generator "
-                   "updates (this repository runs them at each training step).",
-    "cnn-two-stage": "Source (source 002, docs/sources.md): CNN1 restores the structure (L1 + MSE + perceptual), CNN2, a U-Net, "
-                     "colourises from the luminance with L1. The lesson it reports: what the structure stage gains "
-                     "in texture it loses in colour -- desaturated, faded, sepia-like results; a more generous "
-                     "colour loss gave images that were entirely red.",
-    "classical": "The classical floor of restoration: denoising without learning. It outputs a gray image -- "
-                 "bringing colour back needs a learned model.",
-    "pnp-blind": "The second route to deblurring, beside the end-to-end U-Nets: use the physics. Camera shake is "
-                 "(nearly) one blur kernel for the whole photo, y = k * x + noise, so the kernel is estimated from the "
-                 "photo's own edges (coarse to fine, an L0 gradient prior that keeps only strong edges, kernel fits "
-                 "solved in the Fourier domain) and the blur is then inverted in closed form, with a small learned "
-                 "denoiser as the image prior between the inversions (plug-and-play HQS, as DPIR). Once the prior's "
-                 "iterate is sharper than the estimation's cartoon-like latent image, the kernel is refitted to it "
-                 "(midway through the iterations). The kernel's size is chosen from the photo: 31 px first, larger "
-                 "where that estimate is cut off by its frame. Every result carries the model's own verdict "
-                 "(confident, kernel uncertain, no blur found): a kernel it cannot trust must not pass silently, "
-                 "because the learned prior, trusting the data more than Wiener does, turns a wrong kernel into "
-                 "artefacts; an uncertain result falls back as the rule in its card says. "
-                 "The learned part "
-                 "never sees a blur, so it trains in about an hour on a CPU; the U-Nets must learn the inversion "
-                 "itself, which the logbook did in 150 GPU epochs. What it cannot do: blur that varies across the "
-                 "photo (moving objects, rotation, depth), which the U-Nets can learn. Blind estimation knows the "
-                 "kernel only up to a shift, so its output is centred like the input; 'Δ up to shift' in the "
-                 "evaluation forgives that, as Levin et al.'s protocol does.",
-    "pnp-oracle": "The same deconvolution given the true kernel: the ceiling of the blind pipeline, and the fair "
-                  "comparison for wiener-oracle. The gap between the two oracles is what the learned prior adds; "
-                  "the gap between pnp-oracle and pnp-blind is what estimating the kernel costs.",
-    "wiener-blind": "The classical blind baseline: the kernel estimate pnp-blind starts from, inverted by Wiener "
-                    "deconvolution (one global noise-to-signal ratio, no image prior). Its gap to pnp-blind isolates "
-                    "the learned prior (in the deconvolution and in the kernel it refits); its gap to wiener-oracle "
-                    "isolates the kernel estimate.",
-    "drunet-lite": "Not a deblurring model by itself: the learned image prior of pnp-blind and pnp-oracle, a "
-                   "DRUNet-style denoiser told the noise level through an extra input map, so one network serves "
-                   "every step of the HQS schedule. Trained on bsds500 train+test with synthetic Gaussian noise only.",
-    "vgg-mini": "Not a restoration model: the small VGG-style classifier trained here on Tiny ImageNet whose "
-                "features drive srgan-v3's perceptual loss (no VGG19 weights are available offline).",
-}
+class _RegisteredLessons(Mapping):
+    """The lesson each model carries (``register_model(..., lesson=...)``, beside the model), from the
+    source write-ups (000 deblurring logbook, 002 restoration README, 004 SRGAN README; summarised in
+    docs/sources.md), with what this repository reproduced. A figure quoted from a source names it
+    in its sentence ("the logbook reports 27.50 dB"); a figure this repository measured is a field
+    (``{bicubic_set5}``) that ``LESSONS`` fills in from the results files when the lesson is shown
+    (``lesson_figures``). No other braces in these texts."""
+
+    @staticmethod
+    def _texts() -> dict[str, str]:
+        return {name: get_entry(name).lesson for name in list_models() if get_entry(name).lesson}
+
+    def __getitem__(self, name: str) -> str:
+        return self._texts()[name]
+
+    def __iter__(self):
+        return iter(self._texts())
+
+    def __len__(self) -> int:
+        return len(self._texts())
+
+
+LESSON_TEXTS = _RegisteredLessons()
 
 
 def _last_validation(frame) -> float:
