@@ -31,6 +31,7 @@ from gradio.components.plot import PlotData  # noqa: E402
 from studio.app import benchmark as app_benchmark, core as app_core, model_cards as app_models  # noqa: E402
 from studio.app.core import MODE_CLEAN, MODE_NO_REFERENCE, MODES, StudioError  # noqa: E402
 from studio.app.glossary import glossary_markdown  # noqa: E402
+from studio.app.presets import preset_models, presets_for  # noqa: E402
 from studio.app.samples import samples_for  # noqa: E402
 from studio.tasks import TASKS  # noqa: E402
 
@@ -200,11 +201,19 @@ def build_task_tab(task: str):
             picker = gr.Gallery([(str(s.path), s.title + (" · real, no ground truth" if s.degraded else "")) for s in samples],
                                 label="Sample photos: click one (or upload your own below)", columns=4, height=230,
                                 allow_preview=False, object_fit="cover", format="png")
+            # what Compare runs on: the sample last clicked or the file last uploaded (the upload box
+            # itself stays free for a user's own photo)
+            photo = gr.File(visible=False, type="filepath")
             upload = gr.File(label=UPLOAD_LABEL.format(mp=app_limits.MAX_UPLOAD_MP), file_types=["image"],
                              type="filepath", height=140)
             preview = gr.Image(label="Selected photo", type="numpy", format="png", interactive=False, height=200)
             info = gr.Markdown()
             mode = gr.Radio(list(MODES), value=MODE_CLEAN, label="Mode")
+            presets = presets_for(task)
+            if presets:
+                preset = gr.Radio([title for title, _, _ in presets], value=None, label="Teaching presets",
+                                  info="Each ticks the models that tell one story; tick others below as you like.")
+                preset_story = gr.Markdown()
             models = gr.CheckboxGroup(choices, value=[value for _, value in choices], label="Models to compare")
             with gr.Accordion("Degradation (clean-photo mode)", open=True):
                 controls, to_params = task_controls(task)
@@ -231,21 +240,21 @@ def build_task_tab(task: str):
             summary = gr.Markdown("Pick a photo, then press **Compare**.")
             grid = gr.Gallery(label="Input, ground truth and every model (lossless PNG; click to enlarge)", columns=4,
                               height=560, format="png", object_fit="contain", buttons=["download", "fullscreen"])
+            gr.Markdown("**Compare two**: pick any two images; drag the handle, zoom with the mouse wheel or a "
+                        "pinch (both sides together). The slider's title names its left and right halves.")
+            with gr.Row():
+                # Any name is accepted (an API client knows the names from its comparison, without the
+                # choices this page fills in); on_pair checks it against the run.
+                left = gr.Dropdown([], label="Left", allow_custom_value=True)
+                right = gr.Dropdown([], label="Right", allow_custom_value=True)
+            slider = gr.ImageSlider(label="Left | Right", type="filepath", format="png", interactive=False, max_height=640)
             table = gr.Dataframe(headers=app_core.score_headers(task), label="Scores", interactive=False, wrap=True)
             kernels = gr.Gallery(label="Blur kernels: the true one (clean-photo mode) and each blind model's estimate",
                                  columns=4, height=240, format="png", object_fit="contain", visible=False)
             download = gr.File(label="Download everything (PNG images, error maps, scores.csv, settings.json)")
-    with gr.Row():
-        with gr.Column(scale=1, min_width=260):
-            gr.Markdown("### Compare two\nPick any two images; drag the handle, scroll to zoom (both sides together).")
-            # Any name is accepted (an API client knows the names from its comparison, without the
-            # choices this page fills in); on_pair checks it against the run.
-            left = gr.Dropdown([], label="Left", allow_custom_value=True)
-            right = gr.Dropdown([], label="Right", allow_custom_value=True)
-        with gr.Column(scale=3):
-            slider = gr.ImageSlider(label="Left | Right", type="filepath", format="png", interactive=False, max_height=640)
     gr.Markdown("### Error maps\n|output − ground truth|, averaged over RGB, all on **one colour scale** "
-                "(the bar) so the maps compare directly. No ground truth, no error map.")
+                "(the bar) so the maps compare directly; the scale is fitted to the models' errors, so the "
+                "input's map, usually worse, saturates. No ground truth, no error map.")
     colorbar = gr.Image(show_label=False, type="filepath", format="png", interactive=False, height=70,
                         buttons=[], container=False)
     errors = gr.Gallery(label="Error maps (same scale)", columns=4, height="auto", format="png", object_fit="contain")
@@ -277,7 +286,18 @@ def build_task_tab(task: str):
         sample = samples[evt.index]
         return str(sample.path), (MODE_NO_REFERENCE if sample.degraded else MODE_CLEAN)
 
-    picker.select(pick_sample, None, [upload, mode], api_visibility="private")
+    picker.select(pick_sample, None, [photo, mode], api_visibility="private")
+    # an upload becomes the photo; clearing the box (×) keeps the photo already chosen
+    upload.change(lambda path: path if path else gr.update(), upload, photo, api_visibility="private")
+
+    if presets:
+        def on_preset(title):
+            if not title:
+                return gr.update(), ""
+            story = next(text for name, text, _ in presets if name == title)
+            return preset_models(task, title, [value for _, value in choices]), f"*{story}*"
+
+        preset.input(on_preset, preset, [models, preset_story], api_visibility="private")
 
     def show_preview(path):
         if not path:
@@ -289,7 +309,7 @@ def build_task_tab(task: str):
         text = f"{app_core.describe_image(image)}" + "".join(f"\n- {n}" for n in notes)
         return image, text
 
-    upload.change(show_preview, upload, [preview, info], api_visibility="private")
+    photo.change(show_preview, photo, [preview, info], api_visibility="private")
 
     def render(comparison):
         """What the result panel shows for one comparison (a new one, or its upscaled chain)."""
@@ -300,7 +320,8 @@ def build_task_tab(task: str):
         crop_items, marked = app_core.crop_view(comparison, width / 2, height / 2, 64)
         return (app_core.summary_markdown(comparison), app_core.gallery_items(comparison),
                 app_core.score_rows(comparison), gr.update(choices=names, value=first),
-                gr.update(choices=names, value=second), app_core.pair(comparison, first, second),
+                gr.update(choices=names, value=second),
+                gr.update(value=app_core.pair(comparison, first, second), label=f"left: {first} | right: {second}"),
                 v.error_items, v.colorbar, marked, width // 2, height // 2, crop_items,
                 plotly_json(v.perception_distortion), plotly_json(v.spectrum), v.bundle, comparison.run_id,
                 gr.update(value=v.kernel_items, visible=bool(v.kernel_items)))
@@ -329,10 +350,11 @@ def build_task_tab(task: str):
                                        if path else "Pick a photo, then press **Compare**.")
         empty[panel.index(left)] = empty[panel.index(right)] = gr.update(choices=[], value=None)
         empty[panel.index(run_id)] = ""
+        empty[panel.index(slider)] = gr.update(value=None, label="Left | Right")
         empty[panel.index(kernels)] = gr.update(value=None, visible=False)
         return empty
 
-    upload.change(clear_panel, upload, panel, api_visibility="private")
+    photo.change(clear_panel, photo, panel, api_visibility="private")
     # cleared first, so a failed run shows only its message, never the previous photo's results
     def clear_for_run():
         cleared = clear_panel(None)
@@ -340,7 +362,7 @@ def build_task_tab(task: str):
         return cleared
 
     run.click(clear_for_run, None, panel, api_visibility="private", queue=False).then(
-        on_compare, [upload, mode, models, seed, *controls, reference, large], panel, api_name=f"compare_{task}",
+        on_compare, [photo, mode, models, seed, *controls, reference, large], panel, api_name=f"compare_{task}",
         concurrency_id=HEAVY, concurrency_limit=app_limits.MODEL_SLOTS, show_progress="full")
     if spec.upscale_chain:
         @sweeps
@@ -355,7 +377,7 @@ def build_task_tab(task: str):
     def on_pair(rid, a, b):
         if not rid or not a or not b:
             return None
-        return app_core.pair(app_core.get_run(rid), a, b)
+        return gr.update(value=app_core.pair(app_core.get_run(rid), a, b), label=f"left: {a} | right: {b}")
 
     left.input(on_pair, [run_id, left, right], slider, api_name=f"slider_{task}")
     right.input(on_pair, [run_id, left, right], slider, api_visibility="private")

@@ -21,6 +21,11 @@ def test_error_colour_scale_and_colorbar():
     assert colored.dtype == np.uint8 and tuple(colored[0, 0]) == (0, 0, 4) and tuple(colored[0, 1]) == tuple(colored[0, 2])
     maps, means, vmax = app_views.error_maps({"a": np.zeros((8, 8, 3)), "b": np.full((8, 8, 3), 0.3)}, np.zeros((8, 8, 3)))
     assert vmax == pytest.approx(0.5) and means["a"] == 0 and means["b"] == pytest.approx(0.3, abs=1e-6)
+    # fitted to the models' maps: a model's small error fills the scale, the input's larger one saturates
+    truth = np.zeros((8, 8, 3))
+    maps, _, vmax = app_views.error_maps({"input": np.full((8, 8, 3), 0.3), "model": np.full((8, 8, 3), 0.04)}, truth,
+                                         scale_from=["model"])
+    assert vmax == pytest.approx(0.05) and tuple(maps["input"][0, 0]) == tuple(app_views.colorize(np.ones((1, 1)), 1)[0, 0])
     assert app_views.colorbar(0.2).shape[2] == 3
 
 
@@ -452,3 +457,20 @@ def test_every_glossary_word_is_one_the_studio_uses():
     for term in GLOSSARY:
         assert any(part.strip().lower() in text for part in term.split("/")), term
     assert all(f"**{term}**" in glossary_markdown() for term in GLOSSARY)
+
+
+def test_every_teaching_preset_names_models_of_its_task_that_this_checkout_runs():
+    from studio.app import presets as app_presets
+    from studio.registry import get_entry
+
+    assert set(app_presets.PRESETS) <= set(TASKS)
+    for task, presets in app_presets.PRESETS.items():
+        available = app_core.available_models(task)
+        for title, story, models in presets:
+            assert story and len(models) >= 2, title
+            assert all(get_entry(m).task == task for m in models), title
+            assert app_presets.preset_models(task, title, available) == models, title  # all shipped
+    assert app_presets.preset_models("sr", "SRGAN v1 → v2 → v3 vs the PSNR model", ["srgan-v2", "srresnet"]) == \
+        ["srresnet", "srgan-v2"]
+    with pytest.raises(KeyError, match="no preset"):
+        app_presets.preset_models("sr", "nope", [])

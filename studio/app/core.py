@@ -766,7 +766,10 @@ def error_view(comparison: Comparison):
     if truth is None:
         return None, None
     targets = [comparison.input] + comparison.outputs
-    colored, means, vmax = app_views.error_maps({r.key: r.image for r in targets}, truth.image)
+    # the scale fits the models' errors, so their maps differ where the models do; the input's,
+    # usually larger, saturates (its mean error is in its caption)
+    colored, means, vmax = app_views.error_maps({r.key: r.image for r in targets}, truth.image,
+                                                scale_from=[r.key for r in comparison.outputs] or None)
     folder = comparison.folder / "error_maps"
     items = []
     for r in targets:

@@ -53,10 +53,13 @@ def shared_error_scale(maps: list[np.ndarray], percentile: float = 99.5) -> floa
     return nice_ceiling(max(float(np.percentile(m, percentile)) for m in maps))
 
 
-def error_maps(outputs: dict[str, np.ndarray], target: np.ndarray) -> tuple[dict[str, np.ndarray], dict[str, float], float]:
-    """({name: HxWx3 uint8 colour map}, {name: mean |error|}, shared vmax) for the given outputs."""
+def error_maps(outputs: dict[str, np.ndarray], target: np.ndarray, scale_from: list[str] | None = None
+               ) -> tuple[dict[str, np.ndarray], dict[str, float], float]:
+    """({name: HxWx3 uint8 colour map}, {name: mean |error|}, shared vmax) for the given outputs. The
+    one colour scale is fitted to the maps of ``scale_from`` (default: all); the others saturate
+    where their error passes it."""
     raw = {name: error_map(image, target) for name, image in outputs.items()}
-    vmax = shared_error_scale(list(raw.values()))
+    vmax = shared_error_scale([raw[name] for name in (scale_from or raw)])
     return ({name: colorize(m, vmax) for name, m in raw.items()},
             {name: float(m.mean()) for name, m in raw.items()}, vmax)
 
