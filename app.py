@@ -320,8 +320,7 @@ def build_task_tab(task: str):
         crop_items, marked = app_core.crop_view(comparison, width / 2, height / 2, 64)
         return (app_core.summary_markdown(comparison), app_core.gallery_items(comparison),
                 app_core.score_rows(comparison), gr.update(choices=names, value=first),
-                gr.update(choices=names, value=second),
-                gr.update(value=app_core.pair(comparison, first, second), label=f"left: {first} | right: {second}"),
+                gr.update(choices=names, value=second), app_core.pair(comparison, first, second),
                 v.error_items, v.colorbar, marked, width // 2, height // 2, crop_items,
                 plotly_json(v.perception_distortion), plotly_json(v.spectrum), v.bundle, comparison.run_id,
                 gr.update(value=v.kernel_items, visible=bool(v.kernel_items)))
@@ -355,6 +354,11 @@ def build_task_tab(task: str):
         return empty
 
     photo.change(clear_panel, photo, panel, api_visibility="private")
+
+    def name_halves(a, b):
+        """The slider's title names its halves (a page-only step after each change of the pair)."""
+        return gr.update(label=f"left: {a} | right: {b}" if a and b else "Left | Right")
+
     # cleared first, so a failed run shows only its message, never the previous photo's results
     def clear_for_run():
         cleared = clear_panel(None)
@@ -363,7 +367,8 @@ def build_task_tab(task: str):
 
     run.click(clear_for_run, None, panel, api_visibility="private", queue=False).then(
         on_compare, [photo, mode, models, seed, *controls, reference, large], panel, api_name=f"compare_{task}",
-        concurrency_id=HEAVY, concurrency_limit=app_limits.MODEL_SLOTS, show_progress="full")
+        concurrency_id=HEAVY, concurrency_limit=app_limits.MODEL_SLOTS, show_progress="full").then(
+        name_halves, [left, right], slider, api_visibility="private", queue=False)
     if spec.upscale_chain:
         @sweeps
         @user_errors
@@ -371,16 +376,19 @@ def build_task_tab(task: str):
             return render(app_core.upscale_run(rid, name, progress=lambda f, d: progress(f, desc=d)))
 
         upscale.click(on_upscale, [run_id, upscaler], panel, api_name=f"upscale_{task}", concurrency_id=HEAVY,
-                      concurrency_limit=app_limits.MODEL_SLOTS, show_progress="full")
+                      concurrency_limit=app_limits.MODEL_SLOTS, show_progress="full").then(
+            name_halves, [left, right], slider, api_visibility="private", queue=False)
 
     @user_errors
     def on_pair(rid, a, b):
         if not rid or not a or not b:
             return None
-        return gr.update(value=app_core.pair(app_core.get_run(rid), a, b), label=f"left: {a} | right: {b}")
+        return app_core.pair(app_core.get_run(rid), a, b)
 
-    left.input(on_pair, [run_id, left, right], slider, api_name=f"slider_{task}")
-    right.input(on_pair, [run_id, left, right], slider, api_visibility="private")
+    left.input(on_pair, [run_id, left, right], slider, api_name=f"slider_{task}").then(
+        name_halves, [left, right], slider, api_visibility="private", queue=False)
+    right.input(on_pair, [run_id, left, right], slider, api_visibility="private").then(
+        name_halves, [left, right], slider, api_visibility="private", queue=False)
 
     @user_errors
     def on_crop(rid, x, y, size):
