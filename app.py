@@ -57,6 +57,18 @@ QUEUE_NOTE = ("*{slots} comparison{s} run{verb} at a time on this server; while 
 CSS = """
 .caption-label { font-size: 0.8em !important; }
 #studio-title h1 { margin-bottom: 0; }
+/* a phone: every tab one tap away (the tabs that do not fit on the first line wrap below it
+   instead of hiding behind a "more" menu) */
+@media (max-width: 640px) {
+  .tab-wrapper { flex-wrap: wrap !important; height: auto !important; }
+  .tab-wrapper .overflow-menu > button { display: none !important; }
+  .tab-wrapper .overflow-menu { position: static !important; }
+  .tab-wrapper .overflow-dropdown, .tab-wrapper .overflow-dropdown.hide {
+    display: flex !important; flex-direction: row !important; flex-wrap: wrap; position: static !important;
+    box-shadow: none !important; border: none !important; padding: 0 !important; background: none !important;
+    min-width: 0 !important; height: auto !important; transform: none !important; }
+  .tab-wrapper .overflow-dropdown button { width: auto !important; }
+}
 """
 
 

@@ -76,3 +76,38 @@ def test_studio_page_runs_a_comparison(tmp_path):
     assert not errors, errors
     assert is_png(shot, 50_000)
     copy_screenshot(shot)
+
+
+def test_every_tab_is_one_tap_away_on_a_phone(tmp_path):
+    """At 390x844 (a phone), the tabs that do not fit on the first line wrap below it instead of
+    hiding behind a "more" menu: each is visible and opens with one tap."""
+    sync_api = pytest.importorskip("playwright.sync_api", reason="the playwright package is not installed")
+    port = free_port()
+    env = dict(os.environ, GRADIO_SERVER_PORT=str(port), GRADIO_SERVER_NAME="127.0.0.1",
+               STUDIO_RUN_DIR=str(tmp_path / "runs"))
+    server = subprocess.Popen([sys.executable, str(ROOT / "app.py")], cwd=ROOT, env=env, stdout=subprocess.PIPE,
+                              stderr=subprocess.STDOUT, text=True)
+    opened = {}
+    try:
+        wait_ready(f"http://127.0.0.1:{port}/config", server, "app.py")
+        with sync_api.sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+            page = browser.new_page(viewport={"width": 390, "height": 844}, has_touch=True, is_mobile=True)
+            page.goto(f"http://127.0.0.1:{port}/", wait_until="networkidle", timeout=60_000)
+            page.screenshot(path=str(tmp_path / "phone.png"))
+            for name in ("Super-resolution", "Deblurring", "Benchmark", "Models", "Restoration"):
+                tab = page.locator(".tab-wrapper [role=tablist] button, .tab-wrapper .overflow-dropdown button",
+                                   has_text=name).first
+                visible = tab.is_visible()
+                tab.tap(timeout=10_000)
+                selected = page.locator("[role=tab][aria-selected=true]")
+                try:
+                    selected.filter(has_text=name).first.wait_for(timeout=10_000)
+                except sync_api.TimeoutError:
+                    pass  # the assertion below names the tab that did not open
+                opened[name] = (visible, selected.first.inner_text().strip())
+            browser.close()
+    finally:
+        stop(server)
+    assert opened == {name: (True, name) for name in opened}, opened
+    assert is_png(tmp_path / "phone.png", 10_000)
