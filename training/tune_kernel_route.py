@@ -451,9 +451,11 @@ def save_summary(summary: pd.DataFrame, command: str, data: str, out: Path) -> p
     reproduces it and the data it ran on, and print it."""
     summary.insert(0, "command", command)
     summary.insert(1, "data", data)
-    summary.round(4).to_csv(out.with_name(out.stem + "_summary.csv"), index=False)
+    summary_path = out.with_name(out.stem + "_summary.csv")
+    summary.round(4).to_csv(summary_path, index=False)
     print(summary.drop(columns=["command", "data"]).round(3).to_string(index=False))
-    print(f"wrote {display_path(out)} and its summary")
+    # a study that measures nothing new (``--study retune``) writes its summary only
+    print(f"wrote {display_path(out) + ' and ' if out.is_file() else ''}{display_path(summary_path)}")
     return summary
 
 

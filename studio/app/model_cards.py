@@ -27,17 +27,23 @@ class _RegisteredLessons(Mapping):
     (``lesson_figures``). No other braces in these texts."""
 
     @staticmethod
-    def _texts() -> dict[str, str]:
-        return {name: get_entry(name).lesson for name in list_models() if get_entry(name).lesson}
+    def _names() -> list[str]:
+        return [name for name in list_models() if get_entry(name).lesson]
 
     def __getitem__(self, name: str) -> str:
-        return self._texts()[name]
+        try:
+            lesson = get_entry(name).lesson
+        except KeyError:
+            lesson = ""
+        if not lesson:
+            raise KeyError(name)
+        return lesson
 
     def __iter__(self):
-        return iter(self._texts())
+        return iter(self._names())
 
     def __len__(self) -> int:
-        return len(self._texts())
+        return len(self._names())
 
 
 LESSON_TEXTS = _RegisteredLessons()

@@ -83,13 +83,15 @@ class BlindKernelModel(ReportsProgress):
     last_estimates: list[BlindEstimate]
 
 
+def _is(model_or_class, base: type) -> bool:
+    return issubclass(model_or_class if isinstance(model_or_class, type) else type(model_or_class), base)
+
+
 def needs_true_kernel(model_or_class) -> bool:
     """Whether a model (or a registered builder class) deconvolves with the true kernel."""
-    cls = model_or_class if isinstance(model_or_class, type) else type(model_or_class)
-    return issubclass(cls, TrueKernelModel)
+    return _is(model_or_class, TrueKernelModel)
 
 
 def estimates_kernel(model_or_class) -> bool:
     """Whether a model (or a registered builder class) estimates the kernel from the photo."""
-    cls = model_or_class if isinstance(model_or_class, type) else type(model_or_class)
-    return issubclass(cls, BlindKernelModel)
+    return _is(model_or_class, BlindKernelModel)
