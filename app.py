@@ -31,7 +31,7 @@ from gradio.components.plot import PlotData  # noqa: E402
 from studio.app import benchmark as app_benchmark, core as app_core, model_cards as app_models  # noqa: E402
 from studio.app.core import MODE_CLEAN, MODE_NO_REFERENCE, MODES, StudioError  # noqa: E402
 from studio.app.glossary import glossary_markdown  # noqa: E402
-from studio.app.presets import preset_models, presets_for  # noqa: E402
+from studio.app.presets import preset_models, preset_settings, presets_for  # noqa: E402
 from studio.app.samples import samples_for  # noqa: E402
 from studio.tasks import TASKS  # noqa: E402
 
@@ -223,7 +223,7 @@ def build_task_tab(task: str):
             mode = gr.Radio(list(MODES), value=MODE_CLEAN, label="Mode")
             presets = presets_for(task)
             if presets:
-                preset = gr.Radio([title for title, _, _ in presets], value=None, label="Teaching presets",
+                preset = gr.Radio([title for title, *_ in presets], value=None, label="Teaching presets",
                                   info="Each ticks the models that tell one story; tick others below as you like.")
                 preset_story = gr.Markdown()
             models = gr.CheckboxGroup(choices, value=[value for _, value in choices], label="Models to compare")
@@ -305,11 +305,13 @@ def build_task_tab(task: str):
     if presets:
         def on_preset(title):
             if not title:
-                return gr.update(), ""
-            story = next(text for name, text, _ in presets if name == title)
-            return preset_models(task, title, [value for _, value in choices]), f"*{story}*"
+                return gr.update(), "", *(gr.update() for _ in controls)
+            story = next(text for name, text, *_ in presets if name == title)
+            settings = preset_settings(task, title)
+            return (preset_models(task, title, [value for _, value in choices]), f"*{story}*",
+                    *(settings[p.name] if p.name in settings else gr.update() for p in TASKS[task].params))
 
-        preset.input(on_preset, preset, [models, preset_story], api_visibility="private")
+        preset.input(on_preset, preset, [models, preset_story, *controls], api_visibility="private")
 
     def show_preview(path):
         if not path:
@@ -529,14 +531,16 @@ def build_models_tab():
     default = "srgan-v3" if "srgan-v3" in choices else choices[0]
     name = gr.Dropdown(choices, value=default, label="Model card")
     card = gr.Markdown(app_models.card_markdown(default))
+    strip = gr.Gallery(label="Replay: its output on a validation crop during training (the dashboard's Replay page "
+                             "compares runs step by step)", columns=6, height=220, format="png", object_fit="contain")
     curves = gr.Plot(label="Training curves (results/runs)")
 
     @user_errors
     def on_model(model):
-        return app_models.card_markdown(model), app_models.curves_figure(model)
+        return app_models.card_markdown(model), app_models.replay_strip(model), app_models.curves_figure(model)
 
-    name.change(on_model, name, [card, curves], api_name="model_card")
-    return name, on_model, [card, curves]
+    name.change(on_model, name, [card, strip, curves], api_name="model_card")
+    return name, on_model, [card, strip, curves]
 
 
 # ---- the page -------------------------------------------------------------------------------------

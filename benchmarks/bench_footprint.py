@@ -68,7 +68,7 @@ def main(argv=None) -> None:
             top, left = (7 * i) % (photo.shape[0] - 96), (13 * i) % (photo.shape[1] - 96)
             path = scratch / f"crop{i}.png"
             Image.fromarray(photo[top:top + 96, left:left + 96]).save(path)
-            client.predict(handle_file(str(path)), MODE_CLEAN, ["bicubic", "srresnet"], i, 4, api_name="/compare_sr")
+            client.predict(handle_file(str(path)), MODE_CLEAN, ["bicubic", "srresnet"], i, 4, "bicubic", api_name="/compare_sr")
             path.unlink()
             worst = max(worst, folder_mb(runs), folder_mb(gradio_tmp))
         seconds = time.perf_counter() - started
@@ -77,12 +77,12 @@ def main(argv=None) -> None:
         side = int((app_limits.max_upload_pixels()) ** 0.5)
         big = scratch / "big.png"
         Image.fromarray(np.resize(photo, (side, side, 3))).save(big)
-        client.predict(handle_file(str(big)), MODE_CLEAN, ["bicubic", "srresnet"], 0, 4, api_name="/compare_sr")
+        client.predict(handle_file(str(big)), MODE_CLEAN, ["bicubic", "srresnet"], 0, 4, "bicubic", api_name="/compare_sr")
         worst = max(worst, folder_mb(runs), folder_mb(gradio_tmp))
         too_big = scratch / "too_big.png"
         Image.fromarray(np.resize(photo, (side + 64, side + 64, 3))).save(too_big)
         try:
-            client.predict(handle_file(str(too_big)), MODE_CLEAN, ["bicubic"], 0, 4, api_name="/compare_sr")
+            client.predict(handle_file(str(too_big)), MODE_CLEAN, ["bicubic"], 0, 4, "bicubic", api_name="/compare_sr")
             refused = "no (accepted)"
         except Exception as err:  # noqa: BLE001 -- the app's refusal reaches the client as an error
             refused = f"yes: {' '.join(str(err).split())[:160]}"

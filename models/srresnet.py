@@ -114,3 +114,16 @@ register_model("srgan-v3-ra", "sr", SRResNet, GENERATOR,
                        "image looks more realistic than the average fake, so the generator also learns from the real "
                        "images' scores. Compare it with srgan-v3 to see what the loss does, and with esrgan-lite for "
                        "what the RRDB body adds."))
+register_model("real-srresnet", "sr", SRResNet, GENERATOR,
+               "srresnet fine-tuned with pixel loss on real-photo degradations (blur, resize, noise, JPEG, twice).",
+               lesson=("Every other SR model here learned one degradation: a clean photo shrunk with bicubic. A user's "
+                       "photo was blurred by a lens, shrunk by some program, noisy, and JPEG-compressed, often twice. "
+                       "Real-ESRGAN's answer is to train on a synthetic model of that chain; this is its first stage "
+                       "(pixel loss), started from srresnet. Compare the two on a photo made with the real-photo "
+                       "degradation: srresnet sharpens the noise and the JPEG blocks it never saw, this one removes "
+                       "them. On a clean bicubic input it gives some PSNR back: it expects more blur than there is."))
+register_model("real-srgan-lite", "sr", SRResNet, GENERATOR,
+               "real-srresnet's GAN stage: relativistic adversarial + perceptual + pixel loss on real-photo degradations.",
+               lesson=("Real-ESRGAN's second stage on this generator: the relativistic GAN loss and a perceptual loss "
+                       "(esrgan-lite's weights), on the same real-photo degradations. It trades some PSNR for "
+                       "sharper edges and texture, like the other GANs here, but on inputs that look like real photos."))

@@ -35,6 +35,7 @@ from tqdm.auto import tqdm
 from studio.checkpoint import (PICKLE_SUFFIXES, CheckpointError, count_parameters, load_training_state,
                                load_weights, save_model, save_training_state)
 from studio.registry import CHECKPOINT_DIR
+from studio.snapshots import SnapshotCrop, SnapshotWriter
 
 STATE_FILE = "state.safetensors"
 
@@ -138,6 +139,7 @@ class TrainConfig:
     ckpt_every: int = 200
     resume: bool = False
     threads: int = 0  # torch intra-op threads; 0 keeps torch's default
+    snapshots: bool = True  # the task's snapshot crops at every validation (studio.snapshots)
     extra: dict = field(default_factory=dict)  # family-specific settings, logged with the config
 
     @classmethod
@@ -178,6 +180,9 @@ def add_run_arguments(parser, *, grad_clip: float = 1.0, val_every: int | None =
     parser.add_argument("--val-every", type=number(1), default=val_every)
     parser.add_argument("--log-every", type=number(1), default=log_every)
     parser.add_argument("--ckpt-every", type=number(1), default=ckpt_every)
+    parser.add_argument("--snapshots", action=argparse.BooleanOptionalAction, default=True,
+                        help="save the model's output on the family's fixed validation crops at every validation "
+                             "(<run>/snapshots/, the dashboard's Replay page)")
     parser.add_argument("--runs-dir", default="results/runs")
     parser.add_argument("--export", default=None,
                         help="folder to export the trained model to (default checkpoints/<preset>; 'none' to skip)")
@@ -233,6 +238,17 @@ class TrainingTask:
 
     def on_best(self, ctx: "Trainer") -> None:
         """Called on rank 0 when the first validation figure reaches a new best."""
+
+    #: the family whose runs share snapshot crops (``studio.snapshots``); None: no snapshots
+    snapshot_family: str | None = None
+
+    def snapshot_crops(self) -> list[SnapshotCrop]:
+        """The fixed validation crops snapshotted at every validation (the same for every run of the family)."""
+        return []
+
+    def snapshot_outputs(self, ctx: "Trainer", crops: list[SnapshotCrop]) -> dict[str, np.ndarray]:
+        """crop name -> the model's output (HxWx3 in [0, 1]) on that crop's input, in eval mode."""
+        raise NotImplementedError
 
 
 class CSVLog:
@@ -444,6 +460,28 @@ class Trainer:
             m.train()
         return results
 
+    def _start_snapshots(self) -> SnapshotWriter | None:
+        if not (self.is_main and self.cfg.snapshots and self.task.snapshot_family):
+            return None
+        crops = self.task.snapshot_crops()
+        if not crops:
+            return None
+        writer = SnapshotWriter(self.run_dir, self.task.snapshot_family, crops)
+        writer.start(resume_step=self.step if self.cfg.resume else None)
+        return writer
+
+    def snapshot(self, writer: SnapshotWriter) -> None:
+        """The task's outputs on the snapshot crops at this step, written by ``writer``."""
+        for m in self.modules.values():
+            m.eval()
+        try:
+            with torch.no_grad():
+                outputs = self.task.snapshot_outputs(self, writer.crops)
+        finally:
+            for m in self.modules.values():
+                m.train()
+        writer.write(self.step, outputs)
+
     def fit(self) -> dict:
         cfg = self.cfg
         if self.is_main:
@@ -460,6 +498,7 @@ class Trainer:
         if self.is_main:
             (self.run_dir / "config.json").write_text(json.dumps(
                 dict(asdict(cfg), world_size=self.world_size, device=str(self.device)), indent=2) + "\n")
+        snapshots = self._start_snapshots()
         for m in self.modules.values():
             m.train()
         progress = tqdm(total=cfg.max_steps, initial=self.step, desc=cfg.run_name, disable=not self.is_main,
@@ -490,6 +529,8 @@ class Trainer:
                     progress.set_postfix({k: f"{v:.4g}" for k, v in list(row.items())[:3]})
                 if self.step % cfg.val_every == 0 or self.step == cfg.max_steps:
                     val = self.validate()
+                    if snapshots is not None:
+                        self.snapshot(snapshots)
                     row.update(val)
                     self._step_plateau(val)
                     if val and self.is_main:

@@ -13,7 +13,8 @@ degraded file may also be named ``<clean stem>_<anything>``: levin2009's ``im_1_
 ``im_1``; the row's image is then the degraded stem). Columns:
 task, model, image, psnr, ssim, psnr_y, ssim_y, input_psnr, input_psnr_y, seconds, height, width
 (+ scale, seed, dataset; deblur rows add kernel and noise_sigma, restoration rows the degradation
-applied: the fixed benchmark setting, its noise seed drawn per image). For deblur the input PSNR is the
+applied: the fixed benchmark setting, its noise seed drawn per image; SR rows made with
+``--degradation real`` the choices drawn for each input). For deblur the input PSNR is the
 blurred input's own, and models that declare ``needs_kernel`` (the oracle Wiener) receive the
 true kernel: the one applied (synthetic blur) or ``kY`` (levin2009); where it is unknown their
 rows are skipped with a warning. Scores crop the task's border (``scale`` pixels for SR, as the
@@ -37,13 +38,14 @@ from studio.evaluation import evaluate, summarize, write_csv
 from studio.imageio import ImageLoadError
 from studio.inference import DEFAULT_OVERLAP, PRECISIONS
 from studio.registry import get_entry, model_card
-from studio.tasks import TASKS, ParamError, TaskSpec, get_task
+from studio.tasks import SR_DEGRADATIONS, TASKS, ParamError, TaskSpec, get_task
 
 
-def card_metrics_key(task: TaskSpec, clean_dir, degraded_dir, scale: int) -> str:
-    """The key of an evaluation in a model card: ``set5_x4``; ``levin2009``, ``set5_synthetic``."""
+def card_metrics_key(task: TaskSpec, clean_dir, degraded_dir, scale: int, degradation: str = "bicubic") -> str:
+    """The key of an evaluation in a model card: ``set5_x4``, ``set14_x4_real``; ``levin2009``,
+    ``set5_synthetic``."""
     if task.scaled_models:
-        return f"{Path(clean_dir).name}_x{scale}"
+        return f"{Path(clean_dir).name}_x{scale}" + ("" if degradation == "bicubic" else f"_{degradation}")
     return task.dataset_name(clean_dir) + ("" if degraded_dir else "_synthetic")
 
 
@@ -96,6 +98,9 @@ def main(argv=None):
     scale = TASKS["sr"].param("scale")
     parser.add_argument("--scale", type=cli.number(scale.low, scale.high), default=scale.default,
                         help=f"SR scale ({scale.low}-{scale.high}; the other tasks ignore it)")
+    parser.add_argument("--degradation", choices=SR_DEGRADATIONS, default="bicubic",
+                        help="SR: how the low-resolution inputs are made from --clean: the bicubic protocol, or the "
+                             "real-photo degradation (studio.sr.real_degradation), one seeded draw per image")
     parser.add_argument("--tile", type=cli.number(0), default=None,
                         help="tile size in input pixels (default: the model's own; 0: never tile)")
     parser.add_argument("--overlap", type=cli.number(0), default=DEFAULT_OVERLAP)
@@ -109,6 +114,9 @@ def main(argv=None):
     names = [n.strip() for n in args.models.split(",") if n.strip()]
     if not names:
         parser.error(f"--models {args.models!r}: no model name (a comma-separated list of registered models)")
+    if args.degradation != "bicubic" and (not get_task(args.task).scaled_models or args.degraded):
+        parser.error("--degradation makes super-resolution inputs from --clean: use it with --task sr and without "
+                     "--degraded")
     if args.tile and args.tile <= 2 * args.overlap:
         parser.error(f"--tile {args.tile} must be larger than twice --overlap ({args.overlap}), or 0 (never tile)")
     # before any work: a bad output path must not cost the evaluation
@@ -121,7 +129,8 @@ def main(argv=None):
     if args.upscale is not None:
         return run_chain(parser, args, names)
     rows = evaluate(args.task, names, args.clean, args.degraded, args.scale, args.seed, args.save_outputs,
-                    args.tile, args.overlap, args.limit, precision=args.precision)
+                    args.tile, args.overlap, args.limit, precision=args.precision,
+                    params={"degradation": args.degradation} if get_task(args.task).scaled_models else None)
     if not rows:
         raise cli.CommandError(f"no row to write: none of {', '.join(names)} could run on {args.clean} "
                                "(see the warnings above)")
@@ -131,7 +140,7 @@ def main(argv=None):
     print(f"wrote {len(rows)} rows to {args.out}")
     if args.update_cards:
         command = "python -m studio.evaluate " + shlex.join(argv)
-        key = card_metrics_key(get_task(args.task), args.clean, args.degraded, args.scale)
+        key = card_metrics_key(get_task(args.task), args.clean, args.degraded, args.scale, args.degradation)
         for name in names:
             if get_entry(name).learned and name in summary:
                 card = model_card(name)

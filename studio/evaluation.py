@@ -68,9 +68,11 @@ def pairs(clean_dir, degraded_dir=None, limit: int | None = None,
 
 def evaluate(task_name: str, model_names: list[str], clean_dir, degraded_dir=None, scale: int = 4, seed: int = 0,
              save_outputs=None, tile: int | None = None, overlap: int = DEFAULT_OVERLAP, limit=None,
-             progress: bool = True, precision: str = "fp32") -> list[dict]:
+             progress: bool = True, precision: str = "fp32", params: dict | None = None) -> list[dict]:
+    """``params``: the task's degradation parameters besides ``scale`` (SR: ``{"degradation": "real"}``),
+    checked by the task."""
     task = get_task(task_name)
-    params = {"scale": scale}
+    params = {"scale": scale, **task.parse_params(params)}
     models = {name: load_for_task(name, task_name, scale) for name in model_names}
     dataset = task.dataset_name(clean_dir)
     rows = []

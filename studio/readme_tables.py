@@ -235,6 +235,7 @@ def tables() -> dict[str, tuple[Table, tuple[str, ...]]]:
         "sr-sharpness": (sr.sr_sharpness, tuple(rel for _, rel in sr.SR_SETS)),
         "sr-bench": (sr.sr_bench, ("bench/sr_bench.csv",)),
         "sr-budget": (sr.sr_budget, ()),
+        "sr-real-results": (sr.sr_real_results, (*(rel for _, rel in sr.SR_REAL_SETS), sr.SR_SETS[0][1])),
         "restoration-results": (restoration.restoration_results, tuple(rel for _, rel in restoration.RESTORATION_SETS)),
         "restoration-scores": (restoration.restoration_scores, tuple(rel for _, rel in restoration.RESTORATION_SETS)),
         "restoration-chain": (restoration.restoration_chain, tuple(rel for _, rel in restoration.CHAIN_SETS)),

@@ -21,6 +21,7 @@ import numpy as np
 from studio.deblur import degradation as blur_degradation
 from studio.deblur.interface import needs_true_kernel
 from studio.sr import degradation as sr_degradation
+from studio.sr import real_degradation
 from studio.imageio import quantize
 from studio.metrics import psnr_up_to_shift, scores_up_to_shift, sharpness
 
@@ -240,6 +241,29 @@ def _sr_input_reference(lr: np.ndarray, scale: int = 4, **_) -> np.ndarray:
     return quantize(sr_degradation.upscale_bicubic(lr, scale))
 
 
+#: how the SR task makes a low-resolution input: studio.sr.degradation or studio.sr.real_degradation
+SR_DEGRADATIONS = ("bicubic", "real")
+
+
+def _sr_degrade_info(clean: np.ndarray, rng=None, scale: int = 4, degradation: str = "bicubic",
+                     **_) -> tuple[np.ndarray, dict]:
+    """The low-resolution input of ``clean``: the bicubic protocol, or a real-photo degradation drawn
+    from ``rng`` (its every choice in ``info["degradation"]``, one line)."""
+    if degradation == "real":
+        lr, choices = real_degradation.degrade(clean, rng if rng is not None else np.random.default_rng(0), scale)
+        return lr, {"degradation": real_degradation.describe(choices)}
+    if degradation != "bicubic":
+        raise ValueError(f"unknown SR degradation {degradation!r}; expected one of {', '.join(SR_DEGRADATIONS)}")
+    return sr_degradation.downscale(clean, scale), {}
+
+
+def _describe_sr(params: dict, info: dict, degraded: np.ndarray, seed: int) -> str:
+    scale = params.get("scale", 4)
+    if params.get("degradation") == "real":
+        return f"real-photo degradation x{scale} to {_size_text(degraded)} (seed {seed}): {info.get('degradation', '')}"
+    return f"downscaled x{scale} (MATLAB bicubic) to {_size_text(degraded)}"
+
+
 #: folder names that say nothing about the dataset (``TaskSpec.dataset_name``)
 GENERIC_FOLDERS = {"sharp", "clean", "gt", "hr", "ground_truth", "groundtruth", "target", "images"}
 
@@ -300,19 +324,23 @@ TASKS: dict[str, TaskSpec] = {
         name="sr",
         title="Super-resolution",
         prepare_clean=lambda clean, scale=4, **_: sr_degradation.mod_crop(clean, scale),
-        degrade=lambda clean, rng=None, scale=4, **_: sr_degradation.downscale(clean, scale),
+        degrade=lambda clean, rng=None, **params: _sr_degrade_info(clean, rng, **params)[0],
+        degrade_info=_sr_degrade_info,
         input_reference=_sr_input_reference,
         border=lambda scale=4, **_: int(scale),
         scale=lambda scale=4, **_: int(scale),
         input_reference_name="bicubic-upscaled input",
         params=(Param("scale", "SR scale", "int", 4, min(sr_degradation.SCALES), max(sr_degradation.SCALES),
-                      ui_label="SR scale (the learned models are trained for x4 only)", widget="radio"),),
+                      ui_label="SR scale (the learned models are trained for x4 only)", widget="radio"),
+                Param("degradation", "low-resolution degradation", "choice", "bicubic", choices=SR_DEGRADATIONS,
+                      ui_label="How the low-resolution photo is made (clean-photo mode)",
+                      choice_labels=("bicubic downscale (the benchmarks' protocol)",
+                                     "real-photo degradation: blur, resize, noise, JPEG, twice (drawn from the seed)"))),
         headline=Headline("psnr_y", "ssim_y", "PSNR-Y", "SSIM-Y"),
         # the perception axis: GAN outputs trade PSNR for edges and texture, which only a
         # no-reference measure shows (the border is cropped as for the scores)
         extra_scores=lambda output, clean: {"sharpness": sharpness(output, border=4)},
-        describe=lambda params, info, degraded, seed: (f"downscaled x{params.get('scale', 4)} (MATLAB bicubic) "
-                                                       f"to {_size_text(degraded)}"),
+        describe=_describe_sr,
         input_label=lambda size, scale=4, **_: f"input (x{scale} bicubic view of the {size} low-res image)",
         scaled_models=True,
         dataset_from_parent=False,

@@ -50,8 +50,8 @@ def photo(tmp_path_factory) -> Path:
     return path
 
 
-def sr(client, path, mode=CLEAN, models=("bicubic", "lanczos", "srresnet"), seed=0, scale=4):
-    return client.predict(handle_file(str(path)), mode, list(models), seed, scale, api_name="/compare_sr")
+def sr(client, path, mode=CLEAN, models=("bicubic", "lanczos", "srresnet"), seed=0, scale=4, degradation="bicubic"):
+    return client.predict(handle_file(str(path)), mode, list(models), seed, scale, degradation, api_name="/compare_sr")
 
 
 def raw_call(client, api_name: str, body: str) -> tuple[str, str]:
@@ -120,7 +120,20 @@ def test_sr_comparison_scores_every_model_against_ground_truth(client, photo):
         names = bundle.namelist()
         assert "scores.csv" in names and "settings.json" in names
         assert sum(n.endswith(".png") for n in names) >= 5 + 4
-        assert json.loads(bundle.read("settings.json"))["params"] == {"scale": 4}
+        assert json.loads(bundle.read("settings.json"))["params"] == {"scale": 4, "degradation": "bicubic"}
+
+
+def test_sr_real_photo_degradation_is_a_clean_mode_setting_the_real_trained_model_handles(client, photo):
+    bicubic_made = sr(client, photo, models=("bicubic", "srresnet", "real-srresnet"), seed=3)
+    out = sr(client, photo, models=("bicubic", "srresnet", "real-srresnet"), seed=3, degradation="real")
+    assert "real-photo degradation x4 to 24×24 px (seed 3)" in out[SUMMARY] and "JPEG" in out[SUMMARY]
+    rows = {row[0]: row for row in out[TABLE]["data"]}
+    plain = {row[0]: row for row in bicubic_made[TABLE]["data"]}
+    assert rows["input"][2] < plain["input"][2]  # the real-photo input has lost more than a clean downscale
+    # the model trained on such inputs is ahead of the one trained on bicubic downscaling
+    assert rows["real-srresnet"][2] > rows["srresnet"][2]
+    again = sr(client, photo, models=("bicubic",), seed=3, degradation="real")
+    assert {row[0]: row for row in again[TABLE]["data"]}["input"] == rows["input"]  # seeded: the same input
 
 
 def test_slider_and_crops_follow_up(client, photo):
@@ -232,12 +245,12 @@ def test_recompute_benchmark_on_shipped_samples(client):
 
 
 def test_models_tab_cards(client):
-    card, curves = client.predict("srgan-v3", api_name="/model_card")
+    card, strip, curves = client.predict("srgan-v3", api_name="/model_card")
     assert "perceptual" in card and "python -m training.train_sr --preset srgan-v3" in card
     assert any("val_psnr_y" == t.get("name") for t in json.loads(curves["plot"])["data"])
-    card, _ = client.predict("unet-standard", api_name="/model_card")
-    assert "architecture only" in card
-    card, _ = client.predict("unet-light-nonorm", api_name="/model_card")
+    card, strip, _ = client.predict("unet-standard", api_name="/model_card")
+    assert "architecture only" in card and not strip  # no run, no replay
+    card, _, _ = client.predict("unet-light-nonorm", api_name="/model_card")
     assert "InstanceNorm" in card
 
 
@@ -316,8 +329,8 @@ def test_nan_settings_are_refused_by_name_and_the_server_keeps_serving(client, p
          "noise sigma must be a finite number"),
         ("compare_deblur", f'[{file}, "{CLEAN}", ["wiener-blind"], 0, "linear", 9, 45, 0.0, NaN, null, null]',
          "max kernel size (px) must be a finite number"),
-        ("compare_sr", f'[{file}, "{CLEAN}", ["bicubic"], NaN, 4, null, null]', "seed must be a finite number"),
-        ("compare_sr", f'[{file}, "{CLEAN}", ["bicubic"], 2.5, 4, null, null]', "seed must be a whole number"),
+        ("compare_sr", f'[{file}, "{CLEAN}", ["bicubic"], NaN, 4, "bicubic", null, null]', "seed must be a finite number"),
+        ("compare_sr", f'[{file}, "{CLEAN}", ["bicubic"], 2.5, 4, "bicubic", null, null]', "seed must be a whole number"),
         ("compare_restoration", f'[{file}, "{CLEAN}", ["classical"], 0, ["gaussian"], 0.05, NaN, 80, null, null]',
          "blur sigma (px) must be a finite number"),
         ("compare_restoration", f'[{file}, "{CLEAN}", ["classical"], 0, ["gaussian"], 0.05, 0.5, NaN, null, null]',

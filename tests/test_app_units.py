@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -466,11 +467,49 @@ def test_every_teaching_preset_names_models_of_its_task_that_this_checkout_runs(
     assert set(app_presets.PRESETS) <= set(TASKS)
     for task, presets in app_presets.PRESETS.items():
         available = app_core.available_models(task)
-        for title, story, models in presets:
+        for title, story, models, settings in presets:
             assert story and len(models) >= 2, title
             assert all(get_entry(m).task == task for m in models), title
             assert app_presets.preset_models(task, title, available) == models, title  # all shipped
+            # the settings are the task's own parameters, with values its checks accept
+            assert TASKS[task].parse_params(settings) == settings == app_presets.preset_settings(task, title), title
     assert app_presets.preset_models("sr", "SRGAN v1 → v2 → v3 vs the PSNR model", ["srgan-v2", "srresnet"]) == \
         ["srresnet", "srgan-v2"]
     with pytest.raises(KeyError, match="no preset"):
         app_presets.preset_models("sr", "nope", [])
+
+
+def test_a_model_card_replay_strip_spreads_its_steps_and_ends_on_the_ground_truth(tmp_path, monkeypatch):
+    from studio.snapshots import SnapshotCrop, SnapshotWriter
+
+    rng = np.random.default_rng(0)
+    crops = [SnapshotCrop(name, f"{name}.png", (0, 0, 16), input=rng.random((4, 4, 3)), target=rng.random((16, 16, 3)))
+             for name in ("baby", "bird")]
+    writer = SnapshotWriter(tmp_path / "run", "sr", crops)
+    writer.start()
+    for step in range(100, 1100, 100):
+        writer.write(step, {c.name: np.full((16, 16, 3), step / 2000) for c in crops})
+    (tmp_path / "run" / "metrics.csv").write_text("step,loss_g\n100,1\n")
+    monkeypatch.setattr(app_models, "run_log", lambda name: tmp_path / "run" / "metrics.csv")
+    strip = app_models.replay_strip("srresnet")
+    captions = [caption for _, caption in strip]
+    assert [c.split(" · ")[0] for c in captions[:-1]] == ["step 100", "step 300", "step 500", "step 800", "step 1000"]
+    assert captions[-1] == "ground truth (baby)" and all(Path(path).is_file() for path, _ in strip)
+    monkeypatch.setattr(app_models, "run_log", lambda name: None)
+    assert app_models.replay_strip("srresnet") == []
+
+
+def test_a_real_degradation_benchmark_case_is_rendered_with_its_own_degradation(tmp_path, monkeypatch):
+    import pandas as pd
+
+    from studio.evaluation import evaluate
+    from studio.imageio import save_png
+
+    folder = tmp_path / "mini"
+    save_png(load_image(app_samples.SAMPLES_DIR / "set5_butterfly.png")[:64, :64], folder / "butterfly.png")
+    row = pd.Series(evaluate("sr", ["bicubic"], folder, params={"degradation": "real"}, progress=False)[0])
+    assert row["degradation"].startswith("1) ")
+    monkeypatch.setattr(app_benchmark, "locate", lambda dataset, image: (folder / "butterfly.png", None, 0))
+    items, note = app_benchmark.render_case("sr", row, tmp_path / "out")
+    # the same real-photo input is made again (a bicubic one would not reproduce the CSV's input score)
+    assert note == "" and len(items) == 4 and f"{row['input_psnr_y']:.2f} dB" in items[0][1]

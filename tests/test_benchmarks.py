@@ -74,3 +74,18 @@ def test_bench_deblur_tiny_run(tmp_path):
     markdown = out.with_suffix(".md").read_text()
     assert "Summary vs unsharp-mask" in markdown and "timed with Levin k4 (27 px) as the known kernel" in markdown
     assert "python -m benchmarks.bench_inference --task deblur" in markdown
+
+
+def test_bench_snapshots_reports_the_snapshot_as_a_ratio_to_the_validation(tmp_path):
+    from benchmarks import bench_snapshots
+    from studio.imageio import load_image, save_png
+
+    val = tmp_path / "val"
+    save_png(load_image(SAMPLES / "set5_butterfly.png")[:64, :96], val / "butterfly.png")
+    rows = bench_snapshots.main(["--val", str(val), "--train", str(SAMPLES), "--repeats", "1", "--threads", "1",
+                                 "--out", str(tmp_path / "snap.csv")])
+    with (tmp_path / "snap.csv").open(newline="") as handle:
+        saved = list(csv.DictReader(handle))
+    assert [r["measure"] for r in saved] == ["validation", "snapshot"] and saved[0]["ratio_to_validation"] == "1.0000"
+    assert rows[1]["ratio_to_validation"] == rows[1]["median_s"] / rows[0]["median_s"] > 0
+    assert rows[1]["bytes_per_snapshot"] > 0 and rows[1]["crops"] == 1

@@ -37,6 +37,22 @@ def test_chain_rows_upscale_the_same_restored_images_the_evaluation_scores(one_p
     assert summary[("classical", "srresnet")]["gain_over_bicubic"] == pytest.approx(rows[1]["psnr"] - rows[0]["psnr"])
 
 
+def test_chain_restores_each_photo_once_however_many_upscalers_take_it(one_photo, monkeypatch):
+    restored, upscaled = [], []
+    real_run, real_upscale = chain.run_model, chain.upscale
+    def run_model(model, image, **options):  # the restorers run at scale 1, the upscalers at x4
+        if options.get("scale", 1) == 1:
+            restored.append(image.shape)
+        return real_run(model, image, **options)
+
+    monkeypatch.setattr(chain, "run_model", run_model)
+    monkeypatch.setattr(chain, "upscale", lambda image, model, *a: upscaled.append(image) or real_upscale(image, model, *a))
+    rows = chain.evaluate_chain(["classical"], ["bicubic", "lanczos", "srresnet"], one_photo, progress=False)
+    assert len(rows) == 3 and restored == [(128, 128, 3)]  # one restoration for three upscalers
+    # every upscaler took that same restored image (the first upscale call is the input reference's)
+    assert all(image is upscaled[1] for image in upscaled[1:]) and len(upscaled) == 4
+
+
 def test_upscale_refuses_what_is_not_an_rgb_image():
     bicubic = load_for_task("bicubic", "sr", 4)
     assert chain.upscale(np.full((8, 6, 3), 0.5, np.float32), bicubic).shape == (32, 24, 3)

@@ -47,6 +47,21 @@ def test_evaluate_csv_columns_and_rows(synthetic, photos):
         assert (int(row["height"]), int(row["width"])) == (clean.shape[0] // 4 * 4, clean.shape[1] // 4 * 4)
 
 
+def test_evaluate_on_real_photo_degradations_says_what_each_input_went_through(synthetic, photos, tmp_path):
+    out = tmp_path / "real.csv"
+    evaluate.main(["--task", "sr", "--models", "bicubic,lanczos", "--clean", str(photos), "--limit", "2",
+                   "--degradation", "real", "--out", str(out)])
+    columns, rows = read_csv(out)
+    assert "degradation" in columns and all(r["degradation"].startswith("1) ") for r in rows)
+    # one draw per image, the same for every model; different images draw different chains
+    by_image = {}
+    for row in rows:
+        by_image.setdefault(row["image"], set()).add((row["degradation"], row["input_psnr_y"]))
+    assert all(len(draws) == 1 for draws in by_image.values()) and len({d for s in by_image.values() for d in s}) == 2
+    plain = {r["image"]: float(r["input_psnr_y"]) for r in synthetic[1] if r["model"] == "bicubic"}
+    assert all(float(r["input_psnr_y"]) < plain[r["image"]] for r in rows)  # harder than the clean downscale
+
+
 def test_bicubic_equals_the_input_reference(synthetic):
     _, rows = synthetic
     for row in rows:
@@ -219,6 +234,9 @@ def test_restore_skips_an_image_with_nan_pixels(tmp_path, capsys):
     (["--tile", "40", "--overlap", "32"], "larger than twice --overlap"),
     (["--limit", "0"], "argument --limit: must be at least 1"),
     (["--models", " , "], "--models"),
+    (["--degradation", "jpeg"], "argument --degradation: invalid choice"),
+    (["--degradation", "real", "--degraded", "."], "use it with --task sr and without --degraded"),
+    (["--degradation", "real", "--task", "deblur"], "use it with --task sr"),
 ])
 def test_evaluate_bad_options_are_one_line(photos, tmp_path, capsys, options, message):
     argv = ["--task", "sr", "--models", "bicubic", "--clean", str(photos), "--out", str(tmp_path / "x.csv")]

@@ -20,7 +20,7 @@ from tests.protocol_fixtures import make_results, write
 
 ROOT = Path(__file__).resolve().parent.parent
 DASHBOARD = str(ROOT / "studio" / "dashboard" / "app.py")
-PAGES = ["Runs", "Grid search", "LR finder", "Sanity checks", "GAN balance", "Source studies"]
+PAGES = ["Runs", "Replay", "Grid search", "LR finder", "Sanity checks", "GAN balance", "Source studies"]
 
 
 @pytest.fixture
@@ -366,3 +366,74 @@ def test_dashboard_never_imports_torch(results):
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, env=env, timeout=180)
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.strip().splitlines()[-1] == "False"
+
+
+# ---- Replay ------------------------------------------------------------------------------------------
+
+def snapshot_runs(root: Path) -> None:
+    """Two runs of one family with snapshots at different intervals (every 10 and every 15 steps)."""
+    import numpy as np
+
+    from studio.snapshots import SnapshotCrop, SnapshotWriter
+
+    rng = np.random.default_rng(0)
+    crops = [SnapshotCrop(name, f"{name}.png", (0, 0, 32), input=rng.random((8, 8, 3)), target=rng.random((32, 32, 3)))
+             for name in ("baby", "bird")]
+    for run, steps in (("sr-every-10", (10, 20, 30)), ("sr-every-15", (15, 30))):
+        folder = root / "runs" / run
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / "metrics.csv").write_text("step,loss_g\n" + "".join(f"{s},{1 / s}\n" for s in steps))
+        writer = SnapshotWriter(folder, "sr", crops)
+        writer.start()
+        for step in steps:
+            writer.write(step, {c.name: np.full((32, 32, 3), step / 40) for c in crops})
+
+
+def shown_images(app: AppTest) -> dict[str, str]:
+    """caption -> served image URL of every image on the page."""
+    found = {}
+
+    def walk(node):
+        for child in getattr(node, "children", {}).values():
+            if getattr(child, "type", None) == "image":
+                for image in child.proto.imgs:
+                    found[image.caption] = image.url
+            walk(child)
+
+    walk(app.main)
+    return found
+
+
+def test_replay_moves_every_run_to_the_step_and_aligns_other_intervals_to_their_nearest(results):
+    snapshot_runs(results)
+    app = render("Replay")
+    assert not app.exception and not app.error
+    assert list(app.select_slider(key="replay_step").options) == ["10", "15", "20", "30"]
+    last = shown_images(app)
+    assert {"sr-every-10 · step 30 · 8.34 dB", "sr-every-15 · step 30 · 8.34 dB", "ground truth"} <= set(last)
+    app.select_slider(key="replay_step").set_value(20).run()
+    at_20 = shown_images(app)
+    assert any(c.startswith("sr-every-10 · step 20 ") for c in at_20)
+    assert any(c.startswith("sr-every-15 · nearest step 15 (asked 20)") for c in at_20)
+    moved = {c.split(" · ")[0]: url for c, url in at_20.items() if " · " in c}
+    before = {c.split(" · ")[0]: url for c, url in last.items() if " · " in c}
+    assert moved["sr-every-10"] != before["sr-every-10"]  # another image at another step
+    app.button(key="replay_back").click().run()
+    back = shown_images(app)  # 20 -> 15: the 10-step run shows its nearest (a tie goes to the earlier step)
+    assert any(c.startswith("sr-every-10 · nearest step 10 (asked 15)") for c in back)
+    assert any(c.startswith("sr-every-15 · step 15 ") for c in back)
+    assert plotly_count(app) == 2  # the crop's PSNR and the losses, each marked at the step
+
+
+def test_replay_names_a_missing_snapshot_and_draws_the_rest(results):
+    snapshot_runs(results)
+    (results / "runs" / "sr-every-10" / "snapshots" / "step_0000030" / "baby.png").write_bytes(b"broken")
+    app = render("Replay")
+    assert not app.exception
+    assert any("baby.png (output of baby) could not be read" in w for w in texts(app.warning))
+    assert any(c.startswith("sr-every-15 · step 30") for c in shown_images(app))
+
+
+def test_replay_without_snapshots_says_how_to_get_them(results):
+    app = render("Replay")
+    assert not app.exception and any("--no-snapshots" in t for t in texts(app.info))

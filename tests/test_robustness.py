@@ -157,8 +157,8 @@ numbers_as_text = st.one_of(st.integers(-10**6, 10**6).map(str), st.floats().map
 def test_evaluate_options_give_a_run_or_one_line(photos_folder, tmp_path_factory, monkeypatch, option, value):
     seen = {}
 
-    def fake_evaluate(task, names, clean, degraded, scale, seed, save, tile, overlap, limit, precision):
-        seen.update(scale=scale, seed=seed, tile=tile, overlap=overlap, limit=limit)
+    def fake_evaluate(task, names, clean, degraded, scale, seed, save, tile, overlap, limit, precision, params):
+        seen.update(scale=scale, seed=seed, tile=tile, overlap=overlap, limit=limit, params=params)
         return [{"task": task, "model": names[0], "image": "x", "psnr": 30.0, "ssim": 0.9, "psnr_y": 31.0,
                  "ssim_y": 0.9, "input_psnr": 29.0, "input_psnr_y": 30.0, "seconds": 0.1}]
 
@@ -177,6 +177,7 @@ def test_evaluate_options_give_a_run_or_one_line(photos_folder, tmp_path_factory
         assert 2 <= seen["scale"] <= 4 and seen["seed"] >= 0 and seen["overlap"] >= 0
         assert seen["tile"] is None or seen["tile"] == 0 or seen["tile"] > 2 * seen["overlap"]
         assert seen["limit"] is None or seen["limit"] >= 1
+        assert seen["params"] == {"degradation": "bicubic"}
     else:
         said = stderr.getvalue() or str(code)
         assert "error" in said and len(said.strip().splitlines()) == 1 and "Traceback" not in said, said

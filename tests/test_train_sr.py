@@ -8,12 +8,15 @@ import csv
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
 from models.srresnet import SRResNet
 from studio.checkpoint import load_weights
 from studio.imageio import load_image, save_png
+from studio.sr import real_degradation
+from studio.sr.degradation import mod_crop
 from studio.registry import get_entry
 from training import train_sr
 
@@ -109,6 +112,33 @@ def test_esrgan_pair_tiny_rrdb_then_relativistic_gan(tiny_data, tmp_path):
     assert gan_card["architecture"] == card["architecture"]
     columns, rows = read_csv(tmp_path / "runs" / "esrgan-lite" / "metrics.csv")
     assert {"loss_d", "loss_adv", "loss_perceptual"} <= set(columns) and len(rows) == 2
+
+
+def test_real_degradation_preset_trains_and_validates_on_real_degradations(tiny_data, tmp_path, monkeypatch):
+    calls = []
+    original_batch, original_one = real_degradation.degrade_batch, real_degradation.degrade
+
+    def counting_batch(hr, rng, scale):
+        calls.append(tuple(hr.shape))
+        return original_batch(hr, rng, scale)
+
+    validation_inputs = []
+
+    def counting_one(hr, rng, scale=4):
+        lr, info = original_one(hr, rng, scale)
+        validation_inputs.append(lr)
+        return lr, info
+
+    monkeypatch.setattr(real_degradation, "degrade_batch", counting_batch)
+    monkeypatch.setattr(real_degradation, "degrade", counting_one)
+    argv = run_preset("real-srresnet", tiny_data, tmp_path)
+    card = check_export(tmp_path, "real-srresnet", argv, tiny_data)
+    assert calls == [(2, 3, 32, 32)] * 3  # every training batch went through the real-photo model
+    assert "real_degradation" in card["training"]["degradation"]
+    assert card["training"]["warmup"].startswith("initialised from srresnet")
+    # the validation input is drawn before training, seeded, so every run and resume validates on it
+    hr = mod_crop(load_image(next(tiny_data[1].iterdir())), 4)
+    np.testing.assert_array_equal(validation_inputs[0], original_one(hr, np.random.default_rng([0, 0]), 4)[0])
 
 
 def test_existing_run_needs_resume(tiny_data, tmp_path):

@@ -14,6 +14,39 @@ from training import tune_kernel_route as tune
 SAMPLES = Path(__file__).resolve().parents[1] / "data" / "samples"
 
 
+def load_centre_crops(monkeypatch, rows: int, cols: int | None = None):
+    """The studies load the centre ``rows`` x ``cols`` px (``cols`` None: the whole width) of the shipped
+    photos, then blur them as ever: a study's bookkeeping does not need a 481x321 photo, which costs
+    several times as much to estimate and deconvolve."""
+    real = tune.load_image
+
+    def centre_crop(path, *args, **kwargs):
+        image = real(path, *args, **kwargs)
+        height, width = image.shape[:2]
+        top, left = max(0, (height - rows) // 2), 0 if cols is None else max(0, (width - cols) // 2)
+        return image[top:top + rows, left:left + (width if cols is None else cols)]
+
+    monkeypatch.setattr(tune, "load_image", centre_crop)
+
+
+@pytest.fixture
+def short_hqs(monkeypatch):
+    """The pnp-blind each study creates runs 3 HQS iterations, its kernel refitted before the second
+    (as shipped: 8, refitted before the fourth and sixth): for the tests of what a study records, not
+    of how well it deconvolves."""
+    import studio.registry as registry
+
+    real = registry.create_model
+
+    def create_model(name, *args, **kwargs):
+        model = real(name, *args, **kwargs)
+        if name == "pnp-blind":
+            model.iterations, model.refine_at = 3, (1,)
+        return model
+
+    monkeypatch.setattr(registry, "create_model", create_model)
+
+
 def test_validation_photos_use_validation_kernels_and_fixed_noise():
     first = tune.validation_photos(SAMPLES, count=2)
     again = tune.validation_photos(SAMPLES, count=2)
@@ -26,7 +59,9 @@ def test_validation_photos_use_validation_kernels_and_fixed_noise():
         assert np.abs(photo["blurred"] - photo["clean"]).mean() > 0.005  # really blurred
 
 
-def test_estimation_study_writes_rows_and_a_summary_with_its_command(tmp_path, capsys):
+@pytest.mark.usefixtures("short_hqs")
+def test_estimation_study_writes_rows_and_a_summary_with_its_command(tmp_path, capsys, monkeypatch):
+    load_centre_crops(monkeypatch, 160, 160)
     out = tmp_path / "est.csv"
     summary = tune.main(["--study", "estimation", "--val", str(SAMPLES), "--count", "2",
                          "--candidates", "edges-40", "all-gradients", "--out", str(out)])
@@ -43,7 +78,9 @@ def test_estimation_study_writes_rows_and_a_summary_with_its_command(tmp_path, c
     assert "edges-40" in capsys.readouterr().out
 
 
+@pytest.mark.usefixtures("short_hqs")
 def test_window_study_estimates_each_candidate_on_its_window(tmp_path, monkeypatch):
+    load_centre_crops(monkeypatch, 224)  # 481x224: still larger than the window both ways
     windows = []
     real = tune.estimate_kernel
 
@@ -58,10 +95,11 @@ def test_window_study_estimates_each_candidate_on_its_window(tmp_path, monkeypat
     rows = pd.read_csv(out)
     assert list(rows.candidate) == list(tune.WINDOW_COHERENCES)
     assert pd.read_csv(out.with_name("window_summary.csv")).reference.sum() == 1
-    # a 481x321 photo is estimated on a WINDOW_STUDY_SIZE window, wherever each candidate puts it
+    # a photo larger than WINDOW_STUDY_SIZE is estimated on a window of that size, wherever each candidate puts it
     assert len(windows) == len(tune.WINDOW_COHERENCES)
     for rows_slice, cols_slice in windows:
         assert rows_slice.stop - rows_slice.start == cols_slice.stop - cols_slice.start == tune.WINDOW_STUDY_SIZE
+    assert len({(r.start, c.start) for r, c in windows}) > 1  # the candidates had a choice, and differ
 
 
 def test_large_photos_are_blurred_with_every_validation_kernel():
@@ -81,12 +119,14 @@ def test_large_photos_are_blurred_with_every_validation_kernel():
         assert tune.package_photo(package, file).is_file(), stem
 
 
+@pytest.mark.usefixtures("short_hqs")
 def test_pyramid_study_runs_each_candidate_on_the_large_photos(tmp_path, monkeypatch):
+    load_centre_crops(monkeypatch, 160)  # 481x160: still wider than the estimation window, as the large photos are
     options, asked = [], []
     real = tune.estimate_kernel
     monkeypatch.setattr(tune, "estimate_kernel", lambda *a, **k: options.append(k) or real(*a, **k))
 
-    def two_inputs(photos):  # the large photos are asked for; two shipped photos keep the test short
+    def two_inputs(photos):  # the large photos are asked for; bands of two shipped photos keep the test short
         asked.append(photos)
         return tune.validation_photos(SAMPLES, count=2)
 
@@ -177,6 +217,7 @@ def test_the_shipped_settings_are_the_chosen_validation_candidates():
 
 
 def test_refinement_study_scores_each_candidate_from_one_estimate(monkeypatch):
+    load_centre_crops(monkeypatch, 160, 160)
     calls = []
     real = tune.estimate_kernel
     monkeypatch.setattr(tune, "estimate_kernel", lambda *a, **k: calls.append(1) or real(*a, **k))
@@ -190,7 +231,8 @@ def test_refinement_study_scores_each_candidate_from_one_estimate(monkeypatch):
     assert rows.similarity.nunique() == 2 and rows.gain_shift.nunique() == 2
 
 
-def test_discrepancy_study_picks_the_redo_exactly_where_the_residual_exceeds_the_limit():
+def test_discrepancy_study_picks_the_redo_exactly_where_the_residual_exceeds_the_limit(monkeypatch):
+    load_centre_crops(monkeypatch, 160, 160)
     photos = tune.validation_photos(SAMPLES, count=1)
     rows = tune.discrepancy_study(photos, (0.01, 100.0), 31)
     assert list(rows.candidate) == ["none", "limit-0.01", "limit-100"]
@@ -201,7 +243,9 @@ def test_discrepancy_study_picks_the_redo_exactly_where_the_residual_exceeds_the
     assert np.isfinite(rows[["gain", "gain_shift", "similarity"]].to_numpy()).all()
 
 
+@pytest.mark.usefixtures("short_hqs")
 def test_discrepancy_confirmation_blurs_each_photo_with_every_kernel_and_applies_the_safeguard_rule(tmp_path, monkeypatch):
+    load_centre_crops(monkeypatch, 160, 160)
     two = validation_kernels()[:2]  # two kernels keep the test short
     monkeypatch.setattr(tune.blur_degradation, "validation_kernels", lambda: two)
     out = tmp_path / "confirm.csv"
@@ -214,9 +258,12 @@ def test_discrepancy_confirmation_blurs_each_photo_with_every_kernel_and_applies
     assert summary.data[0].endswith("first 1 photos x 2 validation kernels")
 
 
-def test_window_pair_keeps_the_result_its_kernel_explains_better():
-    # coffee (600x400) with the first two validation kernels: the two windows coincide on the first input
-    # and differ on the second
+@pytest.mark.usefixtures("short_hqs")
+def test_window_pair_keeps_the_result_its_kernel_explains_better(monkeypatch):
+    # coffee's middle 200 rows (600x200: wider than the estimation window) with the first two validation
+    # kernels: the two windows coincide on the first input and differ on the second. What is tested is
+    # the choice between the windows' results, not the deconvolution's quality: fewer HQS iterations
+    load_centre_crops(monkeypatch, 200)
     inputs = tune.every_kernel_inputs({"coffee": SAMPLES / "skimage_coffee.png"}, 4000)[:2]
     rows = tune.window_pair_study(inputs, 31)
     reference, pair = rows[rows.candidate == "gradient-energy"], rows[rows.candidate == "pair-with-coherent-edges-2"]
@@ -279,7 +326,9 @@ def test_a_better_mean_without_paired_evidence_does_not_replace_the_reference():
     assert alone.chosen["ref"] and alone.reference["ref"] and alone.chosen.sum() == 1
 
 
-def test_a_study_without_its_reference_is_refused(tmp_path):
+@pytest.mark.usefixtures("short_hqs")
+def test_a_study_without_its_reference_is_refused(tmp_path, monkeypatch):
+    load_centre_crops(monkeypatch, 160, 160)
     with pytest.raises(SystemExit, match="reference setting 'all-gradients'"):
         tune.main(["--study", "estimation", "--val", str(SAMPLES), "--count", "1", "--candidates", "edges-40",
                    "--out", str(tmp_path / "x.csv")])

@@ -27,7 +27,9 @@ from models.srresnet import Discriminator
 from studio import cli
 from studio.checkpoint import CheckpointError
 from studio.data import DATASETS, ImageBank, display_path, require_dataset
-from studio.sr.degradation import downscale, mod_crop
+from studio.snapshots import SnapshotCrop
+from studio.sr import real_degradation
+from studio.sr.degradation import downscale, downscale_batch, mod_crop
 from studio.engine import (TrainConfig, Trainer, TrainingDiverged, TrainingTask, add_run_arguments, check_run_start,
                            init_source, load_initial_weights)
 from studio.imageio import ImageLoadError, list_images, load_image, quantize
@@ -65,8 +67,21 @@ PRESETS = {
     "esrgan-lite": dict(data=TRAIN_DATA, patch=128, batch_size=16, lr=1e-4, steps=500, warmup_steps=0,
                         w_pixel=1.0, w_perceptual=0.1, w_adv=1e-3, perceptual="vgg-mini", init_from="rrdb-psnr",
                         gan_loss="relativistic"),
+    # Real-photo SR (studio.sr.real_degradation): srresnet fine-tuned on LR crops made by the
+    # high-order degradation model (blur, resize, noise, JPEG, twice), L1 first ...
+    "real-srresnet": dict(data=TRAIN_DATA, patch=128, batch_size=16, lr=2e-4, steps=2500, warmup_steps=0,
+                          w_pixel=1.0, w_perceptual=0.0, w_adv=0.0, perceptual=None, init_from="srresnet",
+                          degradation="real"),
+    # ... then Real-ESRGAN's second stage on the same inputs, with esrgan-lite's loss and weights
+    "real-srgan-lite": dict(data=TRAIN_DATA, patch=128, batch_size=16, lr=1e-4, steps=500, warmup_steps=0,
+                            w_pixel=1.0, w_perceptual=0.1, w_adv=1e-3, perceptual="vgg-mini",
+                            init_from="real-srresnet", gan_loss="relativistic", degradation="real"),
 }
 GAN_LOSSES = ("standard", "relativistic")
+#: the replay's crops (studio.snapshots): the centre of the first validation images, in HR pixels
+SNAPSHOT_CROPS, SNAPSHOT_SIZE = 3, 128
+#: how the LR crops are made: the literature's clean bicubic downscale, or studio.sr.real_degradation
+DEGRADATIONS = ("bicubic", "real")
 
 
 class SuperResolutionTask(TrainingTask):
@@ -77,7 +92,10 @@ class SuperResolutionTask(TrainingTask):
         self.relativistic = args.gan_loss == "relativistic"
         self.optimizers = {"g": ["g"], "d": ["d"]} if self.gan else {"g": ["g"]}
         self.bank = ImageBank(args.data, min_side=args.patch)
-        self.val_images = [mod_crop(load_image(p), self.scale) for p in list_images(args.val)]
+        self.val_paths = list_images(args.val)
+        self.val_images = [mod_crop(load_image(p), self.scale) for p in self.val_paths]
+        # validation inputs are fixed: one seeded draw per image, the same at every validation
+        self.val_inputs = [self.make_lr(hr, np.random.default_rng([0, index])) for index, hr in enumerate(self.val_images)]
         self.perceptual = None
         if args.w_perceptual > 0:
             self.perceptual = PerceptualLoss(load_feature_backbone(args.perceptual, args.perceptual_weights))
@@ -96,10 +114,15 @@ class SuperResolutionTask(TrainingTask):
             return ["g"]
         return ["d", "g"]
 
+    def make_lr(self, hr: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        if self.args.degradation == "real":
+            return real_degradation.degrade(hr, rng, self.scale)[0]
+        return downscale(hr, self.scale)
+
     def sample_batch(self, rng, batch_size, device):
         hr = self.bank.random_crops(rng, batch_size, self.args.patch)
-        from studio.sr.degradation import downscale_batch
-
+        if self.args.degradation == "real":
+            return {"lr": real_degradation.degrade_batch(hr, rng, self.scale), "hr": hr}
         return {"lr": downscale_batch(hr, self.scale), "hr": hr}
 
     def loss(self, phase, batch, ctx):
@@ -135,10 +158,31 @@ class SuperResolutionTask(TrainingTask):
         logs["loss_g"] = total.item()
         return total, logs
 
+    snapshot_family = "sr"
+
+    def snapshot_crops(self) -> list[SnapshotCrop]:
+        """The centre of the first SNAPSHOT_CROPS validation images, SNAPSHOT_SIZE px of HR (or the
+        whole image where it is smaller), with this run's own LR input of that region."""
+        crops, s = [], self.scale
+        for path, hr, lr in list(zip(self.val_paths, self.val_images, self.val_inputs))[:SNAPSHOT_CROPS]:
+            size = min(SNAPSHOT_SIZE, *hr.shape[:2]) // s * s
+            top, left = (hr.shape[0] - size) // 2 // s * s, (hr.shape[1] - size) // 2 // s * s
+            crops.append(SnapshotCrop(path.stem, path.name, (top, left, size),
+                                      input=lr[top // s:(top + size) // s, left // s:(left + size) // s],
+                                      target=hr[top:top + size, left:left + size]))
+        return crops
+
+    def snapshot_outputs(self, ctx, crops):
+        generator, outputs = ctx.modules["g"], {}
+        for crop in crops:
+            lr = torch.from_numpy(np.ascontiguousarray(crop.input)).permute(2, 0, 1)[None]
+            outputs[crop.name] = generator(ctx.to_device(lr)).clamp(0, 1)[0].permute(1, 2, 0).float().cpu().numpy()
+        return outputs
+
     def validate(self, ctx):
         generator, values = ctx.modules["g"], []
-        for hr in self.val_images:
-            lr = torch.from_numpy(downscale(hr, self.scale)).permute(2, 0, 1)[None]
+        for hr, lr in zip(self.val_images, self.val_inputs):
+            lr = torch.from_numpy(lr).permute(2, 0, 1)[None]
             sr = generator(ctx.to_device(lr)).clamp(0, 1)[0].permute(1, 2, 0).float().cpu().numpy()
             values.append(psnr(quantize(sr), hr, border=self.scale, y_channel=True))
         return {"val_psnr_y": float(np.mean(values))}
@@ -165,6 +209,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help="local weights file for the perceptual backbone")
     parser.add_argument("--gan-loss", choices=GAN_LOSSES,
                         help="standard (SRGAN) or relativistic average (ESRGAN) adversarial loss")
+    parser.add_argument("--degradation", choices=DEGRADATIONS,
+                        help="how LR crops are made: bicubic downscale, or the real-photo degradation model")
     parser.add_argument("--init-from", help="start the generator from a model folder or name (the warmup)")
     add_run_arguments(parser, grad_clip=0.0, val_every=250, log_every=20, ckpt_every=100)
     return parser
@@ -174,7 +220,8 @@ def parse_args(argv=None):
     """The command line's arguments, with the preset's settings where an option was not given."""
     parser = build_parser()
     args = parser.parse_args(argv)
-    for key, value in dict(PRESETS[args.preset], gan_loss=PRESETS[args.preset].get("gan_loss", "standard")).items():
+    defaults = dict(gan_loss="standard", degradation="bicubic") | PRESETS[args.preset]
+    for key, value in defaults.items():
         if getattr(args, key, None) is None:
             setattr(args, key, value)
     if args.patch % args.scale:
@@ -225,7 +272,11 @@ def train(args) -> dict:
                            if args.init_from else f"{args.warmup_steps} pixel-only steps"),
                 "data": [display_path(d) for d in args.data],
                 "patch_hr": args.patch,
-                "validation": {"data": display_path(args.val), "best": result["best"]},
+                "degradation": ("studio.sr.real_degradation (high-order: blur, resize, noise, JPEG, twice)"
+                                if args.degradation == "real" else "MATLAB bicubic downscale"),
+                "validation": {"data": display_path(args.val), "best": result["best"],
+                               "inputs": ("one seeded real-photo degradation per image" if args.degradation == "real"
+                                          else "bicubic downscale")},
             })
         trainer.export(generator, export, card)
     trainer.close()

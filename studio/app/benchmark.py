@@ -265,6 +265,8 @@ def render_case(task_name: str, row: pd.Series, out_dir) -> tuple[list[tuple[str
     task = get_task(task_name)
     scale = int(row["scale"]) if "scale" in row and not pd.isna(row["scale"]) else 4
     params = {"scale": scale}
+    if task.scaled_models and isinstance(row.get("degradation"), str) and row["degradation"]:
+        params["degradation"] = "real"  # SR rows say what they went through only when it was not bicubic
     seed = int(row["seed"]) if "seed" in row and not pd.isna(row["seed"]) else 0
     clean = task.prepare_clean(load_image(clean_path), **params)
     if degraded_path is None:

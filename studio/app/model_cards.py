@@ -210,6 +210,28 @@ def run_log(name: str) -> Path | None:
     return next((p for p in candidates if p.is_file()), None)
 
 
+#: how many training steps a model card's replay strip shows (evenly spread, the first and last included)
+REPLAY_STEPS = 5
+
+
+def replay_strip(name: str) -> list[tuple[str, str]]:
+    """The model's output on its run's first snapshot crop at a few steps of training, then the
+    ground truth: (PNG path, caption) pairs for a gallery; empty when its run kept no snapshots."""
+    from studio.snapshots import read_snapshots
+
+    log = run_log(name)
+    run = read_snapshots(log.parent) if log is not None else None
+    if run is None or not run.steps or not run.crops:
+        return []
+    crop = run.crops[0]
+    steps = [s for s in run.steps if (s, crop) in run.files]
+    picked = sorted({steps[round(i * (len(steps) - 1) / max(1, REPLAY_STEPS - 1))] for i in range(REPLAY_STEPS)}) \
+        if steps else []
+    strip = [(str(run.files[(s, crop)]), f"step {s} · {run.psnr[(s, crop)]:.2f} dB") for s in picked]
+    target = run.folder / "target" / f"{crop}.png"
+    return strip + ([(str(target), f"ground truth ({crop})")] if target.is_file() else [])
+
+
 def curves_figure(name: str):
     """Training curves of the model's shipped run (losses, validation metric, learning rate, D balance)."""
     import plotly.graph_objects as go
@@ -261,7 +283,8 @@ def _recipe_lines(card: dict) -> list[str]:
     if summary:
         lines.append(f"- **Recipe**: {summary}")
     for key, label in (("losses", "Losses"), ("perceptual_backbone", "Perceptual backbone"), ("warmup", "Warmup"),
-                       ("patch_hr", "HR patch"), ("wall_seconds", "Wall time (s)"), ("hardware", "Hardware")):
+                       ("patch_hr", "HR patch"), ("degradation", "Low-resolution inputs"), ("wall_seconds", "Wall time (s)"),
+                       ("hardware", "Hardware")):
         if key in training:
             value = training[key]
             lines.append(f"- **{label}**: {json.dumps(value) if isinstance(value, (dict, list)) else value}")

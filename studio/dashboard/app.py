@@ -30,8 +30,9 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from studio import results as data
+from studio import snapshots as snaps
 
-PAGES = ("Runs", "Grid search", "LR finder", "Sanity checks", "GAN balance", "Source studies")
+PAGES = ("Runs", "Replay", "Grid search", "LR finder", "Sanity checks", "GAN balance", "Source studies")
 BEST_STYLE = "background-color: #c8f7c5; font-weight: bold"
 
 
@@ -155,6 +156,117 @@ def _best_psnr(frames: dict, baselines: list) -> None:
         if metric and frame[metric].notna().any():
             best = float(frame[metric].max())
             st.metric(f"{run}: best {metric}", f"{best:.2f} dB", f"{best - value:+.2f} dB vs input ({source})")
+
+
+# ---- Replay: what each run outputs at every validation, one step slider for all --------------------
+
+REPLAY_STEP = "replay_step"
+
+
+def _snapshot_runs(root: Path) -> dict[str, snaps.RunSnapshots]:
+    runs = Path(root) / "runs"
+    found = {}
+    for folder in sorted(runs.iterdir()) if runs.is_dir() else []:
+        read = snaps.read_snapshots(folder) if folder.is_dir() else None
+        if read is not None:
+            found[folder.name] = read
+    return found
+
+
+def _move_step(steps: list[int], by: int) -> None:
+    current = st.session_state.get(REPLAY_STEP, steps[0])
+    index = steps.index(current) if current in steps else 0
+    st.session_state[REPLAY_STEP] = steps[max(0, min(len(steps) - 1, index + by))]
+
+
+def page_replay(root: Path) -> None:
+    st.header("Replay")
+    found = _snapshot_runs(root)
+    if not found:
+        st.info(f"No run under {root / 'runs'} has snapshots yet: a training run writes its outputs on a few fixed "
+                "validation crops at every validation (results/runs/<run>/snapshots/; off with --no-snapshots).")
+        return
+    families = sorted({run.family or "unknown" for run in found.values()})
+    family = st.selectbox("Family (its runs share the same crops)", families, key="replay_family")
+    names = [name for name, run in found.items() if (run.family or "unknown") == family]
+    chosen = st.multiselect("Runs", names, default=names[: min(3, len(names))], key="replay_runs")
+    if not chosen:
+        st.info("Pick one or more runs.")
+        return
+    runs = {name: found[name] for name in chosen}
+    steps = sorted({step for run in runs.values() for step in run.steps})
+    if not steps:
+        st.info("The chosen runs have no readable snapshot yet.")
+        return
+    pending = st.session_state.pop("replay_pending", None)  # Play's next step, set on the previous run
+    if pending in steps:
+        st.session_state[REPLAY_STEP] = pending
+    if st.session_state.get(REPLAY_STEP) not in steps:
+        st.session_state[REPLAY_STEP] = steps[-1]
+    back, forward, play = st.columns([1, 1, 6])
+    back.button("◀ step", on_click=_move_step, args=(steps, -1), key="replay_back")
+    forward.button("step ▶", on_click=_move_step, args=(steps, 1), key="replay_forward")
+    playing = play.toggle("Play (one validation a second)", key="replay_play")
+    step = st.select_slider("Step", options=steps, key=REPLAY_STEP)
+    crops = list(dict.fromkeys(c for run in runs.values() for c in run.crops))
+    crop = st.radio("Crop", crops, horizontal=True, key="replay_crop")
+    first = next(iter(runs.values()))
+    columns = st.columns(len(runs) + 2)
+    with part("input"):
+        image = first.image("input", crop)
+        if image is not None:
+            columns[0].image(image, caption=f"input ({first.run})", width="stretch", output_format="PNG")
+    for column, (name, run) in zip(columns[1:], runs.items()):
+        with part(f"run {name}"):
+            shown = snaps.nearest_step(run.steps, step)
+            if shown is None:
+                column.info(f"{name}: no snapshot")
+                continue
+            image = run.image("output", crop, shown)
+            label = f"step {shown}" if shown == step else f"nearest step {shown} (asked {step})"
+            score = run.psnr.get((shown, crop))
+            if image is not None:
+                column.image(image, caption=f"{name} · {label}" + (f" · {score:.2f} dB" if score is not None else ""),
+                             width="stretch", output_format="PNG")
+    with part("ground truth"):
+        image = first.image("target", crop)
+        if image is not None:
+            columns[-1].image(image, caption="ground truth", width="stretch", output_format="PNG")
+    for run in runs.values():
+        for problem in dict.fromkeys(run.problems):
+            st.warning(problem)
+    with part("curves"):
+        _replay_curves(root, runs, crop, step)
+    if playing and step != steps[-1]:
+        import time
+
+        time.sleep(1.0)
+        st.session_state["replay_pending"] = steps[steps.index(step) + 1]
+        st.rerun()
+
+
+def _replay_curves(root: Path, runs: dict, crop: str, step: int) -> None:
+    fig = go.Figure()
+    for name, run in runs.items():
+        points = sorted((s, v) for (s, c), v in run.psnr.items() if c == crop)
+        if points:
+            fig.add_trace(go.Scatter(x=[p[0] for p in points], y=[p[1] for p in points], mode="lines+markers",
+                                     name=f"{name} · PSNR on {crop}"))
+    fig.add_vline(x=step, line_dash="dot", line_color="gray")
+    fig.update_layout(title=f"PSNR of the snapshot crop {crop} (dB)", xaxis_title="step")
+    chart(fig, key="replay_psnr")
+    losses = go.Figure()
+    for name in runs:
+        table = load(data.run_paths(root, name)[0], root)
+        if table.error or table.frame is None or table.frame.empty:
+            continue
+        for column in data.curve_groups(table.frame)["loss"]:
+            series = table.frame[["step", column]].dropna()
+            losses.add_trace(go.Scatter(x=series["step"], y=series[column], mode="lines", name=f"{name} · {column}"))
+    if losses.data:
+        losses.add_vline(x=step, line_dash="dot", line_color="gray")
+        losses.update_layout(title="Training losses", xaxis_title="step")
+        chart(losses, key="replay_losses")
 
 
 def page_grid(root: Path) -> None:
@@ -548,7 +660,7 @@ def main() -> None:
     if not root.is_dir():
         st.warning(f"The results folder {root} does not exist yet (set {data.RESULTS_ENV} to read another).")
         return
-    render = {"Runs": page_runs, "Grid search": page_grid, "LR finder": page_lr_finder,
+    render = {"Runs": page_runs, "Replay": page_replay, "Grid search": page_grid, "LR finder": page_lr_finder,
               "Sanity checks": page_sanity, "GAN balance": page_gan,
               "Source studies": page_studies}[page]
 

@@ -8,6 +8,9 @@
   bold: the sharpest output per test set.
 * ``sr-bench`` -- ``results/bench/sr_bench.csv``: ``SR_BENCH_MODELS`` at every output size.
 * ``sr-budget`` -- the cards of ``SR_BUDGET_MODELS``: what each cost to train.
+* ``sr-real-results`` -- ``results/eval/sr_{set14,b100}_x4_real.csv`` (inputs made by the real-photo
+  degradation) beside the clean Set5 CSV: PSNR-Y, gain over bicubic and sharpness per model; bold: the
+  best PSNR-Y and the sharpest output per real set.
 """
 
 from __future__ import annotations
@@ -19,6 +22,8 @@ from studio.readme_tables import (DASH, Sources, TableError, bench_csv, bench_ro
 
 
 SR_SETS = (("Set5", "eval/sr_set5_x4.csv"), ("Set14", "eval/sr_set14_x4.csv"), ("B100", "eval/sr_b100_x4.csv"))
+#: the same photos made low-resolution by studio.sr.real_degradation (one seeded draw per image)
+SR_REAL_SETS = (("Set14 real", "eval/sr_set14_x4_real.csv"), ("B100 real", "eval/sr_b100_x4_real.csv"))
 
 #: the models of the SR speed table (the CSV holds more), in this order at every output size
 SR_BENCH_MODELS = ("srresnet", "srgan-v3", "bicubic")
@@ -116,4 +121,32 @@ def sr_budget(src: Sources) -> list[str]:
             else "scratch"
         lines.append(table_row([f"`{model}`", f"{int(card['parameters']):,}", start, f"{steps:,}",
                                 f"{seconds / 60:.0f} min", str(training.get("hardware", DASH))]))
+    return lines
+
+
+def sr_real_results(src: Sources) -> list[str]:
+    """Each model on the real-photo degradation sets (PSNR-Y, gain over bicubic upscaling of the same
+    input, sharpness) and on the clean bicubic Set5, where a model trained on real degradations may
+    lose; bold: the best PSNR-Y and the sharpest output of each real set."""
+    sets = []
+    for name, rel in SR_REAL_SETS:
+        frame = read_csv(src.results / rel, ("psnr_y", "input_psnr_y", "sharpness"))
+        sets.append((name, model_means(frame, ["psnr_y", "input_psnr_y", "sharpness"])))
+    clean = model_means(read_csv(src.results / SR_SETS[0][1], ("psnr_y",)), ["psnr_y"])
+    models = list(dict.fromkeys(m for _, means in sets for m in means.index))
+    lines = table_header(["model", *(f"{name}: PSNR-Y (gain over bicubic) / sharpness" for name, _ in sets),
+                          "clean Set5 PSNR-Y"])
+    for model in models:
+        cells = [f"`{model}`"]
+        for _, means in sets:
+            if model not in means.index:
+                cells.append(DASH)
+                continue
+            top_psnr = best_keys({m: f"{means.at[m, 'psnr_y']:.2f}" for m in means.index})
+            sharpest = best_keys({m: f"{means.at[m, 'sharpness']:.2f}" for m in means.index})
+            gain = signed(means.at[model, "psnr_y"] - means.at[model, "input_psnr_y"], minus="-")
+            psnr_text, sharp_text = f"{means.at[model, 'psnr_y']:.2f}", f"{means.at[model, 'sharpness']:.2f}"
+            cells.append(f"{bold(psnr_text, model in top_psnr)} ({gain}) / {bold(sharp_text, model in sharpest)}")
+        cells.append(f"{clean.at[model, 'psnr_y']:.2f}" if model in clean.index else DASH)
+        lines.append(table_row(cells))
     return lines

@@ -16,6 +16,6 @@ for set in mcmaster cbsd68; do
   python -m studio.evaluate --task restoration --models "$MODELS" --clean "$DATA/$set" \
     --out "results/eval/restoration_${set}.csv" --update-cards
   # restore, then upscale x4 with the SR models (bicubic is the reference); needs the SR checkpoints
-  python -m studio.evaluate --task restoration --models "$MODELS" --upscale srresnet,rrdb-psnr,srgan-v3 \
+  python -m studio.evaluate --task restoration --models "$MODELS" --upscale srresnet,rrdb-psnr,srgan-v3,real-srresnet,real-srgan-lite \
     --clean "$DATA/$set" --out "results/eval/restoration_chain_${set}.csv"
 done
