@@ -72,8 +72,9 @@ PRESETS = {
     "real-srresnet": dict(data=TRAIN_DATA, patch=128, batch_size=16, lr=2e-4, steps=2500, warmup_steps=0,
                           w_pixel=1.0, w_perceptual=0.0, w_adv=0.0, perceptual=None, init_from="srresnet",
                           degradation="real"),
-    # ... then Real-ESRGAN's second stage on the same inputs, with esrgan-lite's loss and weights
-    "real-srgan-lite": dict(data=TRAIN_DATA, patch=128, batch_size=16, lr=1e-4, steps=500, warmup_steps=0,
+    # ... then Real-ESRGAN's second stage on the same inputs, with esrgan-lite's loss and weights and half its
+    # steps (one GAN step costs several pixel steps)
+    "real-srgan-lite": dict(data=TRAIN_DATA, patch=128, batch_size=16, lr=1e-4, steps=250, warmup_steps=0,
                             w_pixel=1.0, w_perceptual=0.1, w_adv=1e-3, perceptual="vgg-mini",
                             init_from="real-srresnet", gan_loss="relativistic", degradation="real"),
 }

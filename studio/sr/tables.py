@@ -99,8 +99,9 @@ def sr_sharpness(src: Sources) -> list[str]:
     return lines
 
 
-#: the SR models compared at a CPU budget, in pairs that differ by one thing (body, then loss)
-SR_BUDGET_MODELS = ("srresnet", "rrdb-psnr", "srgan-v3", "srgan-v3-ra", "esrgan-lite")
+#: the SR models compared at a CPU budget, in pairs that differ by one thing (body, then loss), then the
+#: real-photo pair (fine-tuned from srresnet)
+SR_BUDGET_MODELS = ("srresnet", "rrdb-psnr", "srgan-v3", "srgan-v3-ra", "esrgan-lite", "real-srresnet", "real-srgan-lite")
 
 
 def sr_budget(src: Sources) -> list[str]:

@@ -20,7 +20,8 @@ AMP=$(python -c "from studio.inference import native_bf16; print('--amp' if nati
 [ -f checkpoints/rrdb-psnr/model.safetensors ] || python -m training.train_sr --preset rrdb-psnr $AMP --threads "$THREADS"
 [ -f checkpoints/esrgan-lite/model.safetensors ] || python -m training.train_sr --preset esrgan-lite $AMP --threads "$THREADS"
 # Real-photo SR (studio.sr.real_degradation): srresnet fine-tuned on the high-order degradation with
-# L1, then its GAN stage, validated (and snapshotted for the replay) every 50 steps
+# L1, then its GAN stage (half esrgan-lite's steps: one costs several pixel-loss steps here), validated
+# (and snapshotted for the replay) every 25 steps
 [ -f checkpoints/real-srresnet/model.safetensors ] || python -m training.train_sr --preset real-srresnet $AMP --threads "$THREADS"
-[ -f checkpoints/real-srgan-lite/model.safetensors ] || python -m training.train_sr --preset real-srgan-lite $AMP --threads "$THREADS" --val-every 50
+[ -f checkpoints/real-srgan-lite/model.safetensors ] || python -m training.train_sr --preset real-srgan-lite $AMP --threads "$THREADS" --val-every 25
 bash training/recipes/sr_eval.sh
