@@ -39,6 +39,20 @@ def runs(tmp_path_factory, photos):
     return out
 
 
+def test_every_preset_snapshots_the_same_validation_images_for_the_replay(runs):
+    from studio.snapshots import read_snapshots
+
+    replays = {preset: read_snapshots(run.metrics.parent) for preset, run in runs.items()}
+    crops = {tuple(replay.crops) for replay in replays.values()}
+    assert len(crops) == 1 and len(next(iter(crops))) == tr.SNAPSHOT_CROPS  # one set of crops for the family
+    for preset, replay in replays.items():
+        assert replay.family == "restoration" and replay.steps == [3] and not replay.problems, preset
+        crop = replay.crops[0]
+        output, target = replay.image("output", crop, 3), replay.image("target", crop)
+        assert output.shape == target.shape == (24, 24, 3), preset
+        assert replay.psnr[(3, crop)] == pytest.approx(psnr(output, target), abs=1e-3)
+
+
 def test_every_preset_logs_its_losses_and_validation(runs):
     expected = {
         "vae-unet": {"loss_recon", "loss_kl", "beta"},

@@ -58,6 +58,7 @@ from studio.imageio import ImageLoadError, list_images, load_image, quantize
 from studio.losses import PerceptualLoss, gan_loss, load_feature_backbone
 from studio.metrics import psnr
 from studio.registry import CHECKPOINT_DIR, build_model
+from studio.snapshots import SnapshotCrop
 
 TRAIN_DATA = [str(DATASETS / "bsds500" / "train"), str(DATASETS / "bsds500" / "test")]
 VAL_DATA = str(DATASETS / "bsds500" / "val")
@@ -114,6 +115,10 @@ def random_pair(bank: ImageBank, rng: np.random.Generator, size: int) -> tuple[n
     crop = crop.astype(np.float32) / 255.0
     degraded, _ = R.degrade(crop, rng, size=size)
     return degraded, R.prepare_clean(crop, size)
+
+
+#: how many validation images the replay snapshots (studio.snapshots), the same for every restoration run
+SNAPSHOT_CROPS = 3
 
 
 def to_batch(images: list[np.ndarray]) -> torch.Tensor:
@@ -257,6 +262,17 @@ class RestorationTask(TrainingTask):
     # ---- validation --------------------------------------------------------------------------
     def inference_model(self, ctx) -> torch.nn.Module:
         return self.wrapper if self.preset == "cnn-two-stage" else ctx.modules["g"]
+
+    # ---- the replay (studio.snapshots): the first validation images, whole, at the working size ---------
+    snapshot_family = "restoration"
+
+    def snapshot_crops(self) -> list[SnapshotCrop]:
+        return [SnapshotCrop(item["name"], item["name"], (0, 0, item["clean"].shape[0]), input=item["degraded"],
+                             target=item["clean"]) for item in self.val_items[:SNAPSHOT_CROPS]]
+
+    def snapshot_outputs(self, ctx, crops):
+        out = self.inference_model(ctx)(ctx.to_device(to_batch([c.input for c in crops]))).clamp(0, 1).float().cpu()
+        return {crop.name: image.permute(1, 2, 0).numpy() for crop, image in zip(crops, out)}
 
     def validate(self, ctx):
         model = self.inference_model(ctx)
